@@ -1,0 +1,56 @@
+# The two commands: `make run` starts everything, `make test` tests everything.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export RASA_TELEMETRY_ENABLED := false
+PY := .venv/bin/python
+BOTPY := .venv-bot/bin/python
+
+.PHONY: help run test lint format prepare envs env-app env-bot system db model bench lock
+
+help:
+	@echo "make run    prepare what is missing and start the hotline (web chat on :8000)"
+	@echo "make test   lint, then every test (unit to end-to-end)"
+	@echo "make bench  benchmarks under bench/"
+	@echo "make lint / make format / make lock"
+
+env-app:
+	@scripts/ensure_env.sh app || { echo "step 'app environment' failed; see .venv/install.log"; exit 1; }
+
+env-bot:
+	@scripts/ensure_env.sh bot || { echo "step 'assistant environment' failed; see the log named above"; exit 1; }
+
+envs: env-app env-bot
+
+system:
+	@scripts/system_packages.sh
+
+db: env-app
+	@.venv/bin/hotline db upgrade || { echo "step 'database' failed: check HOTLINE_DATABASE_URL"; exit 1; }
+
+model: env-bot
+	@scripts/train_if_changed.sh > /dev/null
+
+prepare: system envs db model
+
+run: prepare
+	@$(PY) scripts/stack.py --model "$$(scripts/train_if_changed.sh)"
+
+lint: env-app
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: env-app
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: envs
+	@scripts/system_packages.sh --with-tests
+	@scripts/run_tests.sh
+
+bench: prepare
+	@for b in bench/*.py; do echo "==> $$b"; $(PY) $$b || exit 1; done
+
+lock:
+	.venv/bin/python -m pip freeze --exclude-editable > requirements/app.lock
+	.venv-bot/bin/python -m pip freeze > requirements/bot.lock

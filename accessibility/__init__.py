@@ -1,0 +1,1 @@
+"""Citizen-facing text channels: the accessible web chat, SMS, easy-read text."""

@@ -1,0 +1,52 @@
+"""`hotline`: the command line for operators and auditors."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from sqlmodel import Session
+
+from api.db import get_engine
+from api.migrate import upgrade
+from api.services import grievance_log
+from api.settings import get_settings
+
+app = typer.Typer(help="残联服务热线命令行工具 / Hotline command line.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+log_app = typer.Typer(help="The tamper-evident grievance log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(log_app, name="log")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    typer.echo("数据库已是最新结构 / database schema is up to date")
+
+
+@log_app.command("verify")
+def log_verify() -> None:
+    """Check the whole hash chain; exit 1 and name the first broken record if any."""
+    with Session(get_engine()) as session:
+        result = grievance_log.verify(session)
+    if result.ok:
+        typer.echo(f"OK: {result.records} records, chain intact, head {result.head_hash}")
+        return
+    typer.echo(f"BROKEN at record {result.first_broken_id}: {result.reason} ({result.records} records read)", err=True)
+    raise typer.Exit(1)
+
+
+@log_app.command("tail")
+def log_tail(limit: int = typer.Option(10, min=1, max=1000, help="How many records, newest first.")) -> None:
+    """Print the newest records as JSON Lines."""
+    with Session(get_engine()) as session:
+        for rec in grievance_log.search(session, limit=limit):
+            typer.echo(json.dumps(rec.model_dump(mode="json"), ensure_ascii=False))
+
+
+def main() -> None:
+    app()

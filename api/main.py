@@ -1,0 +1,39 @@
+"""Application factory: one FastAPI app holding every channel and the back office."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from accessibility import web
+from api.errors import install_error_handlers
+from api.routes import chat, health
+from api.services.rasa_client import RasaClient
+from api.settings import get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    app.state.rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
+    try:
+        yield
+    finally:
+        await app.state.rasa.aclose()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="残联服务热线 API / Disability-services hotline API",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(health.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,79 @@
+"""Grievance log: one append-only record per inbound request, hash-chained.
+
+A record is written in two steps that are both tamper-evident: the request part
+(sealed by `record_hash`, which chains to the previous record) when the request
+arrives, and the outcome part (sealed by `completion_hash`) once, when the
+answer is known. `LogHead` keeps the last sequence number and hash so that a
+deleted tail is detected too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text
+from sqlmodel import Field, SQLModel
+
+
+class GrievanceRecordBase(SQLModel):
+    channel: str = Field(max_length=16, index=True)
+    session_id: str = Field(default="", max_length=128, index=True)
+    caller_key: str = Field(default="", max_length=64, index=True)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    asr_confidence: float | None = None
+    status: str = Field(default="received", max_length=16, description="received | rejected")
+    error_code: str | None = Field(default=None, max_length=64)
+
+
+class GrievanceRecord(GrievanceRecordBase, table=True):
+    __tablename__ = "grievance_log"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    created_at: datetime = Field(index=True)
+    prev_hash: str = Field(max_length=64)
+    record_hash: str = Field(max_length=64)
+
+    outcome: str | None = Field(default=None, max_length=16, description="answered | fallback | staff")
+    intent: str | None = Field(default=None, max_length=64)
+    intent_confidence: float | None = None
+    replies: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    handoff: bool | None = None
+    ticket_number: str | None = Field(default=None, max_length=12, index=True)
+    latency_ms: int | None = None
+    completed_at: datetime | None = None
+    completion_hash: str | None = Field(default=None, max_length=64)
+
+
+class GrievanceRecordPublic(GrievanceRecordBase):
+    id: int
+    created_at: datetime
+    prev_hash: str
+    record_hash: str
+    outcome: str | None
+    intent: str | None
+    intent_confidence: float | None
+    replies: list[dict[str, Any]] | None
+    handoff: bool | None
+    ticket_number: str | None
+    latency_ms: int | None
+    completed_at: datetime | None
+    completion_hash: str | None
+
+
+class LogHead(SQLModel, table=True):
+    """Single row (id=1): the chain's tail, updated under the append lock."""
+
+    __tablename__ = "grievance_log_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    last_hash: str = Field(default="0" * 64, max_length=64)
+
+
+class VerifyResult(SQLModel):
+    ok: bool
+    records: int
+    first_broken_id: int | None = None
+    reason: str | None = None
+    head_hash: str | None = None

@@ -1,0 +1,121 @@
+"""`POST /api/chat/messages`: the chat gateway's public contract (DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from api.deps import RasaDep, SessionDep, SettingsDep
+from api.errors import ApiError
+from api.services import gateway, grievance_log
+
+router = APIRouter(prefix="/api/chat", tags=["chat"])
+
+MAX_RAW_LOG_CHARS = 20000
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class Reply(BaseModel):
+    text: str | None = None
+    buttons: list[Button] | None = None
+
+
+class Intent(BaseModel):
+    name: str
+    confidence: float | None = None
+
+
+class ChatIn(BaseModel):
+    session_id: str = Field(default="", max_length=128, examples=["web-3f2a9c"])
+    text: str = Field(examples=["残疾人证怎么办理"])
+    channel: str = Field(default="web", examples=["web"])
+
+
+class ChatOut(BaseModel):
+    session_id: str
+    replies: list[Reply]
+    intent: Intent | None
+    handoff: bool
+    ticket_number: str | None
+    log_id: int
+
+
+def _reject(session: Any, *, code: str, status: int, channel: str, session_id: str, text: str, **fmt: Any) -> ApiError:
+    """Record the refused input in the grievance log, then build the error to raise."""
+    grievance_log.append(
+        session,
+        channel=channel if channel in gateway.CHANNELS else "unknown",
+        session_id=session_id,
+        text=text[:MAX_RAW_LOG_CHARS],
+        status="rejected",
+        error_code=code,
+    )
+    return ApiError(status, code, **fmt)
+
+
+@router.post(
+    "/messages",
+    response_model=ChatOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ChatIn.model_json_schema()}},
+        }
+    },
+    responses={400: {"description": "Invalid JSON"}, 422: {"description": "Empty, too long or unknown channel"}},
+)
+async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings: SettingsDep) -> ChatOut:
+    """One citizen turn: logged first, answered by the assistant, or recorded for staff when it is down."""
+    raw = await request.body()
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
+    except (UnicodeDecodeError, ValueError):
+        raise _reject(
+            db,
+            code="invalid_json",
+            status=400,
+            channel="unknown",
+            session_id="",
+            text=raw.decode("utf-8", "replace"),
+        ) from None
+
+    session_id = payload.get("session_id") or ""
+    text = payload.get("text")
+    channel = payload.get("channel") or "web"
+    if not isinstance(session_id, str) or len(session_id) > 128:
+        raise _reject(db, code="validation_error", status=422, channel="unknown", session_id="", text=str(text or ""))
+    if not isinstance(channel, str) or channel not in gateway.CHANNELS:
+        raise _reject(
+            db, code="unknown_channel", status=422, channel="unknown", session_id=session_id, text=str(text or "")
+        )
+    session_id = session_id or f"{channel}-{uuid.uuid4().hex[:16]}"
+    if not isinstance(text, str) or not text.strip():
+        raise _reject(db, code="empty_text", status=422, channel=channel, session_id=session_id, text=str(text or ""))
+    if len(text) > settings.max_message_chars:
+        raise _reject(
+            db,
+            code="text_too_long",
+            status=422,
+            channel=channel,
+            session_id=session_id,
+            text=text,
+            limit=settings.max_message_chars,
+        )
+
+    answer = await gateway.handle_turn(
+        db,
+        rasa,
+        gateway.ChatTurn(session_id=session_id, text=text.strip(), channel=channel),
+        caller_salt=settings.caller_key_salt,
+    )
+    return ChatOut.model_validate(answer, from_attributes=True)

@@ -1,0 +1,55 @@
+"""`GET /health`: each dependency as ok or the reason it is not."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.db import get_engine
+from api.settings import get_settings
+
+router = APIRouter(tags=["health"])
+
+
+def _database() -> str | None:
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not ok", with its reason
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return None
+
+
+async def _action_server(url: str) -> str | None:
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            resp = await client.get(url + "/health")
+    except httpx.HTTPError as exc:
+        return f"unreachable: {type(exc).__name__}"
+    return None if resp.status_code == 200 else f"HTTP {resp.status_code}"
+
+
+def _speech_model() -> str | None:
+    path = get_settings().vosk_model_path
+    if not (path / "am").is_dir() and not (path / "conf").is_dir():
+        return f"no Vosk model at {path}; speech recognition is off and callers use the keypad"
+    return None
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    settings = get_settings()
+    problems = {
+        "database": _database(),
+        "rasa": await request.app.state.rasa.health(),
+        "action_server": await _action_server(settings.action_server_url),
+        "speech_model": _speech_model(),
+    }
+    checks = {
+        name: ({"status": "ok"} if why is None else {"status": "down", "reason": why}) for name, why in problems.items()
+    }
+    essential_ok = problems["database"] is None
+    body = {"status": "ok" if all(p is None for p in problems.values()) else "degraded", "checks": checks}
+    return JSONResponse(body, status_code=200 if essential_ok else 503)

@@ -1,0 +1,123 @@
+"""The chat gateway: every text and voice turn passes here.
+
+Order matters: the request is committed to the grievance log first, then handed
+to the assistant; whatever happens next (an answer, a timeout, Rasa down), the
+same record is completed with the outcome, so nothing a citizen said is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from api.models.ticket import TicketCreate, TicketKind
+from api.services import grievance_log, tickets
+from api.services.rasa_client import AssistantUnavailable, RasaClient
+
+CHANNELS = ("web", "sms", "voice")
+
+FALLBACK_TEXT = (
+    "您的留言已经记录，工单号是{number}。智能助手暂时无法回复，工作人员会在三个工作日内联系您。"
+    "如有紧急情况，请拨打110或120。"
+)
+HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
+
+
+@dataclass
+class ChatTurn:
+    session_id: str
+    text: str
+    channel: str
+    caller: str = ""
+    asr_confidence: float | None = None
+    contact_phone: str | None = None
+
+
+@dataclass
+class ChatAnswer:
+    session_id: str
+    replies: list[dict[str, Any]]
+    intent: dict[str, Any] | None
+    handoff: bool
+    ticket_number: str | None
+    log_id: int
+
+
+async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, caller_salt: str) -> ChatAnswer:
+    started = time.perf_counter()
+    record = grievance_log.append(
+        session,
+        channel=turn.channel,
+        session_id=turn.session_id,
+        caller=grievance_log.caller_key(turn.caller or turn.session_id, salt=caller_salt),
+        text=turn.text,
+        asr_confidence=turn.asr_confidence,
+    )
+    metadata: dict[str, Any] = {"channel": turn.channel, "log_id": record.id}
+    if turn.asr_confidence is not None:
+        metadata["asr_confidence"] = turn.asr_confidence
+    if turn.contact_phone:
+        metadata["caller_phone"] = turn.contact_phone
+
+    try:
+        result = await rasa.send(session_id=turn.session_id, text=turn.text, metadata=metadata)
+    except AssistantUnavailable:
+        ticket = tickets.create_ticket(
+            session,
+            data=TicketCreate(
+                kind=TicketKind.consultation,
+                description=turn.text,
+                channel=turn.channel,
+                session_id=turn.session_id,
+                contact_phone=turn.contact_phone,
+            ),
+        )
+        replies = [{"text": FALLBACK_TEXT.format(number=ticket.number)}]
+        grievance_log.complete(
+            session,
+            record_id=record.id,
+            outcome="fallback",
+            replies=replies,
+            handoff=True,
+            ticket_number=ticket.number,
+            latency_ms=_elapsed_ms(started),
+        )
+        return ChatAnswer(turn.session_id, replies, None, True, ticket.number, record.id)
+
+    replies, signals = split_signals(result.replies)
+    handoff = bool(result.slots.get("handoff") or signals.get("handoff"))
+    ticket_number = signals.get("ticket_number") or None
+    intent = {"name": result.intent, "confidence": result.confidence} if result.intent else None
+    grievance_log.complete(
+        session,
+        record_id=record.id,
+        outcome="answered",
+        replies=replies,
+        intent=result.intent,
+        intent_confidence=result.confidence,
+        handoff=handoff,
+        ticket_number=ticket_number,
+        latency_ms=_elapsed_ms(started),
+    )
+    return ChatAnswer(turn.session_id, replies, intent, handoff, ticket_number, record.id)
+
+
+def split_signals(replies: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Separate the bot's machine signals (`custom` payloads: handoff, ticket number) from what citizens see."""
+    visible: list[dict[str, Any]] = []
+    signals: dict[str, Any] = {}
+    for reply in replies:
+        custom = reply.get("custom")
+        if isinstance(custom, dict):
+            signals.update(custom)
+        rest = {k: v for k, v in reply.items() if k != "custom"}
+        if rest:
+            visible.append(rest)
+    return visible, signals
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

@@ -1,0 +1,141 @@
+"""Shared fixtures: isolated settings and databases, and the real running stack.
+
+Unit and API tests get a fresh SQLite database (and the same tests run against
+the machine's PostgreSQL when `HOTLINE_TEST_POSTGRES_URL` is set). End-to-end
+tests get the real app, Rasa server and action server on free ports in a
+temporary data directory, stopped after the session whether tests pass or fail.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack import Stack, free_port  # noqa: E402
+
+POSTGRES_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL", "")
+
+
+def _reset_caches() -> None:
+    from api.db import get_engine
+    from api.settings import get_settings
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+def _postgres_database() -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL server."""
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hotline.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured (HOTLINE_TEST_POSTGRES_URL unset)")
+    yield from _postgres_database()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Iterator[Path]:
+    """Point the app at a fresh, migrated database and a dead Rasa port."""
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    monkeypatch.setenv("HOTLINE_RASA_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HOTLINE_ACTION_SERVER_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HOTLINE_RASA_TIMEOUT_SECONDS", "2")
+    _reset_caches()
+    from api.migrate import upgrade
+    from api.settings import get_settings
+
+    upgrade(get_settings().effective_database_url)
+    yield tmp_path
+    from api.db import get_engine
+
+    get_engine().dispose()
+    _reset_caches()
+
+
+@pytest.fixture
+def db(settings_env: Path) -> Iterator[object]:
+    from sqlmodel import Session
+
+    from api.db import get_engine
+
+    with Session(get_engine()) as session:
+        yield session
+
+
+@pytest.fixture
+def client(settings_env: Path) -> Iterator[TestClient]:
+    from api.main import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as c:
+        yield c
+
+
+def trained_model() -> Path:
+    env_model = os.environ.get("HOTLINE_TEST_MODEL")
+    if env_model and Path(env_model).is_file():
+        return Path(env_model)
+    out = subprocess.run([str(ROOT / "scripts/train_if_changed.sh")], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def start_stack(tmp: Path, **extra_env: str) -> Stack:
+    stack = Stack(
+        data_dir=tmp,
+        model=trained_model(),
+        app_port=free_port(),
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        extra_env={"HOTLINE_DATABASE_URL": "", **extra_env},
+    )
+    env = stack.env()
+    subprocess.run([str(ROOT / ".venv/bin/hotline"), "db", "upgrade"], env=env, cwd=ROOT, check=True)
+    stack.start()
+    try:
+        stack.wait_ready()
+    except Exception:
+        stack.stop()
+        print((tmp / "logs" / "stack.log").read_text(errors="replace")[-4000:])
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The real app + Rasa + action server, shared by the end-to-end tests of a session."""
+    s = start_stack(tmp_path_factory.mktemp("stack"))
+    try:
+        yield s
+    finally:
+        s.stop()
