@@ -8,6 +8,7 @@ import typer
 from sqlmodel import Session
 
 from api.db import get_engine
+from api.knowledge.cli import kb_app
 from api.migrate import upgrade
 from api.services import grievance_log
 from api.settings import get_settings
@@ -17,6 +18,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 log_app = typer.Typer(help="The tamper-evident grievance log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(log_app, name="log")
+app.add_typer(kb_app, name="kb")
 
 
 @db_app.command("upgrade")

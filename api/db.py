@@ -29,10 +29,12 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(conn: Any) -> None:
-            # Take the write lock at BEGIN, so read-then-write sequences (hash chain,
-            # daily ticket sequence) cannot interleave between processes.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(conn: Any) -> None:
+            # Readers begin DEFERRED; writers that read first (hash chain, daily
+            # ticket sequence) ask for IMMEDIATE through `begin_write`, taking the
+            # write lock before their first read so no other process interleaves.
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -45,6 +47,21 @@ def get_engine() -> Engine:
     return make_engine(settings.effective_database_url)
 
 
+def new_session() -> Session:
+    """A session whose objects stay readable after commit, so no transaction is reopened by accident."""
+    return Session(get_engine(), expire_on_commit=False)
+
+
 def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
+    with new_session() as session:
         yield session
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE).
+
+    Call before the read of a read-then-write sequence; PostgreSQL callers lock rows
+    with SELECT ... FOR UPDATE as usual. A transaction already open is left as it is.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_immediate": True})

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from accessibility import web
 from api.errors import install_error_handlers
-from api.routes import chat, health
+from api.routes import chat, health, knowledge
 from api.services.rasa_client import RasaClient
 from api.settings import get_settings
 
@@ -33,6 +33,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(chat.router)
+    app.include_router(knowledge.router)
     app.include_router(health.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")

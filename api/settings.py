@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     )
     max_message_chars: int = Field(default=2000, ge=1, le=20000)
 
+    kb_home_region: str = Field(
+        default="", description="This federation's own place (e.g. 石家庄); its documents are preferred."
+    )
+    kb_min_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="Below this the assistant says it has no reliable answer."
+    )
+    kb_corpus_dir: Path | None = Field(default=None, description="Policy documents; empty means nlu_data/policies.")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -14,8 +14,10 @@ model="$models/hotline-$hash.tar.gz"
 if [ ! -s "$model" ]; then
   log="$models/train-$hash.log"
   echo "==> training the assistant (inputs changed; about a minute). Log: $log" >&2
+  # Only the YAML training data: nlu_data/policies holds the policy corpus, not NLU examples.
+  mapfile -t nlu_files < <(find nlu_data -name '*.yml' -not -path 'nlu_data/policies/*' | sort | sed 's|^|../|')
   if ! (cd bot && RASA_TELEMETRY_ENABLED=false PYTHONPATH=. ../.venv-bot/bin/rasa train \
-          --data data ../nlu_data --domain domain.yml --config config.yml \
+          --data data "${nlu_files[@]}" --domain domain.yml --config config.yml \
           --out "$models" --fixed-model-name "hotline-$hash" >"$log" 2>&1); then
     echo "ERROR: step 'train the assistant' failed; see $log (fix the training data, then run again)" >&2
     tail -n 20 "$log" >&2

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 
-class TicketKind(str, enum.Enum):
+class TicketKind(enum.StrEnum):
     consultation = "咨询"
     help_request = "求助"
     complaint = "投诉"
@@ -17,7 +17,7 @@ class TicketKind(str, enum.Enum):
     emergency = "紧急"
 
 
-class TicketStatus(str, enum.Enum):
+class TicketStatus(enum.StrEnum):
     received = "受理"
     dispatched = "派单"
     accepted = "签收"

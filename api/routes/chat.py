@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RasaDep, SessionDep, SettingsDep
 from api.errors import ApiError
@@ -48,9 +49,12 @@ class ChatOut(BaseModel):
     log_id: int
 
 
-def _reject(session: Any, *, code: str, status: int, channel: str, session_id: str, text: str, **fmt: Any) -> ApiError:
+async def _reject(
+    session: Any, *, code: str, status: int, channel: str, session_id: str, text: str, **fmt: Any
+) -> ApiError:
     """Record the refused input in the grievance log, then build the error to raise."""
-    grievance_log.append(
+    await run_in_threadpool(
+        grievance_log.append,
         session,
         channel=channel if channel in gateway.CHANNELS else "unknown",
         session_id=session_id,
@@ -80,7 +84,7 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
         if not isinstance(payload, dict):
             raise ValueError("not an object")
     except (UnicodeDecodeError, ValueError):
-        raise _reject(
+        raise await _reject(
             db,
             code="invalid_json",
             status=400,
@@ -93,16 +97,20 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
     text = payload.get("text")
     channel = payload.get("channel") or "web"
     if not isinstance(session_id, str) or len(session_id) > 128:
-        raise _reject(db, code="validation_error", status=422, channel="unknown", session_id="", text=str(text or ""))
+        raise await _reject(
+            db, code="validation_error", status=422, channel="unknown", session_id="", text=str(text or "")
+        )
     if not isinstance(channel, str) or channel not in gateway.CHANNELS:
-        raise _reject(
+        raise await _reject(
             db, code="unknown_channel", status=422, channel="unknown", session_id=session_id, text=str(text or "")
         )
     session_id = session_id or f"{channel}-{uuid.uuid4().hex[:16]}"
     if not isinstance(text, str) or not text.strip():
-        raise _reject(db, code="empty_text", status=422, channel=channel, session_id=session_id, text=str(text or ""))
+        raise await _reject(
+            db, code="empty_text", status=422, channel=channel, session_id=session_id, text=str(text or "")
+        )
     if len(text) > settings.max_message_chars:
-        raise _reject(
+        raise await _reject(
             db,
             code="text_too_long",
             status=422,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.models.ticket import TicketCreate, TicketKind
 from api.services import grievance_log, tickets
@@ -48,7 +49,9 @@ class ChatAnswer:
 
 async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, caller_salt: str) -> ChatAnswer:
     started = time.perf_counter()
-    record = grievance_log.append(
+    # Database work runs in the thread pool: a blocked event loop would stall every call and chat.
+    record = await run_in_threadpool(
+        grievance_log.append,
         session,
         channel=turn.channel,
         session_id=turn.session_id,
@@ -65,7 +68,8 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     try:
         result = await rasa.send(session_id=turn.session_id, text=turn.text, metadata=metadata)
     except AssistantUnavailable:
-        ticket = tickets.create_ticket(
+        ticket = await run_in_threadpool(
+            tickets.create_ticket,
             session,
             data=TicketCreate(
                 kind=TicketKind.consultation,
@@ -76,7 +80,8 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
             ),
         )
         replies = [{"text": FALLBACK_TEXT.format(number=ticket.number)}]
-        grievance_log.complete(
+        await run_in_threadpool(
+            grievance_log.complete,
             session,
             record_id=record.id,
             outcome="fallback",
@@ -91,7 +96,8 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     handoff = bool(result.slots.get("handoff") or signals.get("handoff"))
     ticket_number = signals.get("ticket_number") or None
     intent = {"name": result.intent, "confidence": result.confidence} if result.intent else None
-    grievance_log.complete(
+    await run_in_threadpool(
+        grievance_log.complete,
         session,
         record_id=record.id,
         outcome="answered",

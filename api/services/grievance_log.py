@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from api.db import begin_write
 from api.models.grievance import GrievanceRecord, LogHead, VerifyResult
 
 GENESIS_HASH = "0" * 64
@@ -81,6 +82,7 @@ def _round(value: float | None) -> float | None:
 
 
 def _locked_head(session: Session) -> LogHead:
+    begin_write(session)
     head = session.exec(select(LogHead).where(LogHead.id == 1).with_for_update()).first()
     if head is None:
         session.add(LogHead(id=1))
@@ -121,7 +123,6 @@ def append(
     session.add(rec)
     session.add(head)
     session.commit()
-    session.refresh(rec)
     return rec
 
 
@@ -138,6 +139,7 @@ def complete(
     latency_ms: int | None = None,
 ) -> GrievanceRecord:
     """Seal the outcome of a request once; a second completion is refused."""
+    begin_write(session)
     rec = session.exec(select(GrievanceRecord).where(GrievanceRecord.id == record_id).with_for_update()).one()
     if rec.completed_at is not None:
         raise ValueError(f"grievance record {record_id} is already complete")
@@ -152,7 +154,6 @@ def complete(
     rec.completion_hash = completion_hash(rec)
     session.add(rec)
     session.commit()
-    session.refresh(rec)
     return rec
 
 

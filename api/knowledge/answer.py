@@ -1,0 +1,216 @@
+"""Answers citizens can trust: the document's own sentences, where they come from, or an honest "don't know".
+
+The hotline must never invent policy. An answer is one or two sentences quoted
+from a document with its title, issuer, date and section; when places disagree
+each is given with its source; below the confidence threshold the caller is told
+there is no reliable answer and offered a consultation work order instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from api.knowledge.index import Hit, KnowledgeIndex, get_index
+from api.knowledge.unanswered import record_unanswered
+from api.settings import get_settings
+
+DEFAULT_MIN_CONFIDENCE = 0.5
+CONFLICT_MIN_RATIO = 0.7
+SECOND_SENTENCE_RATIO = 0.6
+VOICE_MAX_CHARS = 60
+_NUMBER = re.compile(r"\d+(?:\.\d+)?%|\d+(?:[-—至]\d+)?(?:名|个|天|次|年|人|万)")
+_CN_ORDINAL = re.compile(r"^([一二三四五六七八九十]+)、")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a sentence comes from."""
+
+    doc_id: str
+    title: str
+    issuer: str
+    date: str
+    section: str
+
+    def full(self) -> str:
+        """《标题》（发文单位，日期），章节 — for text channels."""
+        meta = "，".join(x for x in (self.issuer, self.date or "未注明日期") if x)
+        return f"《{self.title}》（{meta}）" + (f"，{self.section}" if self.section else "")
+
+    def short(self) -> str:
+        """A citation that can be listened to: abbreviated title and the top-level part only."""
+        title = self.title.replace("残疾人联合会", "残联").replace("“", "").replace("”", "")
+        part = _CN_ORDINAL.match(self.section)
+        return f"《{title}》" + (f"第{part.group(1)}部分" if part else "")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A sentence considered for the answer, with its scores."""
+
+    text: str
+    citation: Citation
+    score: float
+    coverage: float
+
+
+@dataclass
+class Answer:
+    """The result of asking: either a cited answer or the no-answer path with a work-order offer."""
+
+    question: str
+    answered: bool
+    text: str
+    citation: Citation | None
+    confidence: float
+    score: float
+    reply: str
+    voice: str
+    reason: str
+    passages: list[Passage] = field(default_factory=list)
+    conflicts: list[Passage] = field(default_factory=list)
+
+    @property
+    def offer_work_order(self) -> bool:
+        return not self.answered
+
+
+def _citation(index: KnowledgeIndex, passage: int) -> Citation:
+    s = index.sentences[passage]
+    d = index.docs[s.doc_id]
+    return Citation(d.doc_id, d.title, d.issuer, d.date, s.section)
+
+
+def _numbers(text: str) -> set[str]:
+    return set(_NUMBER.findall(text))
+
+
+def _answer_passages(index: KnowledgeIndex, hits: list[Hit]) -> list[int]:
+    """The top sentence, plus an adjacent one from the same section when it also answers."""
+    top = hits[0]
+    by_passage = {h.passage: h for h in hits}
+    chosen = [top.passage]
+    for step in (1, -1):
+        other = index.neighbour(top.passage, step)
+        if other is not None and other in by_passage and by_passage[other].score >= SECOND_SENTENCE_RATIO * top.score:
+            chosen.append(other)
+            break
+    else:
+        nxt = index.neighbour(top.passage, 1)
+        if nxt is not None and len(index.sentences[top.passage].text) < 20:
+            chosen.append(nxt)
+    return sorted(chosen, key=lambda p: index.sentences[p].position)
+
+
+def _conflicts(index: KnowledgeIndex, hits: list[Hit], min_confidence: float) -> list[Hit]:
+    """Best sentences of documents of other places that state different figures on the same point."""
+    top = hits[0]
+    top_doc = index.docs[index.sentences[top.passage].doc_id]
+    top_numbers = _numbers(index.sentences[top.passage].text)
+    if not top_numbers or not top_doc.regions:
+        return []
+    found: dict[str, Hit] = {}
+    for hit in hits[1:]:
+        doc = index.docs[index.sentences[hit.passage].doc_id]
+        if doc.doc_id == top_doc.doc_id or doc.doc_id in found or not doc.regions:
+            continue
+        if set(doc.regions) & set(top_doc.regions) or hit.bm25 < CONFLICT_MIN_RATIO * top.bm25:
+            continue
+        numbers = _numbers(index.sentences[hit.passage].text)
+        if hit.coverage >= min_confidence and numbers and numbers != top_numbers:
+            found[doc.doc_id] = hit
+    return list(found.values())
+
+
+def _voice_text(text: str, query: list[str]) -> str:
+    """At most two clauses, those sharing the most words (and figures) with the question."""
+    text = text.rstrip("。；;！？!? ")
+    if len(text) <= VOICE_MAX_CHARS:
+        return text
+    clauses = [c for c in re.split(r"[,，;；:：]", text) if c]
+    words = [t for t in query if ":" not in t and len(t) > 1]
+
+    def value(chunk: str) -> float:
+        return sum(1 for w in words if w in chunk) + (0.5 if _NUMBER.search(chunk) else 0)
+
+    windows = [clauses[i : i + 2] for i in range(len(clauses))]
+    best = max(windows, key=lambda w: (value("".join(w)), -len("".join(w))))
+    return "，".join(best)
+
+
+def _no_answer(question: str, confidence: float, score: float, passages: list[Passage], places: list[str]) -> Answer:
+    if places:
+        lead = f"抱歉，我们的政策文件里没有{'、'.join(places)}的相关规定，"
+        reason = "place_not_covered"
+    else:
+        lead = "抱歉，在我们掌握的政策文件里没有找到这个问题的可靠答案，"
+        reason = "low_confidence"
+    reply = (
+        lead + "为避免给您不准确的信息，这里先不作答。"
+        "可以为您登记一个咨询工单，工作人员会在规定时限内答复您。需要登记吗？"
+    )
+    voice = lead + "可以为您登记咨询工单，由工作人员答复您。需要的话请说“登记”，或者按0转人工。"
+    return Answer(question, False, "", None, confidence, score, reply, voice, reason, passages)
+
+
+def answer_question(
+    index: KnowledgeIndex,
+    question: str,
+    home_region: str = "",
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    k: int = 8,
+) -> Answer:
+    """Answer from the index, or take the no-answer path when the evidence is weak."""
+    question = question.strip()
+    result = index.search(question, k=k, home_region=home_region)
+    passages = [
+        Passage(index.sentences[h.passage].text, _citation(index, h.passage), h.score, h.coverage) for h in result.hits
+    ]
+    if not result.hits:
+        return _no_answer(question, 0.0, 0.0, passages, result.uncovered_places)
+    top = result.hits[0]
+    top_regions = index.docs[index.sentences[top.passage].doc_id].regions
+    if top.coverage < min_confidence or (result.uncovered_places and top_regions):
+        return _no_answer(question, top.coverage, top.score, passages, result.uncovered_places if top_regions else [])
+    chosen = _answer_passages(index, result.hits)
+    text = "".join(index.sentences[p].text for p in chosen)
+    citation = _citation(index, top.passage)
+    conflicts = [] if result.named_places else _conflicts(index, result.hits, min_confidence)
+    conflict_passages = [p for p in passages if any(p.text == index.sentences[h.passage].text for h in conflicts)]
+    query, _, _ = index.query_tokens(question)
+    reply = f"{text}\n（出处：{citation.full()}）"
+    voice = f"{_voice_text(text, query)}。这是{citation.short()}的规定。"
+    if conflict_passages:
+        reply += "\n请注意，各地规定不同：" + "".join(
+            f"\n· {p.text}（出处：{p.citation.full()}）" for p in conflict_passages
+        )
+        voice += "请注意，各地规定不同，" + "".join(
+            f"{p.citation.short()}规定：{_voice_text(p.text, query)}。" for p in conflict_passages
+        )
+    reply += "\n如需了解详细内容，请回复“详细”；也可以转人工服务。"
+    voice += "要听详细内容请说“详细”，按9可以把原文发短信给您。"
+    return Answer(
+        question, True, text, citation, top.coverage, top.score, reply, voice, "answered", passages, conflict_passages
+    )
+
+
+def ask(
+    question: str,
+    *,
+    channel: str | None = None,
+    home_region: str | None = None,
+    min_confidence: float | None = None,
+    corpus_dir: Path | None = None,
+    data_dir: Path | None = None,
+) -> Answer:
+    """Answer a citizen's question; with a channel, questions left unanswered are recorded for staff."""
+    settings = get_settings()
+    region = home_region if home_region is not None else getattr(settings, "kb_home_region", "")
+    threshold = min_confidence if min_confidence is not None else getattr(settings, "kb_min_confidence", None)
+    index = get_index(corpus_dir, data_dir)
+    answer = answer_question(index, question, region or "", DEFAULT_MIN_CONFIDENCE if threshold is None else threshold)
+    if channel and not answer.answered and question.strip():
+        record_unanswered(question, channel, answer.confidence, data_dir=data_dir)
+    return answer

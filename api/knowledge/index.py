@@ -1,0 +1,267 @@
+"""BM25 over cited sentences, with region-aware ranking, cached on disk.
+
+Ranking is bm25s over words + character/pinyin bigrams (see tokens.py), then a
+region factor: a place named in the question outweighs the deployment's home
+region, and documents of another named place are pushed down, because a rule of
+Tianjin is no answer for a caller in Shijiazhuang. The index is built on demand
+(never at import) and cached under the data directory keyed by a fingerprint of
+the corpus files, so adding a document and running `kb build` is all it takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from api.knowledge import places, tokens
+from api.knowledge.ingest import DOC_SUFFIXES, Document, Sentence, load_corpus
+from api.settings import PROJECT_ROOT, get_settings
+
+FORMAT_VERSION = 3
+NAMED_PLACE_BOOST = 1.6
+OTHER_PLACE_FACTOR = 0.6
+HOME_REGION_BOOST = 1.25
+RELATED_WEIGHT = 0.5
+CORPUS_IDF_FULL_WEIGHT = 2.0
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    """What a citation needs to know about a document."""
+
+    doc_id: str
+    title: str
+    issuer: str
+    date: str
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked sentence: final score, raw BM25 and how much of the question it covers."""
+
+    passage: int
+    score: float
+    bm25: float
+    coverage: float
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    named_places: list[str]
+    uncovered_places: list[str]
+
+
+def corpus_fingerprint(corpus_dir: Path) -> str:
+    """Content hash of the corpus folder: a changed, added or removed file invalidates the cache."""
+    digest = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
+    for path in sorted(corpus_dir.iterdir()):
+        if path.is_file() and (path.suffix.lower() in DOC_SUFFIXES or path.name == "INDEX.md"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _passage_text(sentence: Sentence) -> str:
+    """A sentence is indexed with its section titles, which name its topic."""
+    headings = " ".join(re.sub(r"^\S*?[、)）.．⑴-⒇①-⑳]", "", label, count=1) for label in sentence.path)
+    return f"{sentence.text} {headings}"
+
+
+class KnowledgeIndex:
+    """Sentences, their documents and a BM25 retriever over them."""
+
+    def __init__(
+        self,
+        docs: list[DocInfo],
+        sentences: list[Sentence],
+        passage_tokens: list[tuple[str, ...]],
+        retriever: bm25s.BM25 | None = None,
+    ) -> None:
+        self.docs = {d.doc_id: d for d in docs}
+        self.sentences = sentences
+        self.passage_tokens = passage_tokens
+        if retriever is None:
+            retriever = bm25s.BM25()
+            retriever.index([list(t) for t in passage_tokens], show_progress=False)
+        self.retriever = retriever
+        doc_pos = {d.doc_id: i for i, d in enumerate(docs)}
+        self._doc_order = [d.doc_id for d in docs]
+        self._doc_of = np.array([doc_pos[s.doc_id] for s in sentences], dtype=np.int32)
+        self._token_sets = [frozenset(t) for t in passage_tokens]
+        df: Counter[str] = Counter()
+        for token_set in self._token_sets:
+            df.update(token_set)
+        self._df = df
+        self.places = frozenset(p for d in docs for p in d.regions)
+        self._by_position = {(s.doc_id, s.position): i for i, s in enumerate(sentences)}
+
+    # building and persistence
+
+    @classmethod
+    def from_documents(cls, documents: list[Document]) -> KnowledgeIndex:
+        docs = [DocInfo(d.doc_id, d.title, d.issuer, d.date, d.regions) for d in documents]
+        sentences = [s for d in documents for s in d.sentences]
+        return cls(docs, sentences, [tokens.tokenize_cached(_passage_text(s)) for s in sentences])
+
+    def save(self, folder: Path, fingerprint: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.retriever.save(str(folder / "bm25"), show_progress=False)
+        payload = {
+            "version": FORMAT_VERSION,
+            "fingerprint": fingerprint,
+            "docs": [d.__dict__ for d in self.docs.values()],
+            "sentences": [[s.doc_id, s.position, s.text, list(s.path)] for s in self.sentences],
+            "tokens": [list(t) for t in self.passage_tokens],
+        }
+        tmp = folder / "passages.json.tmp"
+        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(folder / "passages.json")
+
+    @classmethod
+    def load(cls, folder: Path, fingerprint: str | None = None) -> KnowledgeIndex | None:
+        """The cached index, or None when it is missing, stale or unreadable."""
+        try:
+            payload = json.loads((folder / "passages.json").read_text(encoding="utf-8"))
+            if payload.get("version") != FORMAT_VERSION or (fingerprint and payload["fingerprint"] != fingerprint):
+                return None
+            retriever = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+        except (OSError, ValueError, KeyError):
+            return None
+        docs = [DocInfo(**{**d, "regions": tuple(d["regions"])}) for d in payload["docs"]]
+        sentences = [Sentence(d, p, t, tuple(path)) for d, p, t, path in payload["sentences"]]
+        return cls(docs, sentences, [tuple(t) for t in payload["tokens"]], retriever)
+
+    # querying
+
+    def idf(self, token: str) -> float:
+        n = len(self.sentences)
+        df = self._df.get(token, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def coverage(self, query_tokens: list[str], passage: int) -> float:
+        """Share of the question's words the passage contains, each weighted by how informative it is.
+
+        A word counts as present verbatim, or when all its character bigrams are
+        there (segmentation differs), or all its pinyin bigrams (an ASR homophone).
+        Words found almost everywhere in the corpus (残疾人) weigh little: their
+        presence does not show that the passage answers this question.
+        """
+        have = self._token_sets[passage]
+        text = self.sentences[passage].text
+        total = found = 0.0
+        for word in (t for t in query_tokens if not t.startswith(("b:", "p:"))):
+            weight = tokens.informativeness(word) * min(1.0, self.idf(word) / CORPUS_IDF_FULL_WEIGHT)
+            total += weight
+            if word in have or (len(word) == 1 and word in text):
+                found += weight
+                continue
+            grams = tokens.char_bigrams(word)
+            if grams and all("b:" + g in have for g in grams):
+                found += weight
+            elif (sounds := tokens.pinyin_bigrams(word)) and all("p:" + g in have for g in sounds):
+                found += 0.8 * weight
+        return found / total if total else 0.0
+
+    def query_tokens(self, question: str) -> tuple[list[str], list[str], list[str]]:
+        """(tokens, related tokens, places named); place names are removed, ranking handles them."""
+        named = places.places_in(question, self.places)
+        text = question
+        for name in named:
+            text = re.sub(re.escape(name) + r"(省|市|区|县|街道|街)?", " ", text)
+        text = tokens.normalize(tokens.strip_fillers(text))
+        main = list(dict.fromkeys(tokens.tokenize(text)))
+        related = [t for w in tokens.related_terms(text) for t in tokens.tokenize(w) if t not in main]
+        return main, related, named
+
+    def region_factors(self, named: list[str], home_region: str) -> np.ndarray:
+        factors = np.ones(len(self._doc_order), dtype=np.float32)
+        home = places.core(home_region) if home_region else ""
+        for i, doc_id in enumerate(self._doc_order):
+            regions = self.docs[doc_id].regions
+            if named:
+                if any(p in regions for p in named):
+                    factors[i] = NAMED_PLACE_BOOST
+                elif regions:
+                    factors[i] = OTHER_PLACE_FACTOR
+            elif home and home in regions:
+                factors[i] = HOME_REGION_BOOST
+        return factors
+
+    def _scores(self, toks: list[str]) -> np.ndarray:
+        known = [t for t in toks if t in self.retriever.vocab_dict]
+        if not known:
+            return np.zeros(len(self.sentences), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+
+    def search(self, question: str, k: int = 8, home_region: str = "") -> SearchResult:
+        main, related, named = self.query_tokens(question)
+        raw = self._scores(main)
+        if related:
+            raw = raw + RELATED_WEIGHT * self._scores(related)
+        final = raw * self.region_factors(named, home_region)[self._doc_of]
+        k = min(k, len(final))
+        top = np.argpartition(-final, k - 1)[:k] if k else np.array([], dtype=np.int64)
+        top = top[np.argsort(-final[top], kind="stable")]
+        hits = [Hit(int(i), float(final[i]), float(raw[i]), self.coverage(main, int(i))) for i in top if final[i] > 0]
+        covered = {p for d in self.docs.values() for p in d.regions}
+        uncovered = [p for p in named if p not in covered]
+        return SearchResult(hits, named, uncovered)
+
+    def neighbour(self, passage: int, step: int) -> int | None:
+        """The adjacent sentence in the same section, if any."""
+        s = self.sentences[passage]
+        other = self._by_position.get((s.doc_id, s.position + step))
+        if other is not None and self.sentences[other].path == s.path:
+            return other
+        return None
+
+
+# one index per (corpus, cache folder) per process, loaded on first use
+
+_loaded: dict[tuple[Path, Path], KnowledgeIndex] = {}
+_lock = threading.Lock()
+
+
+def default_corpus_dir() -> Path:
+    configured = getattr(get_settings(), "kb_corpus_dir", None)
+    return Path(configured) if configured else PROJECT_ROOT / "nlu_data" / "policies"
+
+
+def default_data_dir() -> Path:
+    return get_settings().data_dir / "kb"
+
+
+def build_index(corpus_dir: Path | None = None, data_dir: Path | None = None) -> KnowledgeIndex:
+    """Parse the corpus, build the index and write the cache (what `kb build` does)."""
+    corpus_dir = corpus_dir or default_corpus_dir()
+    data_dir = data_dir or default_data_dir()
+    index = KnowledgeIndex.from_documents(load_corpus(corpus_dir))
+    index.save(data_dir, corpus_fingerprint(corpus_dir))
+    with _lock:
+        _loaded[(corpus_dir.resolve(), data_dir.resolve())] = index
+    return index
+
+
+def get_index(corpus_dir: Path | None = None, data_dir: Path | None = None) -> KnowledgeIndex:
+    """The index for this corpus: from memory, else from a fresh cache, else built now."""
+    corpus_dir = corpus_dir or default_corpus_dir()
+    data_dir = data_dir or default_data_dir()
+    key = (corpus_dir.resolve(), data_dir.resolve())
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        index = KnowledgeIndex.load(data_dir, corpus_fingerprint(corpus_dir))
+        if index is not None:
+            _loaded[key] = index
+            return index
+    return build_index(corpus_dir, data_dir)

@@ -1,0 +1,184 @@
+"""Retrieval and answers: synonyms, ASR homophones, places, disagreement, no-answer, cache, CLI, unanswered log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.knowledge import answer_question, list_unanswered, record_unanswered
+from api.knowledge.cli import kb_app
+from api.knowledge.index import KnowledgeIndex, build_index, corpus_fingerprint, get_index
+
+from .conftest import CORPUS, ROOT
+
+SJZ = "000_152a772414c7805d.txt"
+GANSU = "001_2ca6db4dc01b3a74.txt"
+TIANJIN = "002_b17fbb1a17816d85.txt"
+MINYI = "003_b6ba1d5b91b6dfaa.txt"
+VILLAGE = "004_090302efc44af654.txt"
+
+
+def test_answer_quotes_document_and_cites_it(kb_index: KnowledgeIndex) -> None:
+    a = answer_question(kb_index, "县级残联几年召开一次代表大会")
+    assert a.answered and "每5年召开一次代表大会" in a.text
+    assert a.citation is not None
+    assert a.citation.doc_id == GANSU and a.citation.issuer == "甘肃省"
+    assert a.citation.section.endswith("⑴强化县级残联组织")
+    assert "《甘肃省基层残疾人综合服务能力建设“十三五”实施方案》" in a.reply
+    assert "出处" in a.reply and "详细" in a.reply
+    assert a.text in "".join(s.text for s in kb_index.sentences if s.doc_id == GANSU)  # verbatim, never composed
+
+
+def test_voice_form_is_short_and_offers_sms(kb_index: KnowledgeIndex) -> None:
+    a = answer_question(kb_index, "专职委员的待遇问题通过哪些途径解决")
+    assert a.answered
+    assert "按9" in a.voice and "发短信" in a.voice
+    spoken = a.voice.split("。这是")[0]
+    assert len(spoken) <= 2 * 60
+    assert "（" not in a.voice.split("这是")[1].split("的规定")[0].replace("《", "")  # no parenthesised metadata
+
+
+@pytest.mark.parametrize(
+    ("question", "doc", "fact"),
+    [
+        ("残疾证管理系统", TIANJIN, "残疾人证管理系统"),  # 残疾证 = 残疾人证
+        ("辅具适配服务有补贴吗", SJZ, "辅助器具适配服务补贴"),  # 辅具 = 辅助器具
+        ("村残疾人协会能不能跟邻近村联合成立", VILLAGE, "联合成立残协"),  # 残疾人协会 = 残协
+        ("乡镇要建几个托养机构", GANSU, "日间照料托养服务机构"),  # 托养 <-> 日间照料
+    ],
+)
+def test_synonyms(kb_index: KnowledgeIndex, question: str, doc: str, fact: str) -> None:
+    a = answer_question(kb_index, question)
+    assert a.answered and a.citation is not None
+    assert a.citation.doc_id == doc and fact in a.text
+
+
+def test_homophone_from_speech_recognition(kb_index: KnowledgeIndex) -> None:
+    a = answer_question(kb_index, "县级蚕联几年召开一次带表大会")  # 残联 -> 蚕联, 代表 -> 带表
+    assert a.answered and "每5年召开一次" in a.text
+
+
+def test_place_named_in_question_is_preferred(kb_index: KnowledgeIndex) -> None:
+    a = answer_question(kb_index, "武汉残联代表大会里残疾人和亲友的比例")
+    assert a.citation is not None and a.citation.doc_id == MINYI and "70%" in a.text
+    assert not a.conflicts
+    b = answer_question(kb_index, "石家庄残联代表大会里残疾人和亲友的比例")
+    assert b.citation is not None and b.citation.doc_id == SJZ and "65%" in b.text
+
+
+def test_place_heard_as_homophone(kb_index: KnowledgeIndex) -> None:
+    a = answer_question(kb_index, "石加庄残联代表大会里残疾人和亲友的比例")
+    assert a.citation is not None and a.citation.doc_id == SJZ
+
+
+@pytest.mark.parametrize(("home", "doc", "fact"), [("石家庄市", SJZ, "65%"), ("武汉市", MINYI, "70%")])
+def test_home_region_preferred_and_disagreement_reported(
+    kb_index: KnowledgeIndex, home: str, doc: str, fact: str
+) -> None:
+    a = answer_question(kb_index, "残联代表大会代表中残疾人和亲友的比例是多少", home_region=home)
+    assert a.citation is not None and a.citation.doc_id == doc and fact in a.text
+    other = {SJZ: MINYI, MINYI: SJZ}[doc]
+    assert [p.citation.doc_id for p in a.conflicts] == [other]
+    assert "各地规定不同" in a.reply and "各地规定不同" in a.voice
+    assert "65%" in a.reply and "70%" in a.reply
+    assert "石家庄市人民政府办公室" in a.reply and "民意街道办事处" in a.reply
+
+
+def test_place_without_documents_takes_no_answer_path(kb_index: KnowledgeIndex) -> None:
+    a = answer_question(kb_index, "北京残联代表大会里残疾人的比例是多少")
+    assert not a.answered and a.reason == "place_not_covered"
+    assert "北京" in a.reply and "工单" in a.reply and a.offer_work_order
+
+
+@pytest.mark.parametrize("question", ["残疾证丢了怎么补办", "今天天气怎么样", "", "   ", "？？？", "a" * 3000])
+def test_no_answer_offers_work_order(kb_index: KnowledgeIndex, question: str) -> None:
+    a = answer_question(kb_index, question)
+    assert not a.answered and a.citation is None and a.text == ""
+    assert "没有" in a.reply and "咨询工单" in a.reply and "规定时限" in a.reply
+    assert "工单" in a.voice and "按0" in a.voice
+
+
+def test_threshold_is_a_parameter(kb_index: KnowledgeIndex) -> None:
+    q = "县级残联几年召开一次代表大会"
+    assert answer_question(kb_index, q, min_confidence=0.5).answered
+    assert not answer_question(kb_index, q, min_confidence=1.01).answered
+
+
+def test_passages_considered_are_reported(kb_index: KnowledgeIndex) -> None:
+    a = answer_question(kb_index, "天津注册助残志愿者要达到多少人")
+    assert 1 < len(a.passages) <= 8
+    assert a.passages == sorted(a.passages, key=lambda p: -p.score)
+    assert a.score == a.passages[0].score
+
+
+def test_cache_written_reused_and_invalidated(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("某市助残办法\n一、总则\n残疾人证由县级残联核发。\n", encoding="utf-8")
+    data = tmp_path / "kb"
+    built = build_index(corpus, data)
+    assert (data / "passages.json").is_file() and (data / "bm25").is_dir()
+    loaded = KnowledgeIndex.load(data, corpus_fingerprint(corpus))
+    assert loaded is not None and [s.text for s in loaded.sentences] == [s.text for s in built.sentences]
+    assert answer_question(loaded, "残疾证谁发").answered
+    (corpus / "b.txt").write_text("某县托养办法\n一、总则\n托养补贴每月发放。\n", encoding="utf-8")
+    assert KnowledgeIndex.load(data, corpus_fingerprint(corpus)) is None  # stale: a document was added
+    (data / "passages.json").write_text("{broken", encoding="utf-8")
+    assert KnowledgeIndex.load(data) is None
+
+
+def test_get_index_builds_lazily_then_memoizes(tmp_path: Path) -> None:
+    data = tmp_path / "kb"
+    assert not data.exists()
+    first = get_index(CORPUS, data)
+    assert (data / "passages.json").is_file()
+    assert get_index(CORPUS, data) is first
+
+
+def test_import_builds_nothing(tmp_path: Path) -> None:
+    code = "import api.knowledge, api.knowledge.cli, api.knowledge.index as i; assert not i._loaded"
+    env = {"HOTLINE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    assert not any(tmp_path.iterdir())
+
+
+def test_unanswered_log_roundtrip(tmp_path: Path) -> None:
+    assert list_unanswered(data_dir=tmp_path) == []
+    record_unanswered("残疾证丢了怎么补办", "voice", 0.42, data_dir=tmp_path)
+    record_unanswered("我电话13812345678帮我查一下", "sms", 0.1, data_dir=tmp_path)
+    (tmp_path / "unanswered.jsonl").open("a", encoding="utf-8").write("{torn")
+    rows = list_unanswered(data_dir=tmp_path)
+    assert [r["channel"] for r in rows] == ["sms", "voice"]
+    assert "13812345678" not in rows[0]["question"] and rows[1]["score"] == 0.42
+    assert list_unanswered(data_dir=tmp_path, limit=1) == rows[:1]
+
+
+def test_ask_records_unanswered_only_with_channel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.knowledge import ask
+
+    a = ask("导盲犬能不能带进地铁", channel="web", corpus_dir=CORPUS, data_dir=tmp_path)
+    assert not a.answered
+    ask("县级残联几年召开一次代表大会", channel="web", corpus_dir=CORPUS, data_dir=tmp_path)
+    ask("盲人按摩师资格证怎么考", corpus_dir=CORPUS, data_dir=tmp_path)
+    assert [r["question"] for r in list_unanswered(data_dir=tmp_path)] == ["导盲犬能不能带进地铁"]
+
+
+def test_cli_build_and_ask(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["--corpus", str(CORPUS), "--data-dir", str(tmp_path)]
+    built = runner.invoke(kb_app, ["build", *args])
+    assert built.exit_code == 0, built.output
+    assert "5 documents" in built.output
+    asked = runner.invoke(kb_app, ["ask", "天津注册助残志愿者要达到多少人", *args])
+    assert asked.exit_code == 0, asked.output
+    assert "10万人" in asked.output and "confidence=" in asked.output and "passages considered" in asked.output
+    as_json = runner.invoke(kb_app, ["ask", "导盲犬能不能带进地铁", "--json", "--channel", "cli", *args])
+    payload = json.loads(as_json.output)
+    assert payload["answered"] is False and payload["citation"] is None
+    listed = runner.invoke(kb_app, ["unanswered", "--data-dir", str(tmp_path)])
+    assert "导盲犬" in listed.output

@@ -1,0 +1,1 @@
+"""The phone line: Twilio Media Streams, Vosk speech recognition, espeak-ng speech."""
