@@ -26,6 +26,7 @@ system:
 
 db: env-app
 	@.venv/bin/hotline db upgrade || { echo "step 'database' failed: check HOTLINE_DATABASE_URL"; exit 1; }
+	@.venv/bin/hotline user ensure-admin || { echo "step 'first admin account' failed (see above)"; exit 1; }
 
 model: env-bot
 	@scripts/train_if_changed.sh > /dev/null

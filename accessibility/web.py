@@ -1,20 +1,489 @@
-"""The web chat page served at `/` (static assets under /static)."""
+"""The citizen web pages: chat at `/` (with a no-JavaScript fallback), status, complaint form.
+
+The chat page works as plain HTML forms first (POST /chat, redirect, re-render from
+the grievance log); chat.js only enhances it (POST /chat/send, JSON) so that the
+page never depends on JavaScript. Every turn goes through the chat gateway.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from sqlmodel import Session
 
-HERE = Path(__file__).resolve().parent
-STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=HERE / "templates")
+from accessibility import conversation, security, ui, workorders
+from accessibility.ui import STATIC_DIR, templates
+from api.deps import SessionDep
+from api.models.ticket import TicketCategory, TicketKind
+from api.services import gateway, grievance_log
+from api.settings import Settings, get_settings
+
+__all__ = ["STATIC_DIR", "router", "templates"]
 
 router = APIRouter(include_in_schema=False)
 
+# "其他" first: the form's default choice.
+CATEGORIES = [TicketCategory.other.value] + [c.value for c in TicketCategory if c is not TicketCategory.other]
+KINDS = [
+    ("complaint", TicketKind.complaint.value, "对某件事或某个单位不满意"),
+    ("help", TicketKind.help_request.value, "遇到困难，需要帮助"),
+    ("suggestion", TicketKind.suggestion.value, "对我们的工作提意见"),
+]
+TRANSCRIPT_DISPOSITION = (
+    "attachment; filename=\"transcript.txt\"; filename*=UTF-8''%E5%AF%B9%E8%AF%9D%E8%AE%B0%E5%BD%95.txt"
+)
+PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{9,11}|\d{7,8})$")
 
-@router.get("/", response_class=HTMLResponse)
-async def chat_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "chat.html", {"title": "残联服务热线 · 在线咨询"})
+CHAT_ERRORS = {
+    "empty_text": "请先输入您要说的话，再按“发送”。",
+    "text_too_long": "消息太长了（{n} 个字），每条最多 {limit} 个字。请分几次发送。",
+    "csrf": "页面已经失效，请刷新页面后再发送。如果一直这样，请允许本网站使用 Cookie。",
+}
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def _guard(request: Request, name: str, *, limit: int, window: float, repeat: float) -> security.FloodGuard:
+    """One flood guard per app and purpose (kept on app.state so each test app starts clean)."""
+    attr = f"hotline_guard_{name}"
+    guard = getattr(request.app.state, attr, None)
+    if guard is None:
+        guard = security.FloodGuard(limit=limit, window_seconds=window, repeat_seconds=repeat)
+        setattr(request.app.state, attr, guard)
+    return guard
+
+
+def chat_guard(request: Request, settings: Settings) -> security.FloodGuard:
+    return _guard(
+        request,
+        "chat",
+        limit=settings.chat_rate_limit,
+        window=settings.chat_rate_window_seconds,
+        repeat=settings.chat_repeat_seconds,
+    )
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _validate_text(text: str, settings: Settings) -> tuple[str | None, str | None]:
+    """(error code, Chinese message) or (None, None)."""
+    if not text.strip():
+        return "empty_text", CHAT_ERRORS["empty_text"]
+    if len(text) > settings.max_message_chars:
+        return "text_too_long", CHAT_ERRORS["text_too_long"].format(n=len(text), limit=settings.max_message_chars)
+    return None, None
+
+
+def _log_rejected(db: Session, sid: str, text: str, code: str) -> None:
+    grievance_log.append(db, channel="web", session_id=sid, text=text[:20000], status="rejected", error_code=code)
+
+
+async def _chat_turn(
+    request: Request, db: Session, sid: str, text: str, settings: Settings
+) -> tuple[gateway.ChatAnswer | None, str | None, str | None, int]:
+    """Validate, rate-limit and pass one web turn to the gateway: (answer, code, message, status)."""
+    code, message = _validate_text(text, settings)
+    if code:
+        _log_rejected(db, sid, text, code)
+        return None, code, message, 422
+    why = chat_guard(request, settings).check("sid:" + sid, text.strip())
+    if why is None:
+        why = _guard(
+            request,
+            "chat_ip",
+            limit=settings.chat_rate_limit * 3,
+            window=settings.chat_rate_window_seconds,
+            repeat=0,
+        ).check("ip:" + _client_ip(request), "")
+    if why:
+        _log_rejected(db, sid, text, "rate_limited")
+        return None, "rate_limited", security.FLOOD_MESSAGES[why], 429
+    answer = await gateway.handle_turn(
+        db,
+        request.app.state.rasa,
+        gateway.ChatTurn(session_id=sid, text=text.strip(), channel="web", caller=sid),
+        caller_salt=settings.caller_key_salt,
+    )
+    return answer, None, None, 200
+
+
+def _chat_page(
+    request: Request, db: Session, *, errors: dict[str, str] | None = None, value: str = "", status_code: int = 200
+) -> Response:
+    sid = ui.session_id(request)
+    easy = "easy" in security.read_prefs(request)
+    conv = conversation.load(db, sid, easy=easy)
+    return ui.render(
+        request,
+        "chat.html",
+        {
+            "title": "在线咨询 · 残联服务热线",
+            "conv": conv,
+            "errors": errors or {},
+            "value": value,
+            "max_chars": get_settings().max_message_chars,
+        },
+        status_code=status_code,
+    )
+
+
+def _forbidden(request: Request) -> Response:
+    return ui.render(
+        request,
+        "message.html",
+        {"title": "页面已失效", "heading": "页面已失效", "text": CHAT_ERRORS["csrf"]},
+        status_code=403,
+    )
+
+
+def _json_conversation(
+    request: Request, db: Session, sid: str, after: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    easy = "easy" in security.read_prefs(request)
+    conv = conversation.load(db, sid, easy=easy, after=after)
+    return {
+        "messages": [m.as_json() for m in conv.messages],
+        "answering": conv.answering,
+        "answering_text": conv.answering_text,
+        "last_id": conv.last_id,
+        **(extra or {}),
+    }
+
+
+def _safe_next(value: str) -> str:
+    """Only local paths: never redirect a citizen off the site."""
+    parts = urlsplit(value or "/")
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    return parts.path
+
+
+def _redirect(request: Request, url: str) -> Response:
+    return ui.finish(request, RedirectResponse(url, status_code=303))
+
+
+# --- chat ---------------------------------------------------------------------
+
+
+@router.get("/")
+async def chat_page(request: Request, db: SessionDep) -> Response:
+    return _chat_page(request, db)
+
+
+@router.post("/chat")
+async def chat_form(request: Request, db: SessionDep) -> Response:
+    """The no-JavaScript path: post, then redirect to the re-rendered conversation."""
+    form = await request.form()
+    if not ui.check_csrf(request, str(form.get("csrf") or "")):
+        return _forbidden(request)
+    sid = ui.session_id(request)
+    settings = get_settings()
+    text = "" if form.get("action") == "human" else str(form.get("text") or "")
+    if form.get("action") == "human":
+        text = conversation.HUMAN_TEXT
+    _answer, code, message, status = await _chat_turn(request, db, sid, text, settings)
+    if code:
+        return _chat_page(request, db, errors={"text": message or ""}, value=text, status_code=status)
+    return _redirect(request, "/#latest")
+
+
+@router.post("/chat/send")
+async def chat_send(request: Request, db: SessionDep) -> Response:
+    """The JavaScript path: one turn, answered with every message after the client's last one."""
+    if not ui.check_csrf(request, request.headers.get(security.CSRF_HEADER)):
+        return JSONResponse({"error": {"code": "csrf", "message": CHAT_ERRORS["csrf"]}}, status_code=403)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
+        return JSONResponse({"error": {"code": "invalid", "message": "发送的内容格式不对，请刷新页面。"}}, 400)
+    sid = ui.session_id(request)
+    after_raw = body.get("after")
+    after = after_raw if isinstance(after_raw, int) and not isinstance(after_raw, bool) else 0
+    answer, code, message, status = await _chat_turn(request, db, sid, body.get("text", ""), get_settings())
+    if code or answer is None:
+        resp: Response = JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    else:
+        resp = JSONResponse(
+            _json_conversation(request, db, sid, after, {"log_id": answer.log_id, "handoff": answer.handoff})
+        )
+    return ui.finish(request, resp)
+
+
+@router.get("/chat/updates")
+async def chat_updates(request: Request, db: SessionDep, after: int = 0) -> Response:
+    """Polled while a person is (or will be) answering, so staff replies appear without a reload."""
+    sid = ui.session_id(request)
+    return ui.finish(request, JSONResponse(_json_conversation(request, db, sid, max(after, 0))))
+
+
+@router.get("/chat/new")
+async def new_conversation_page(request: Request) -> Response:
+    return ui.render(request, "new_conversation.html", {"title": "开始新对话 · 残联服务热线"})
+
+
+@router.post("/chat/new")
+async def new_conversation(request: Request) -> Response:
+    form = await request.form()
+    if not ui.check_csrf(request, str(form.get("csrf") or "")):
+        return _forbidden(request)
+    sid = security.new_session_id()
+    resp = RedirectResponse("/", status_code=303)
+    security.set_session_cookie(resp, request, sid, get_settings().effective_secret_key)
+    return security.apply_security_headers(resp)
+
+
+@router.get("/transcript")
+async def transcript(request: Request, db: SessionDep) -> Response:
+    sid = ui.session_id(request)
+    conv = conversation.load(db, sid, easy="easy" in security.read_prefs(request))
+    return ui.render(request, "transcript.html", {"title": "对话记录 · 残联服务热线", "conv": conv})
+
+
+@router.get("/transcript.txt")
+async def transcript_text(request: Request, db: SessionDep) -> Response:
+    sid = ui.session_id(request)
+    conv = conversation.load(db, sid, easy="easy" in security.read_prefs(request))
+    lines = ["残疾人联合会服务热线 · 在线咨询对话记录", ""]
+    lines += [f"[{m.time}] {m.label}：{m.text}" for m in conv.messages] or ["（还没有对话内容）"]
+    resp = PlainTextResponse(
+        "\r\n".join(lines) + "\r\n",
+        headers={"Content-Disposition": TRANSCRIPT_DISPOSITION},
+    )
+    return ui.finish(request, resp)
+
+
+# --- display preferences ---------------------------------------------------------
+
+
+@router.post("/prefs")
+async def toggle_pref(request: Request, db: SessionDep) -> Response:
+    """Large text, high contrast, easy read: a cookie, so they also apply without JavaScript."""
+    form = await request.form()
+    if not ui.check_csrf(request, str(form.get("csrf") or "")):
+        return _forbidden(request)
+    prefs = security.read_prefs(request)
+    name = str(form.get("toggle") or "")
+    turned_on = False
+    if name in security.PREFS:
+        turned_on = name not in prefs
+        prefs ^= {name}
+    target = _safe_next(str(form.get("next") or "/"))
+    if name == "easy" and turned_on and target == "/" and await request.app.state.rasa.health() is None:
+        # Ask the assistant itself for easy-read answers (sets its reply_style slot).
+        sid = ui.session_id(request)
+        settings = get_settings()
+        await gateway.handle_turn(
+            db,
+            request.app.state.rasa,
+            gateway.ChatTurn(session_id=sid, text=conversation.EASY_READ_PAYLOAD, channel="web", caller=sid),
+            caller_salt=settings.caller_key_salt,
+        )
+    if "application/json" in request.headers.get("accept", ""):
+        resp: Response = JSONResponse({"prefs": sorted(prefs)})
+    else:
+        resp = RedirectResponse(target + "#prefs", status_code=303)
+    security.set_prefs_cookie(resp, request, prefs)
+    return ui.finish(request, resp)
+
+
+# --- work-order status --------------------------------------------------------------
+
+
+def _status_page(request: Request, **ctx: Any) -> Response:
+    base = {"title": "查询工单进度 · 残联服务热线", "ticket": None, "number_value": "", "last4_value": ""}
+    status_code = ctx.pop("status_code", 200)
+    return ui.render(request, "status.html", {**base, **ctx}, status_code=status_code)
+
+
+@router.get("/status")
+async def status_form(request: Request) -> Response:
+    return _status_page(request)
+
+
+@router.post("/status")
+async def status_lookup(request: Request, db: SessionDep) -> Response:
+    form = await request.form()
+    if not ui.check_csrf(request, str(form.get("csrf") or "")):
+        return _forbidden(request)
+    number_value = str(form.get("number") or "")[:40]
+    last4_value = str(form.get("phone_last4") or "")[:20]
+    number, last4 = workorders.digits(number_value), workorders.digits(last4_value)
+    errors: dict[str, str] = {}
+    if not number_value.strip():
+        errors["number"] = "请输入工单号。"
+    elif len(number) != 12 or re.search(r"[^\d\s-]", number_value):
+        errors["number"] = "工单号是 12 位数字，请检查后重新输入。"
+    if not last4_value.strip():
+        errors["phone_last4"] = "请输入联系电话的后四位数字。"
+    elif len(last4) != 4 or re.search(r"[^\d\s]", last4_value):
+        errors["phone_last4"] = "请输入 4 位数字，就是联系电话的最后四个数字。"
+    ctx: dict[str, Any] = {"number_value": number_value, "last4_value": last4_value}
+    if errors:
+        return _status_page(request, errors=errors, status_code=422, **ctx)
+    sid = ui.session_id(request)
+    guard = _guard(request, "status", limit=10, window=300.0, repeat=0)
+    if guard.check("sid:" + sid, "") or guard.check("ip:" + _client_ip(request), ""):
+        errors["form"] = "查询次数太多了，请过几分钟再试。如果着急，请在线咨询并按“转人工”。"
+        return _status_page(request, errors=errors, status_code=429, **ctx)
+    ticket = workorders.lookup(db, number=number, phone_last4=last4)
+    db.rollback()
+    if ticket is None:
+        errors["form"] = "没有找到这个工单。请核对工单号和电话后四位；如果还是查不到，请在线咨询并按“转人工”。"
+        return _status_page(request, errors=errors, status_code=404, **ctx)
+    status = workorders.status_text(ticket)
+    kind = ticket.kind.value if isinstance(ticket.kind, TicketKind) else str(ticket.kind)
+    return _status_page(
+        request,
+        ticket=ticket,
+        number_grouped=workorders.group_digits(ticket.number),
+        status=status,
+        status_explained=workorders.STATUS_EXPLAINED.get(status, ""),
+        kind=kind,
+        created=workorders.china_date(ticket.created_at),
+        deadline=workorders.deadline_text(ticket),
+        reply=workorders.public_reply(ticket),
+    )
+
+
+# --- complaint form --------------------------------------------------------------------
+
+FORM_FIELDS = {
+    "kind": 8,
+    "category": 16,
+    "description": 20000,
+    "district": 32,
+    "street": 64,
+    "community": 64,
+    "occurred_at_text": 64,
+    "wish": 500,
+    "contact_name": 32,
+    "contact_phone": 40,
+}
+
+
+def _complaint_page(
+    request: Request, *, form: dict[str, Any], errors: dict[str, str], status_code: int = 200
+) -> Response:
+    return ui.render(
+        request,
+        "complaint.html",
+        {
+            "title": "网上投诉和求助 · 残联服务热线",
+            "form": form,
+            "errors": errors,
+            "kinds": KINDS,
+            "categories": CATEGORIES,
+            "max_chars": get_settings().max_message_chars,
+        },
+        status_code=status_code,
+    )
+
+
+def validate_complaint(form: dict[str, Any], settings: Settings) -> dict[str, str]:
+    """Chinese messages per field, in the order of the form."""
+    errors: dict[str, str] = {}
+    if form["kind"] not in {label for _, label, _ in KINDS}:
+        errors["kind"] = "请选择您要办理的事项：投诉、求助或建议。"
+    description = form["description"].strip()
+    if not description:
+        errors["description"] = "请写一下发生了什么。"
+    elif len(description) < 5:
+        errors["description"] = "请多写几个字，至少 5 个字，让工作人员看明白发生了什么。"
+    elif len(description) > settings.max_message_chars:
+        errors["description"] = f"内容太长了（{len(description)} 个字），最多 {settings.max_message_chars} 个字。"
+    for name, limit in FORM_FIELDS.items():
+        if name not in errors and name != "description" and len(form[name]) > limit:
+            errors[name] = f"这一项太长了，最多 {limit} 个字。"
+    phone = re.sub(r"[\s-]", "", form["contact_phone"])
+    if not phone:
+        errors["contact_phone"] = "请填写联系电话，我们要用它联系您，您也要用它查询进度。"
+    elif not PHONE_RE.match(phone):
+        errors["contact_phone"] = (
+            "电话号码格式不对。请填写 11 位手机号或带区号的座机号，例如 13800138000 或 010-12345678。"
+        )
+    return errors
+
+
+@router.get("/complaint")
+async def complaint_form(request: Request) -> Response:
+    empty = dict.fromkeys(FORM_FIELDS, "") | {"category": "其他", "confidential": False}
+    return _complaint_page(request, form=empty, errors={})
+
+
+@router.post("/complaint")
+async def complaint_submit(request: Request, db: SessionDep) -> Response:
+    raw = await request.form()
+    if not ui.check_csrf(request, str(raw.get("csrf") or "")):
+        return _forbidden(request)
+    settings = get_settings()
+    form: dict[str, Any] = {name: str(raw.get(name) or "").strip() for name in FORM_FIELDS}
+    form["confidential"] = raw.get("confidential") == "1"
+    if form["category"] not in CATEGORIES:
+        form["category"] = "其他"
+    errors = validate_complaint(form, settings)
+    if errors:
+        return _complaint_page(request, form=form, errors=errors, status_code=422)
+    sid = ui.session_id(request)
+    guard = _guard(request, "complaint", limit=5, window=600.0, repeat=600.0)
+    why = guard.check("sid:" + sid, form["description"]) or guard.check("ip:" + _client_ip(request), "")
+    if why:
+        message = (
+            "这份内容刚才已经提交过了，不用重复提交。"
+            if why == security.FloodGuard.REPEAT
+            else "提交太频繁了，请过几分钟再试。"
+        )
+        return _complaint_page(request, form=form, errors={"form": message}, status_code=429)
+    form_session = f"{sid}-form"
+    summary = f"[网上表单] {form['kind']}：{form['description']}"
+    record = grievance_log.append(
+        db,
+        channel="web",
+        session_id=form_session,
+        caller=grievance_log.caller_key(sid, salt=settings.caller_key_salt),
+        text=summary,
+    )
+    fields = {
+        **form,
+        "contact_phone": re.sub(r"[\s-]", "", form["contact_phone"]),
+        "contact_name": form["contact_name"] or None,
+        "channel": "web",
+        "session_id": form_session,
+        "priority": "normal",
+    }
+    ticket = workorders.create_from_form(db, fields)
+    grievance_log.complete(
+        db,
+        record_id=record.id,
+        outcome="answered",
+        intent="complaint_form",
+        replies=[{"text": f"已登记，工单号是{ticket.number}。"}],
+        handoff=True,
+        ticket_number=ticket.number,
+    )
+    return _redirect(request, f"/complaint/done?number={ticket.number}")
+
+
+@router.get("/complaint/done")
+async def complaint_done(request: Request, db: SessionDep, number: str = "") -> Response:
+    if not workorders.NUMBER_RE.match(number):
+        return _redirect(request, "/complaint")
+    ticket = workorders.by_number(db, number)
+    db.rollback()
+    return ui.render(
+        request,
+        "complaint_done.html",
+        {
+            "title": "已经提交成功 · 残联服务热线",
+            "number_grouped": workorders.group_digits(number),
+            "deadline": workorders.deadline_text(ticket) if ticket else "",
+        },
+    )

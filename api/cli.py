@@ -7,18 +7,22 @@ import json
 import typer
 from sqlmodel import Session
 
+from api.cli_users import user_app
 from api.db import get_engine
 from api.knowledge.cli import kb_app
 from api.migrate import upgrade
 from api.services import grievance_log
 from api.settings import get_settings
+from voice.cli import call as voice_call
 
 app = typer.Typer(help="残联服务热线命令行工具 / Hotline command line.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 log_app = typer.Typer(help="The tamper-evident grievance log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(log_app, name="log")
+app.add_typer(user_app, name="user")
 app.add_typer(kb_app, name="kb")
+app.command("call")(voice_call)
 
 
 @db_app.command("upgrade")

@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from accessibility import web
+from accessibility import sms, web
 from api.errors import install_error_handlers
-from api.routes import chat, health, knowledge
+from api.routes import audit as audit_routes
+from api.routes import auth, chat, departments, exports, health, knowledge, public, tickets, users
+from api.routes import grievance_log as grievance_log_routes
 from api.services.rasa_client import RasaClient
 from api.settings import get_settings
+from voice import routes as voice_routes
 
 
 @asynccontextmanager
@@ -35,6 +38,16 @@ def create_app() -> FastAPI:
     app.include_router(chat.router)
     app.include_router(knowledge.router)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(tickets.router)
+    app.include_router(public.router)
+    app.include_router(grievance_log_routes.router)
+    app.include_router(exports.router)
+    app.include_router(users.router)
+    app.include_router(departments.router)
+    app.include_router(audit_routes.router)
     app.include_router(web.router)
+    app.include_router(voice_routes.router)
+    app.include_router(sms.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

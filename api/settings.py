@@ -7,6 +7,7 @@ a `.env` file.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from functools import lru_cache
@@ -49,6 +50,21 @@ class Settings(BaseSettings):
     vosk_model: str = Field(
         default="", description="Path to a Vosk model folder; empty means the default under data_dir."
     )
+    vosk_large_model: bool = Field(
+        default=False, description="Use vosk-model-cn-0.22 (1.3 GB) instead of the small one."
+    )
+    vosk_model_url: str = Field(default="", description="Mirror of the model archive; empty means alphacephei.com.")
+    vosk_model_sha256: str = Field(
+        default="", description="Expected SHA-256 of that archive; empty means the pinned one."
+    )
+    vosk_auto_download: bool = Field(default=True, description="Fetch the default model on first use when missing.")
+    voice_transfer_number: str = Field(default="", description="On-duty staff number a call is <Dial>ed to on key 0.")
+    voice_service_hours: str = Field(default="08:30-17:30", description="Staffed hours, Monday to Friday, China time.")
+    voice_tts_rate: int = Field(default=190, ge=80, le=400, description="Speech rate (espeak words per minute).")
+    voice_tts_slow_rate: int = Field(default=130, ge=80, le=400, description="Rate after the caller presses *.")
+    voice_silence_seconds: float = Field(default=8.0, gt=0, le=60, description="Silence before asking again.")
+    voice_silence_limit: int = Field(default=3, ge=1, le=10, description="Silences in a row before a polite goodbye.")
+    twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Deadline of each Twilio API call.")
     max_message_chars: int = Field(default=2000, ge=1, le=20000)
 
     kb_home_region: str = Field(
@@ -58,6 +74,28 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="Below this the assistant says it has no reliable answer."
     )
     kb_corpus_dir: Path | None = Field(default=None, description="Policy documents; empty means nlu_data/policies.")
+
+    # Web chat and SMS flood guard (accessibility/): per session, a burst limit and a repeat window.
+    chat_rate_limit: int = Field(default=15, ge=1, le=1000, description="Messages allowed per window and session.")
+    chat_rate_window_seconds: float = Field(default=30.0, gt=0, le=3600)
+    chat_repeat_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="Same text again within this is refused."
+    )
+    sms_max_segments: int = Field(default=3, ge=1, le=10, description="Longest SMS reply, in UCS-2 segments.")
+
+    service_token: str = Field(
+        default="",
+        description=(
+            "Bearer token of the assistant's action server; empty means the one stored in data_dir/service_token "
+            "(created with mode 0600 on first use, so every process of the stack shares it)."
+        ),
+    )
+    login_max_failures: int = Field(default=5, ge=1, le=100, description="Failed logins before a lockout.")
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    public_lookup_per_minute: int = Field(default=10, ge=1, le=10000, description="Citizen lookups per client IP.")
+    sla_policy_file: Path = Field(default=PROJECT_ROOT / "api" / "sla_policy.yml", description="Deadlines per kind.")
+    admin_username: str = Field(default="admin", description="First administrator (hotline user ensure-admin).")
+    admin_password: str = Field(default="", description="Empty: ensure-admin generates one and prints it once.")
 
     @field_validator("database_url")
     @classmethod
@@ -86,17 +124,45 @@ class Settings(BaseSettings):
         return self.secret_key or _process_secret()
 
     @property
+    def effective_service_token(self) -> str:
+        return self.service_token or stored_service_token(self.data_dir)
+
+    @property
     def twilio_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     @property
     def vosk_model_path(self) -> Path:
-        return Path(self.vosk_model) if self.vosk_model else self.data_dir / "models" / "vosk-model-small-cn-0.22"
+        name = "vosk-model-cn-0.22" if self.vosk_large_model else "vosk-model-small-cn-0.22"
+        return Path(self.vosk_model) if self.vosk_model else self.data_dir / "models" / name
 
 
 @lru_cache
 def _process_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+@lru_cache
+def stored_service_token(data_dir: Path) -> str:
+    """Read data_dir/service_token, creating it (0600) atomically the first time.
+
+    The token is written to a private temporary file and hard-linked into place, so a
+    concurrent reader never sees a half-written file and only one token ever wins.
+    """
+    path = data_dir / "service_token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = data_dir / f".service_token.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race: use its token
+        finally:
+            tmp.unlink()
+    return path.read_text(encoding="utf-8").strip()
 
 
 @lru_cache

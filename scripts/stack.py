@@ -24,6 +24,8 @@ from typing import IO
 import httpx
 from honcho.environ import parse_procfile
 
+from api.settings import stored_service_token
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -85,6 +87,8 @@ class Stack:
                 "HOTLINE_TRACKER_DB": str(Path(data) / "tracker.db"),
             }
         )
+        # The action server authenticates to the app with the stack's shared service token.
+        env["HOTLINE_SERVICE_TOKEN"] = env.get("HOTLINE_SERVICE_TOKEN") or stored_service_token(Path(data))
         env.update(self.extra_env)
         return env
 

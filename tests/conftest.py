@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from stack import Stack, free_port  # noqa: E402
 
 POSTGRES_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL", "")
+# Tests never reach outside this machine: no speech-model download from the app or the stack.
+os.environ["HOTLINE_VOSK_AUTO_DOWNLOAD"] = "false"
 
 
 def _reset_caches() -> None:

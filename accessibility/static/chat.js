@@ -1,66 +1,206 @@
-// Small vanilla client for the chat gateway; the session id survives a reload.
+// Enhances the chat form (which works without JavaScript): sends with fetch, appends
+// each new message once to the role="log" region (so screen readers announce it once),
+// keeps focus in the message box, and polls while a person is answering.
 (function () {
   "use strict";
   var log = document.getElementById("conversation");
   var form = document.getElementById("chat-form");
   var input = document.getElementById("chat-text");
+  var help = document.getElementById("chat-help");
+  var errorBox = document.getElementById("chat-error");
   var status = document.getElementById("chat-status");
-  var key = "hotline.session";
-  var sessionId = localStorage.getItem(key);
-  if (!sessionId) {
-    sessionId = "web-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
-    localStorage.setItem(key, sessionId);
+  var answering = document.getElementById("answering");
+  var humanButton = document.getElementById("human-button");
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  if (!log || !form || !input || !window.fetch) { return; }
+
+  var lastId = parseInt(log.getAttribute("data-last-id") || "0", 10) || 0;
+  var seen = {};
+  var busy = false;
+  var pollTimer = null;
+  log.querySelectorAll("[data-key]").forEach(function (el) { seen[el.getAttribute("data-key")] = true; });
+  if (help && help.getAttribute("data-js-text")) { help.textContent = help.getAttribute("data-js-text"); }
+  // The no-JS page marks the newest message for the #latest jump; with JS the box keeps focus.
+  var latest = document.getElementById("latest");
+  if (latest) { latest.removeAttribute("id"); latest.removeAttribute("tabindex"); }
+
+  function showError(message) {
+    errorBox.textContent = "";
+    if (message) {
+      var hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = "错误：";
+      errorBox.appendChild(hidden);
+      errorBox.appendChild(document.createTextNode(message));
+      input.setAttribute("aria-invalid", "true");
+    } else {
+      input.removeAttribute("aria-invalid");
+    }
   }
 
-  function addMessage(who, text, buttons) {
+  function setAnswering(state, text) {
+    if (!answering || !state) { return; }
+    if (answering.getAttribute("data-state") !== state) {
+      answering.setAttribute("data-state", state);
+      answering.className = "answering answering-" + state;
+      answering.textContent = text;
+    }
+    schedulePoll(state);
+  }
+
+  function dropOldQuickReplies() {
+    log.querySelectorAll(".quick-replies").forEach(function (el) { el.parentNode.removeChild(el); });
+  }
+
+  function buildMessage(m) {
+    // Built completely before it is inserted, so the live region sees one addition.
     var item = document.createElement("div");
-    item.className = "msg " + (who === "我" ? "me" : "bot");
-    var label = document.createElement("span");
-    label.className = "who";
-    label.textContent = who + "：";
-    var body = document.createElement("span");
-    body.textContent = text;
-    item.appendChild(label);
-    item.appendChild(body);
-    (buttons || []).forEach(function (b) {
-      var btn = document.createElement("button");
-      btn.type = "button";
-      btn.className = "secondary";
-      btn.textContent = b.title;
-      btn.addEventListener("click", function () { send(b.payload, b.title); });
-      item.appendChild(document.createTextNode(" "));
-      item.appendChild(btn);
+    item.className = "msg msg-" + m.sender;
+    item.setAttribute("data-key", m.key);
+    var p = document.createElement("p");
+    p.className = "msg-text";
+    var who = document.createElement("span");
+    who.className = "who";
+    who.textContent = m.label + "：";
+    p.appendChild(who);
+    p.appendChild(document.createTextNode(m.text));
+    item.appendChild(p);
+    if (m.buttons && m.buttons.length) {
+      var group = document.createElement("div");
+      group.className = "quick-replies";
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "可选的回答");
+      m.buttons.forEach(function (b) {
+        var btn = document.createElement("button");
+        btn.type = "button";
+        btn.className = "secondary quick";
+        btn.textContent = b.title;
+        btn.addEventListener("click", function () { send(b.payload, b.title); });
+        group.appendChild(btn);
+      });
+      item.appendChild(group);
+    }
+    return item;
+  }
+
+  function append(messages) {
+    var note = document.getElementById("empty-note");
+    if (note && messages.length) { note.parentNode.removeChild(note); }
+    var added = false;
+    messages.forEach(function (m) {
+      if (seen[m.key]) { return; }
+      seen[m.key] = true;
+      if (m.buttons && m.buttons.length) { dropOldQuickReplies(); }
+      log.appendChild(buildMessage(m));
+      added = true;
     });
-    log.appendChild(item);
-    log.scrollTop = log.scrollHeight;
+    if (added) { form.scrollIntoView({ block: "end", behavior: "auto" }); }
+  }
+
+  function apply(data) {
+    if (typeof data.last_id === "number" && data.last_id > lastId) { lastId = data.last_id; }
+    append(data.messages || []);
+    setAnswering(data.answering, data.answering_text);
   }
 
   function send(text, shown) {
-    addMessage("我", shown || text);
-    status.textContent = "正在发送…";
-    fetch("/api/chat/messages", {
+    if (busy) { return; }
+    busy = true;
+    form.setAttribute("data-busy", "true");
+    showError("");
+    var waitTimer = setTimeout(function () { status.textContent = "正在等待回复……"; }, 1500);
+    var mine = document.createElement("div");
+    mine.className = "msg msg-me";
+    var p = document.createElement("p");
+    p.className = "msg-text";
+    var who = document.createElement("span");
+    who.className = "who";
+    who.textContent = "我：";
+    p.appendChild(who);
+    p.appendChild(document.createTextNode(shown || text));
+    mine.appendChild(p);
+    var note = document.getElementById("empty-note");
+    if (note) { note.parentNode.removeChild(note); }
+    log.appendChild(mine);
+    input.focus();
+    fetch("/chat/send", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ session_id: sessionId, text: text, channel: "web" })
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
+      body: JSON.stringify({ text: text, after: lastId })
     }).then(function (resp) {
-      return resp.json().then(function (data) { return { ok: resp.ok, data: data }; });
+      return resp.json().then(function (data) { return { ok: resp.ok, data: data }; },
+                             function () { return { ok: false, data: {} }; });
     }).then(function (r) {
-      status.textContent = "";
       if (!r.ok) {
-        addMessage("系统", r.data.error ? r.data.error.message : "发送失败，请重试。");
+        mine.parentNode.removeChild(mine);
+        if (!input.value) { input.value = shown ? "" : text; }
+        showError(r.data.error && r.data.error.message ? r.data.error.message : "发送没有成功，请再试一次。");
         return;
       }
-      r.data.replies.forEach(function (reply) { addMessage("助手", reply.text || "", reply.buttons); });
+      mine.setAttribute("data-key", r.data.log_id + "-u");
+      seen[r.data.log_id + "-u"] = true;
+      // Old quick replies go once the turn succeeded (kept on failure so they can be pressed again).
+      dropOldQuickReplies();
+      apply(r.data);
     }).catch(function () {
-      status.textContent = "网络连接失败，请检查网络后重试。";
-    }).finally(function () { input.focus(); });
+      mine.parentNode.removeChild(mine);
+      if (!input.value) { input.value = shown ? "" : text; }
+      showError("网络连接失败，消息没有发出。请检查网络后再按“发送”。");
+    }).then(function () {
+      clearTimeout(waitTimer);
+      status.textContent = "";
+      busy = false;
+      form.removeAttribute("data-busy");
+      if (document.activeElement === document.body || !document.activeElement) { input.focus(); }
+    });
+  }
+
+  function poll() {
+    if (busy) { return; }
+    fetch("/chat/updates?after=" + lastId, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (data) { if (data && !busy) { apply(data); } })
+      .catch(function () { /* try again at the next tick */ });
+  }
+
+  function schedulePoll(state) {
+    var wanted = state === "waiting" || state === "staff";
+    if (wanted && !pollTimer) { pollTimer = setInterval(poll, 4000); }
+    if (!wanted && pollTimer) { clearInterval(pollTimer); pollTimer = null; }
   }
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    var text = input.value.trim();
-    if (!text) { status.textContent = "请输入内容后再发送。"; return; }
+    var submitter = ev.submitter;
+    if (submitter && submitter === humanButton) { send("转人工"); return; }
+    var text = input.value;
+    if (!text.trim()) { showError("请先输入您要说的话，再按“发送”。"); input.focus(); return; }
     input.value = "";
-    send(text);
+    send(text.trim());
   });
+
+  humanButton.addEventListener("click", function (ev) {
+    ev.preventDefault();
+    send("转人工");
+  });
+
+  input.addEventListener("keydown", function (ev) {
+    // Enter sends; Shift+Enter is a new line; never while an input method is composing (拼音).
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+      ev.preventDefault();
+      if (typeof form.requestSubmit === "function") { form.requestSubmit(document.getElementById("send-button")); }
+      else { form.dispatchEvent(new Event("submit", { cancelable: true })); }
+    }
+  });
+
+  // Quick replies rendered by the server: send them through fetch as well.
+  log.querySelectorAll("form.quick-replies button").forEach(function (btn) {
+    btn.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      send(btn.value, btn.textContent);
+    });
+  });
+
+  schedulePoll(answering ? answering.getAttribute("data-state") : "bot");
 })();

@@ -32,10 +32,9 @@ async def _action_server(url: str) -> str | None:
 
 
 def _speech_model() -> str | None:
-    path = get_settings().vosk_model_path
-    if not (path / "am").is_dir() and not (path / "conf").is_dir():
-        return f"no Vosk model at {path}; speech recognition is off and callers use the keypad"
-    return None
+    from voice.asr import unavailable_reason  # knows about downloads and load failures
+
+    return unavailable_reason(get_settings().vosk_model_path)
 
 
 @router.get("/health")

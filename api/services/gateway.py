@@ -8,9 +8,10 @@ same record is completed with the outcome, so nothing a citizen said is lost.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -45,6 +46,7 @@ class ChatAnswer:
     handoff: bool
     ticket_number: str | None
     log_id: int
+    signals: dict[str, Any] = field(default_factory=dict)
 
 
 async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, caller_salt: str) -> ChatAnswer:
@@ -68,18 +70,8 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     try:
         result = await rasa.send(session_id=turn.session_id, text=turn.text, metadata=metadata)
     except AssistantUnavailable:
-        ticket = await run_in_threadpool(
-            tickets.create_ticket,
-            session,
-            data=TicketCreate(
-                kind=TicketKind.consultation,
-                description=turn.text,
-                channel=turn.channel,
-                session_id=turn.session_id,
-                contact_phone=turn.contact_phone,
-            ),
-        )
-        replies = [{"text": FALLBACK_TEXT.format(number=ticket.number)}]
+        number = await run_in_threadpool(_follow_up_ticket, session, turn, None)
+        replies = [{"text": FALLBACK_TEXT.format(number=number)}]
         await run_in_threadpool(
             grievance_log.complete,
             session,
@@ -87,14 +79,16 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
             outcome="fallback",
             replies=replies,
             handoff=True,
-            ticket_number=ticket.number,
+            ticket_number=number,
             latency_ms=_elapsed_ms(started),
         )
-        return ChatAnswer(turn.session_id, replies, None, True, ticket.number, record.id)
+        return ChatAnswer(turn.session_id, replies, None, True, number, record.id)
 
     replies, signals = split_signals(result.replies)
     handoff = bool(result.slots.get("handoff") or signals.get("handoff"))
     ticket_number = signals.get("ticket_number") or None
+    if signals.get("follow_up") and not ticket_number:
+        ticket_number = await run_in_threadpool(_follow_up_ticket, session, turn, signals.get("ticket"))
     intent = {"name": result.intent, "confidence": result.confidence} if result.intent else None
     await run_in_threadpool(
         grievance_log.complete,
@@ -108,7 +102,30 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
         ticket_number=ticket_number,
         latency_ms=_elapsed_ms(started),
     )
-    return ChatAnswer(turn.session_id, replies, intent, handoff, ticket_number, record.id)
+    return ChatAnswer(turn.session_id, replies, intent, handoff, ticket_number, record.id, signals)
+
+
+def _follow_up_ticket(session: Session, turn: ChatTurn, draft: Any) -> str:
+    """File a work order for staff follow-up when the assistant is down or could not reach the ticket API.
+
+    The assistant's draft is used when it validates; otherwise the citizen's own words
+    (and a caller ID only if it is dialable), so the request is never lost to a bad field.
+    """
+    base = {
+        "kind": TicketKind.consultation,
+        "description": turn.text,
+        "channel": turn.channel,
+        "session_id": turn.session_id,
+        "contact_phone": turn.contact_phone,
+    }
+    fields = draft if isinstance(draft, dict) else {}
+    for candidate in ({**base, **fields, "session_id": turn.session_id}, base, {**base, "contact_phone": None}):
+        try:
+            data = TicketCreate.model_validate(candidate)
+        except ValidationError:
+            continue
+        return tickets.create_ticket(session, data=data).number
+    raise ValueError("no valid work order could be built")
 
 
 def split_signals(replies: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

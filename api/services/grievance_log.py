@@ -3,6 +3,15 @@
 Appends are serialised by the database itself (a row lock on the chain head on
 PostgreSQL, BEGIN IMMEDIATE on SQLite), so concurrent writers in any number of
 processes can neither fork the chain nor leave a gap.
+
+Because the head stays locked until the commit, one append per WAL flush would
+be the ceiling. Appends are therefore group-committed: each process has one
+writer per engine (`group_commit.GroupCommitter`, started on first use) that
+takes every append waiting and writes them, chained one after the other, in ONE
+transaction under the head lock, then hands each caller its committed record.
+A batch that fails is rolled back whole (head unchanged: no gap, no fork); if a
+statement failed, its items are retried one per transaction so that one bad
+record does not fail its neighbours, and every caller gets its record or its error.
 """
 
 from __future__ import annotations
@@ -10,14 +19,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlmodel import Session, col, select
 
 from api.db import begin_write
 from api.models.grievance import GrievanceRecord, LogHead, VerifyResult
+from api.services.group_commit import GroupCommitter
 
 GENESIS_HASH = "0" * 64
 
@@ -91,6 +106,105 @@ def _locked_head(session: Session) -> LogHead:
     return head
 
 
+@dataclass(frozen=True)
+class _Append:
+    channel: str
+    session_id: str
+    caller: str
+    text: str
+    asr_confidence: float | None
+    status: str
+    error_code: str | None
+
+
+def _chain(head: LogHead, req: _Append) -> GrievanceRecord:
+    """The record that follows `head`; advances `head` (only once the record is fully built)."""
+    rec = GrievanceRecord(
+        id=head.last_seq + 1,
+        created_at=utcnow(),
+        channel=req.channel[:16],
+        session_id=req.session_id[:128],
+        caller_key=req.caller,
+        text=req.text,
+        asr_confidence=_round(req.asr_confidence),
+        status=req.status,
+        error_code=req.error_code,
+        prev_hash=head.last_hash,
+        record_hash="",
+    )
+    rec.record_hash = request_hash(rec)
+    head.last_seq = rec.id
+    head.last_hash = rec.record_hash
+    return rec
+
+
+class _StatementFailed(Exception):
+    """A batch failed before its commit was sent: it was rolled back whole and may be retried."""
+
+
+def _write(session: Session, reqs: Sequence[_Append]) -> list[GrievanceRecord | BaseException]:
+    """Append `reqs` in the session's transaction under the head lock, and commit them together."""
+    head = _locked_head(session)
+    out: list[GrievanceRecord | BaseException] = []
+    for req in reqs:
+        try:
+            rec = _chain(head, req)
+        except Exception as exc:  # a value that cannot be hashed fails its own append only
+            out.append(exc)
+            continue
+        session.add(rec)
+        out.append(rec)
+    if all(isinstance(r, BaseException) for r in out):
+        session.rollback()  # nothing to write: release the head
+        return out
+    session.add(head)
+    try:
+        session.flush()
+    except StatementError as exc:
+        if isinstance(exc, OperationalError | InterfaceError) or getattr(exc, "connection_invalidated", False):
+            raise
+        session.rollback()
+        raise _StatementFailed() from exc
+    session.commit()
+    return out
+
+
+def _write_batch(engine_ref: weakref.ref[Engine], reqs: Sequence[_Append]) -> list[GrievanceRecord | BaseException]:
+    engine = engine_ref()
+    if engine is None:
+        raise RuntimeError("the database engine is gone")
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            return _write(session, reqs)
+    except _StatementFailed as failed:
+        if len(reqs) == 1:
+            assert failed.__cause__ is not None
+            raise failed.__cause__ from None
+    results: list[GrievanceRecord | BaseException] = []
+    for req in reqs:  # isolate the bad record: one transaction each
+        try:
+            results.extend(_write_batch(engine_ref, [req]))
+        except Exception as exc:
+            results.append(exc)
+    return results
+
+
+_committers: weakref.WeakKeyDictionary[Engine, GroupCommitter[_Append, GrievanceRecord]] = weakref.WeakKeyDictionary()
+_committers_lock = threading.Lock()
+
+
+def _committer(engine: Engine) -> GroupCommitter[_Append, GrievanceRecord]:
+    with _committers_lock:
+        committer = _committers.get(engine)
+        if committer is None:
+            ref = weakref.ref(engine)  # the writer must not keep a disposed engine alive
+            committer = GroupCommitter(
+                lambda reqs: _write_batch(ref, reqs), name="grievance-log", max_batch=500, idle_seconds=5.0
+            )
+            _committers[engine] = committer
+        return committer
+
+
 def append(
     session: Session,
     *,
@@ -102,28 +216,26 @@ def append(
     status: str = "received",
     error_code: str | None = None,
 ) -> GrievanceRecord:
-    """Write the request part of a record and commit it before anything else happens."""
-    head = _locked_head(session)
-    rec = GrievanceRecord(
-        id=head.last_seq + 1,
-        created_at=utcnow(),
-        channel=channel[:16],
-        session_id=session_id[:128],
-        caller_key=caller,
-        text=text,
-        asr_confidence=_round(asr_confidence),
-        status=status,
-        error_code=error_code,
-        prev_hash=head.last_hash,
-        record_hash="",
-    )
-    rec.record_hash = request_hash(rec)
-    head.last_seq = rec.id
-    head.last_hash = rec.record_hash
-    session.add(rec)
-    session.add(head)
-    session.commit()
-    return rec
+    """Write the request part of a record and commit it before anything else happens.
+
+    Returns the committed record (durable: synchronous commit). The record is written
+    by the engine's group-commit writer, batched with other waiting appends, unless
+    `session` already has a transaction open: then, as before, it is appended in that
+    transaction, which is committed with it (waiting for the writer while holding a
+    transaction could deadlock on SQLite, whose write lock covers the whole file).
+    """
+    req = _Append(channel, session_id, caller, text, asr_confidence, status, error_code)
+    bind = session.get_bind()
+    if session.in_transaction() or not isinstance(bind, Engine):
+        try:
+            result = _write(session, [req])[0]
+        except _StatementFailed as failed:
+            assert failed.__cause__ is not None
+            raise failed.__cause__ from None
+        if isinstance(result, BaseException):
+            raise result
+        return result
+    return _committer(bind).submit(req)
 
 
 def complete(

@@ -34,6 +34,18 @@ def _reply_from_rasa(msg: dict[str, Any]) -> dict[str, Any] | None:
     return reply or None
 
 
+def _turn_intent(tracker: dict[str, Any]) -> dict[str, Any]:
+    """The intent of the newest user event.
+
+    Inside a form Rasa keeps `latest_message` on the turn that started the form,
+    so the last `user` event is the reliable source for the current turn.
+    """
+    for event in reversed(tracker.get("events") or []):
+        if event.get("event") == "user":
+            return (event.get("parse_data") or {}).get("intent") or {}
+    return (tracker.get("latest_message") or {}).get("intent") or {}
+
+
 class RasaClient:
     """Talks to Rasa's REST channel and reads the tracker for intent and slots."""
 
@@ -64,11 +76,11 @@ class RasaClient:
         resp.raise_for_status()
         replies = [r for r in (_reply_from_rasa(m) for m in resp.json()) if r]
         tracker = await self._client.get(
-            f"{self.base_url}/conversations/{session_id}/tracker", params={"include_events": "NONE"}
+            f"{self.base_url}/conversations/{session_id}/tracker", params={"include_events": "AFTER_RESTART"}
         )
         tracker.raise_for_status()
         data = tracker.json()
-        intent = (data.get("latest_message") or {}).get("intent") or {}
+        intent = _turn_intent(data)
         return AssistantTurn(
             replies=replies,
             intent=intent.get("name"),

@@ -1,0 +1,331 @@
+"""SMS channel: `POST /sms/incoming` (Twilio webhook) → chat gateway with channel "sms".
+
+The session is keyed by the sender's number (pseudonymised), so a citizen can text
+over days and the assistant keeps the context. Replies are TwiML `<Message>` kept to
+`sms_max_segments` UCS-2 segments: a long answer is cut at a sentence and the rest is
+sent when the citizen replies 更多. Keywords: 人工 (a person), 进度+number (work-order
+status), 退订/TD/STOP (unsubscribe, remembered in data_dir), 订阅/START (back on).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from accessibility import conversation, easy_read, security, workorders
+from api.deps import SessionDep
+from api.services import gateway, grievance_log
+from api.settings import Settings, get_settings
+
+log = logging.getLogger("hotline.sms")
+
+router = APIRouter(prefix="/sms", include_in_schema=False)
+
+UCS2_SINGLE, UCS2_MULTI = 70, 67
+MORE_SUFFIX = "（内容较长，回复“更多”看后面的部分）"
+
+STOP_WORDS = {"退订", "TD", "T", "STOP", "UNSUBSCRIBE", "取消订阅", "退订短信"}
+START_WORDS = {"订阅", "START", "恢复", "恢复短信"}
+HUMAN_WORDS = {"人工", "转人工", "人工服务", "0"}
+MORE_WORDS = {"更多", "继续", "下一页"}
+EASY_WORDS = {"简单", "简单点", "简单点说", "说简单点"}
+STATUS_RE = re.compile(r"^(?:查询)?进度\s*[:：]?\s*([\d\s-]*)$")
+
+TEXTS = {
+    "welcome": (
+        "您好，这里是残联服务热线短信服务。直接发文字问问题就可以。回复“人工”转工作人员，回复“退订”不再接收短信。"
+    ),
+    "too_long": "短信太长了（{n}个字），请分几条发送，每条不超过{limit}个字。",
+    "unsubscribed": "您已退订，我们不会再给您发短信。需要帮助时回复“订阅”即可恢复。紧急情况请拨打110或120。",
+    "resubscribed": "已恢复短信服务。请直接发送您的问题。",
+    "status_help": "请回复“进度”加12位工单号，例如：进度202611230007。",
+    "status_missing": "没有查到工单{number}。请核对工单号，并用登记时留的手机号发送。需要帮助请回复“人工”。",
+    "status_found": "工单{number}：{status}。{explained}{deadline}",
+    "no_more": "没有更多内容了。请继续发送您的问题。",
+    "easy_on": "好的，以后用简单的话回复您。",
+}
+
+
+# --- segments -------------------------------------------------------------------------
+
+
+def utf16_units(text: str) -> int:
+    """Length as the network counts it: UCS-2/UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def segment_count(text: str) -> int:
+    """Segments of a UCS-2 message (Chinese text is never GSM-7)."""
+    units = utf16_units(text)
+    if units <= UCS2_SINGLE:
+        return 1
+    return -(-units // UCS2_MULTI)
+
+
+def _cut(text: str, budget: int) -> int:
+    """Index to cut `text` at: the last sentence end within `budget` code units, else the budget."""
+    used = 0
+    limit = 0
+    best = 0
+    for i, ch in enumerate(text):
+        used += utf16_units(ch)
+        if used > budget:
+            break
+        limit = i + 1
+        if ch in "。！？!?；;\n" and i + 1 >= budget // 3:
+            best = i + 1
+    return best or limit
+
+
+def fit(text: str, max_segments: int) -> tuple[str, str]:
+    """(what to send now, the rest for 更多), within `max_segments` segments."""
+    budget = UCS2_SINGLE if max_segments == 1 else UCS2_MULTI * max_segments
+    if utf16_units(text) <= budget:
+        return text, ""
+    cut = _cut(text, budget - utf16_units(MORE_SUFFIX))
+    return text[:cut].rstrip() + MORE_SUFFIX, text[cut:].lstrip()
+
+
+# --- per-number state -----------------------------------------------------------------
+
+
+class SmsState:
+    """Unsubscribed and easy-read numbers (a JSON file under data_dir) and pending 更多 text (memory)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.more: dict[str, str] = {}
+
+    def _read(self) -> dict[str, list[str]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {"unsubscribed": [], "easy": []}
+        return {k: list(data.get(k, [])) for k in ("unsubscribed", "easy")}
+
+    def _write(self, data: dict[str, list[str]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(self.path)
+
+    def has(self, kind: str, key: str) -> bool:
+        return key in self._read()[kind]
+
+    def set(self, kind: str, key: str, on: bool) -> None:
+        with self._lock:
+            data = self._read()
+            values = set(data[kind])
+            values = values | {key} if on else values - {key}
+            data[kind] = sorted(values)
+            self._write(data)
+
+
+def state_for(request: Request, settings: Settings) -> SmsState:
+    path = settings.data_dir / "sms_state.json"
+    state: SmsState | None = getattr(request.app.state, "hotline_sms_state", None)
+    if state is None or state.path != path:
+        state = SmsState(path)
+        request.app.state.hotline_sms_state = state
+    return state
+
+
+def is_unsubscribed(settings: Settings, phone: str) -> bool:
+    """For any module that sends SMS (voice "9", notifications): respect 退订."""
+    key = grievance_log.caller_key(normalize_phone(phone), salt=settings.caller_key_salt)
+    return SmsState(settings.data_dir / "sms_state.json").has("unsubscribed", key)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def normalize_phone(raw: str) -> str:
+    digits = re.sub(r"[^\d+]", "", raw or "")
+    return digits
+
+
+def normalize_keyword(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).strip().upper()
+    return re.sub(r"[\s。.!！?？,，]+$", "", text)
+
+
+def twiml(text: str | None) -> Response:
+    resp = MessagingResponse()
+    if text:
+        resp.message(text)
+    return Response(str(resp), media_type="application/xml")
+
+
+def _signature_ok(request: Request, form: dict[str, str], settings: Settings) -> bool:
+    if not settings.twilio_auth_token:
+        return True
+    signature = request.headers.get("x-twilio-signature", "")
+    if not signature:
+        return False
+    url = str(request.url)
+    if settings.public_base_url:
+        url = settings.public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return bool(RequestValidator(settings.twilio_auth_token).validate(url, form, signature))
+
+
+def _log_local(
+    db: Session, *, sid: str, caller: str, text: str, reply: str, intent: str, ticket: str | None = None
+) -> None:
+    """Keyword turns answered here still go into the grievance log, like every other request."""
+    rec = grievance_log.append(db, channel="sms", session_id=sid, caller=caller, text=text)
+    grievance_log.complete(
+        db,
+        record_id=rec.id,
+        outcome="answered",
+        replies=[{"text": reply}],
+        intent=intent,
+        intent_confidence=1.0,
+        ticket_number=ticket,
+    )
+
+
+def _reply_text(replies: list[dict[str, Any]], easy: bool) -> str:
+    parts: list[str] = []
+    titles: list[str] = []
+    for reply in replies:
+        text = str(reply.get("text") or "").strip()
+        if text:
+            parts.append(easy_read.rewrite(text) if easy else text)
+        titles += [str(b.get("title")) for b in reply.get("buttons") or [] if isinstance(b, dict) and b.get("title")]
+    body = "\n".join(parts)
+    if titles:
+        body += "\n可以回复：" + "、".join(dict.fromkeys(titles))
+    return body
+
+
+# --- the webhook -------------------------------------------------------------------------
+
+
+@router.post("/incoming")
+async def sms_incoming(request: Request, db: SessionDep) -> Response:
+    settings = get_settings()
+    raw = await request.form()
+    form = {k: str(v) for k, v in raw.items()}
+    if not _signature_ok(request, form, settings):
+        log.warning("SMS webhook refused: Twilio signature missing or wrong")
+        return Response("forbidden", status_code=403, media_type="text/plain")
+    phone = normalize_phone(form.get("From", ""))
+    if len(re.sub(r"\D", "", phone)) < 5:
+        return Response(str(MessagingResponse()), status_code=400, media_type="application/xml")
+    body = form.get("Body", "")
+    caller = grievance_log.caller_key(phone, salt=settings.caller_key_salt)
+    sid = f"sms-{caller[:24]}"
+    state = state_for(request, settings)
+    keyword = normalize_keyword(body)
+
+    if keyword in START_WORDS:
+        state.set("unsubscribed", caller, False)
+        _log_local(db, sid=sid, caller=caller, text=body, reply=TEXTS["resubscribed"], intent="sms_subscribe")
+        return twiml(TEXTS["resubscribed"])
+    if keyword in STOP_WORDS:
+        state.set("unsubscribed", caller, True)
+        state.more.pop(caller, None)
+        _log_local(db, sid=sid, caller=caller, text=body, reply=TEXTS["unsubscribed"], intent="sms_unsubscribe")
+        return twiml(TEXTS["unsubscribed"])
+    unsubscribed = state.has("unsubscribed", caller)
+
+    def send(text: str) -> Response:
+        # After 退订 the message is still logged and handled, but nothing is sent back.
+        return twiml(None if unsubscribed else text)
+
+    if not body.strip():
+        return send(TEXTS["welcome"])
+    if len(body) > settings.max_message_chars:
+        grievance_log.append(db, channel="sms", session_id=sid, caller=caller, text=body, status="rejected",
+                             error_code="text_too_long")  # fmt: skip
+        return send(TEXTS["too_long"].format(n=len(body), limit=settings.max_message_chars))
+
+    flood: security.FloodGuard | None = getattr(request.app.state, "hotline_guard_sms", None)
+    if flood is None:
+        flood = security.FloodGuard(
+            limit=settings.chat_rate_limit,
+            window_seconds=settings.chat_rate_window_seconds,
+            repeat_seconds=settings.chat_repeat_seconds,
+        )
+        request.app.state.hotline_guard_sms = flood
+    # 更多 and 进度 are meant to be sent again and again: they count for the burst limit only.
+    repeatable = keyword in MORE_WORDS or bool(STATUS_RE.match(keyword))
+    why = flood.check(sid, "" if repeatable else body.strip())
+    if why:
+        grievance_log.append(db, channel="sms", session_id=sid, caller=caller, text=body, status="rejected",
+                             error_code="rate_limited")  # fmt: skip
+        return send(security.FLOOD_MESSAGES[why])
+
+    if keyword in MORE_WORDS:
+        rest = state.more.pop(caller, "")
+        if not rest:
+            return send(TEXTS["no_more"])
+        now, later = fit(rest, settings.sms_max_segments)
+        if later:
+            state.more[caller] = later
+        _log_local(db, sid=sid, caller=caller, text=body, reply=now, intent="sms_more")
+        return send(now)
+
+    status = STATUS_RE.match(keyword)
+    if status:
+        reply, number = _status_reply(db, status.group(1), phone)
+        _log_local(db, sid=sid, caller=caller, text=body, reply=reply, intent="check_ticket_status", ticket=number)
+        return send(reply)
+
+    if keyword in EASY_WORDS:
+        state.set("easy", caller, True)
+        text = conversation.EASY_READ_PAYLOAD
+    elif keyword in HUMAN_WORDS:
+        text = conversation.HUMAN_TEXT
+    else:
+        text = body.strip()
+
+    answer = await gateway.handle_turn(
+        db,
+        request.app.state.rasa,
+        gateway.ChatTurn(session_id=sid, text=text, channel="sms", caller=phone, contact_phone=phone),
+        caller_salt=settings.caller_key_salt,
+    )
+    reply = _reply_text(answer.replies, easy=state.has("easy", caller))
+    if keyword in EASY_WORDS and not reply:
+        reply = TEXTS["easy_on"]
+    if not reply and answer.handoff:
+        reply = conversation.WAITING_NOTE
+    now, later = fit(reply, settings.sms_max_segments)
+    if later:
+        state.more[caller] = later
+    else:
+        state.more.pop(caller, None)
+    return send(now)
+
+
+def _status_reply(db: Session, raw_number: str, phone: str) -> tuple[str, str | None]:
+    number = workorders.digits(raw_number)
+    if len(number) != 12:
+        return TEXTS["status_help"], None
+    ticket = workorders.lookup(db, number=number, phone_last4=re.sub(r"\D", "", phone)[-4:])
+    if ticket is None:
+        return TEXTS["status_missing"].format(number=number), None
+    status = workorders.status_text(ticket)
+    deadline = workorders.deadline_text(ticket)
+    return (
+        TEXTS["status_found"].format(
+            number=number,
+            status=status,
+            explained=workorders.STATUS_EXPLAINED.get(status, ""),
+            deadline=f"答复期限：{deadline}。" if deadline else "",
+        ),
+        number,
+    )

@@ -1,0 +1,192 @@
+"""`/api/tickets`: work orders for staff, and creation for the assistant's action server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+
+from api.deps import SessionDep, SettingsDep, require_roles
+from api.models.ticket import (
+    CHANNEL_VALUES,
+    TicketCategory,
+    TicketCreate,
+    TicketCreated,
+    TicketEventPublic,
+    TicketKind,
+    TicketNoteCreate,
+    TicketNotePublic,
+    TicketPage,
+    TicketPriority,
+    TicketPublic,
+    TicketStatus,
+    TicketUpdate,
+    TransitionCreate,
+)
+from api.routes.params import MAX_INT, NO_NUL, Limit, Offset, SessionId, Since, Until
+from api.services import masking, sla, tickets
+from api.services.audit import SERVICE_ROLE, Principal
+from api.services.problems import problem
+
+router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+Creator = Annotated[Principal, Depends(require_roles(SERVICE_ROLE, "operator", "supervisor"))]
+Reader = Annotated[Principal, Depends(require_roles("operator", "supervisor", "auditor"))]
+Worker = Annotated[Principal, Depends(require_roles("operator", "supervisor"))]
+Number = Annotated[str, Path(pattern=r"^\d{12}$", description="12-digit work-order number", examples=["202611240007"])]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in"},
+    403: {"description": "Role not allowed"},
+    404: {"description": "No such work order"},
+    422: {"description": "Invalid input"},
+}
+
+
+def _scope_check(ticket_department: int | None, user: Principal) -> None:
+    """Staff of a handling department only see the work orders dispatched to it."""
+    if user.role == "operator" and user.department_id is not None and ticket_department != user.department_id:
+        raise problem(404, "ticket_not_found")
+
+
+@router.post(
+    "",
+    response_model=TicketCreated,
+    status_code=201,
+    responses={**ERRORS, 200: {"description": "Replay of an Idempotency-Key: the work order created first"}},
+)
+def create_ticket(
+    data: TicketCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Creator,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=128, pattern=NO_NUL, description="Same key, same work order (safe retries)")
+    ] = None,
+) -> TicketCreated:
+    """Open a work order (受理): number, deadline on the working-day calendar, and the deadline in plain Chinese."""
+    created_before = None
+    if idempotency_key:
+        created_before = tickets.find_by_idempotency_key(session, actor=user, key=idempotency_key)
+    ticket = created_before or tickets.create_ticket(
+        session,
+        data=data,
+        actor=user,
+        idempotency_key=idempotency_key,
+        policy=sla.load_policy(settings.sla_policy_file),
+    )
+    if created_before is not None:
+        response.status_code = 200
+    return tickets.to_created(ticket)
+
+
+@router.get("", response_model=TicketPage, responses=ERRORS)
+def list_tickets(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Reader,
+    status: TicketStatus | None = None,
+    kind: TicketKind | None = None,
+    category: TicketCategory | None = None,
+    priority: TicketPriority | None = None,
+    channel: Annotated[str | None, Query(max_length=16, pattern="^(" + "|".join(CHANNEL_VALUES) + ")$")] = None,
+    department_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+    assignee: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    session_id: SessionId = None,
+    overdue: Annotated[bool | None, Query(description="true: open and past the deadline")] = None,
+    due_soon: Annotated[bool | None, Query(description="true: open, deadline within the policy's hours")] = None,
+    created_since: Since = None,
+    created_until: Until = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> TicketPage:
+    """Filter work orders; `overdue=true` / `due_soon=true` list the SLA worries, most urgent first."""
+    if user.role == "operator" and user.department_id is not None:
+        department_id = user.department_id
+    flt = tickets.TicketFilter(
+        status=status,
+        kind=kind,
+        category=category,
+        priority=priority,
+        channel=channel,
+        department_id=department_id,
+        assignee=assignee,
+        session_id=session_id,
+        overdue=overdue,
+        due_soon=due_soon,
+        created_since=created_since,
+        created_until=created_until,
+    )
+    rows, total = tickets.list_tickets(
+        session, flt=flt, offset=offset, limit=limit, policy=sla.load_policy(settings.sla_policy_file)
+    )
+    return TicketPage(
+        items=[tickets.to_public(t, principal=user) for t in rows], total=total, offset=offset, limit=limit
+    )
+
+
+@router.get("/{number}", response_model=TicketPublic, responses=ERRORS)
+def get_ticket(number: Number, session: SessionDep, user: Reader) -> TicketPublic:
+    ticket = tickets.get_ticket(session, number=number)
+    _scope_check(ticket.department_id, user)
+    return tickets.to_public(ticket, principal=user)
+
+
+@router.patch(
+    "/{number}",
+    response_model=TicketPublic,
+    responses={**ERRORS, 409: {"description": "Stale version: someone else changed it first"}},
+)
+def update_ticket(
+    number: Number, data: TicketUpdate, session: SessionDep, settings: SettingsDep, user: Worker
+) -> TicketPublic:
+    """Edit fields; send the `version` you read. A stale version is a 409 and nothing changes."""
+    _scope_check(tickets.get_ticket(session, number=number).department_id, user)
+    ticket = tickets.update_ticket(
+        session, number=number, data=data, actor=user, policy=sla.load_policy(settings.sla_policy_file)
+    )
+    return tickets.to_public(ticket, principal=user)
+
+
+@router.post(
+    "/{number}/transitions",
+    response_model=TicketPublic,
+    responses={**ERRORS, 409: {"description": "Move not allowed now; the message names the allowed moves"}},
+)
+def transition(
+    number: Number, data: TransitionCreate, session: SessionDep, settings: SettingsDep, user: Worker
+) -> TicketPublic:
+    """One move of the 12345 loop: dispatch, reject (退单), accept, start, reply, resolve, follow_up, close,
+    reopen, extend (延期)."""
+    _scope_check(tickets.get_ticket(session, number=number).department_id, user)
+    ticket = tickets.transition(
+        session, number=number, data=data, actor=user, policy=sla.load_policy(settings.sla_policy_file)
+    )
+    return tickets.to_public(ticket, principal=user)
+
+
+@router.get("/{number}/events", response_model=list[TicketEventPublic], responses=ERRORS)
+def list_events(number: Number, session: SessionDep, user: Reader) -> list[TicketEventPublic]:
+    """The work order's history: who moved it, when, from and to which status, and why."""
+    _scope_check(tickets.get_ticket(session, number=number).department_id, user)
+    return [TicketEventPublic.model_validate(e) for e in tickets.list_events(session, number=number)]
+
+
+@router.get("/{number}/notes", response_model=list[TicketNotePublic], responses=ERRORS)
+def list_notes(number: Number, session: SessionDep, user: Reader) -> list[TicketNotePublic]:
+    """Internal notes (never shown to the citizen); masked for auditors."""
+    ticket = tickets.get_ticket(session, number=number)
+    _scope_check(ticket.department_id, user)
+    hide = not tickets.sees_identity(user, ticket)
+    notes = [TicketNotePublic.model_validate(n) for n in tickets.list_notes(session, number=number)]
+    for note in notes:
+        if hide:
+            note.text = masking.mask_text(note.text) or ""
+    return notes
+
+
+@router.post("/{number}/notes", response_model=TicketNotePublic, status_code=201, responses=ERRORS)
+def add_note(number: Number, data: TicketNoteCreate, session: SessionDep, user: Worker) -> TicketNotePublic:
+    _scope_check(tickets.get_ticket(session, number=number).department_id, user)
+    return TicketNotePublic.model_validate(tickets.add_note(session, number=number, data=data, actor=user))

@@ -1,0 +1,255 @@
+"""Shared helpers: channel and reply style, spoken numbers, validation of values."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+# `hotline_nlu` lives next to this package in bot/; make it importable however the
+# action server was started.
+_BOT_DIR = str(Path(__file__).resolve().parent.parent)
+if _BOT_DIR not in sys.path:
+    sys.path.insert(0, _BOT_DIR)
+
+from hotline_nlu.normalize import (  # noqa: E402
+    digits_only,
+    normalize,
+    remove_cjk_spaces,
+    to_simplified,
+)
+
+__all__ = ["digits_only", "normalize", "clean_text"]
+
+
+def clean_text(text: str) -> str:
+    """Free text as staff will read it: Simplified, without ASR spaces, punctuation kept."""
+    return to_simplified(remove_cjk_spaces(str(text or ""))).strip()
+
+VOICE_SENTENCE_CHARS = 40
+CN_DIGIT_WORDS = "零一二三四五六七八九"
+
+CATEGORIES = [
+    "残疾人证", "补贴", "康复", "辅助器具", "托养", "就业",
+    "教育", "无障碍", "法律维权", "服务态度", "其他",
+]
+CATEGORY_KEYWORDS: dict[str, str] = {
+    "残疾人证": r"残疾人?证|评残|年审|换证|办证|补证|残疾等级",
+    "补贴": r"补贴|补助|低保|救助金|发钱|没发|护理费|生活费|扣了",
+    "康复": r"康复|训练|自闭|孤独症|人工耳蜗|治疗|复查",
+    "辅助器具": r"辅具|辅助器具|轮椅|助听器|假肢|盲杖|助行器|拐杖|器具",
+    "托养": r"托养|日间照料|照护|养护|护工|照顾|照料",
+    "就业": r"就业|找工作|招聘|辞退|工资|上班|岗位|按摩店|面试|单位",
+    "教育": r"学校|上学|入学|老师|助学|教育|随班就读|读书",
+    "无障碍": r"盲道|坡道|无障碍|电梯|停车位|厕所|导盲犬|改造|台阶",
+    "法律维权": r"律师|官司|法律|维权|骗|冒领|欠薪|拖欠|打官司",
+    "服务态度": r"态度|吼|骂|敷衍|刁难|推诿|不理|吃拿卡要|不作为|难听|踢皮球",
+}
+
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE_RE = re.compile(r"^0\d{2,3}\d{7,8}$")
+TICKET_RE = re.compile(r"^20\d{10}$")
+
+AFFIRM_WORDS = re.compile(r"^(是|对|好|行|可以|确认|确定|没错|没问题|嗯|恩|提交|ok|yes|中|成|要的|需要|同意)")
+DENY_WORDS = re.compile(r"^(不|没|否|错|别|no)")
+
+
+# --- channel and style -------------------------------------------------------
+
+def latest_metadata(tracker: Tracker) -> dict[str, Any]:
+    meta = (tracker.latest_message or {}).get("metadata") or {}
+    if not meta:
+        meta = tracker.get_slot("session_started_metadata") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def channel_of(tracker: Tracker) -> str:
+    channel = latest_metadata(tracker).get("channel") or tracker.get_latest_input_channel() or "web"
+    return channel if channel in ("web", "sms", "voice") else "web"
+
+
+def reply_style(tracker: Tracker) -> str:
+    """voice (short, no buttons), easy (one idea per sentence) or text."""
+    if channel_of(tracker) == "voice":
+        return "voice"
+    return "easy" if tracker.get_slot("reply_style") == "easy" else "text"
+
+
+def voice_sentences(text: str, limit: int = VOICE_SENTENCE_CHARS) -> list[str]:
+    """Split a text into sentences of about `limit` characters for speech."""
+    text = re.sub(r"[*#_`>\[\]()（）]", "", text)
+    text = re.sub(r"\s*\n+\s*", "。", text)
+    parts = [p for p in re.split(r"(?<=[。！？!?；;])", text) if p.strip()]
+    out: list[str] = []
+    for part in parts:
+        part = part.strip()
+        while len(part) > limit:
+            cut = max(part.rfind("，", 0, limit), part.rfind("、", 0, limit), part.rfind(",", 0, limit))
+            cut = cut if cut > 8 else limit
+            out.append(part[: cut + 1].rstrip("，、,") + "。")
+            part = part[cut + 1 :].strip()
+        if part:
+            out.append(part)
+    return out
+
+
+def say(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    text: str,
+    *,
+    voice: Optional[str] = None,
+    buttons: Optional[list[dict[str, str]]] = None,
+) -> None:
+    """Utter `text` on text channels (with buttons), `voice` (or `text`) in short
+    sentences without buttons on the voice channel."""
+    if reply_style(tracker) == "voice":
+        dispatcher.utter_message(text="".join(voice_sentences(voice or text)))
+    elif buttons and channel_of(tracker) != "sms":
+        dispatcher.utter_message(text=text, buttons=buttons)
+    else:
+        dispatcher.utter_message(text=text)
+
+
+def spoken_digits(number: str, group: int = 4) -> str:
+    """'202611230007' -> '二零二六，一一二三，零零零七' (read digit by digit)."""
+    digits = re.sub(r"\D", "", number or "")
+    words = "".join(CN_DIGIT_WORDS[int(d)] for d in digits)
+    return "，".join(words[i : i + group] for i in range(0, len(words), group))
+
+
+def spoken_phone(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone or "")
+    if MOBILE_RE.match(digits):
+        parts = [digits[:3], digits[3:7], digits[7:]]
+    else:
+        parts = [digits[:4], digits[4:]] if digits.startswith("0") else [digits]
+    return "，".join("".join(CN_DIGIT_WORDS[int(d)] for d in p) for p in parts if p)
+
+
+def number_for(tracker: Tracker, number: str) -> str:
+    return spoken_digits(number) if reply_style(tracker) == "voice" else number
+
+
+# --- values -------------------------------------------------------------------
+
+def intent_of(tracker: Tracker) -> str:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+
+
+def text_of(tracker: Tracker) -> str:
+    return normalize((tracker.latest_message or {}).get("text") or "").strip()
+
+
+def is_affirm(tracker: Tracker) -> bool:
+    text = text_of(tracker).lower().lstrip("/")
+    return intent_of(tracker) == "affirm" or (text.startswith("affirm")) or bool(
+        AFFIRM_WORDS.match(text) and not DENY_WORDS.match(text)
+    )
+
+
+def is_deny(tracker: Tracker) -> bool:
+    text = text_of(tracker).lower().lstrip("/")
+    return intent_of(tracker) == "deny" or text.startswith("deny") or bool(DENY_WORDS.match(text))
+
+
+def validate_phone(text: str) -> Optional[str]:
+    """A mainland mobile (11 digits) or a landline with area code, else None.
+
+    Accepts typed, spoken (一三八…, 幺) and keypad (…#) input, +86/86 prefixes and
+    separators."""
+    digits = digits_only(text)
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if MOBILE_RE.match(digits) or LANDLINE_RE.match(digits):
+        return digits
+    return None
+
+
+def validate_ticket_number(text: str) -> Optional[str]:
+    digits = digits_only(text)
+    return digits if TICKET_RE.match(digits) else None
+
+
+def validate_last4(text: str) -> Optional[str]:
+    digits = digits_only(text)
+    return digits[-4:] if len(digits) >= 4 else None
+
+
+def guess_category(text: str) -> Optional[str]:
+    """The category whose keywords occur most often in the text, if any."""
+    best, best_hits = None, 0
+    for category, pattern in CATEGORY_KEYWORDS.items():
+        hits = len(re.findall(pattern, text or ""))
+        if hits > best_hits:
+            best, best_hits = category, hits
+    return best
+
+
+def match_category(text: str) -> Optional[str]:
+    """A category named in the citizen's answer (exact name first, then keywords)."""
+    text = normalize(text or "")
+    for category in CATEGORIES:
+        if category in text:
+            return category
+    if re.search(r"残疾证|证件", text):
+        return "残疾人证"
+    if re.search(r"辅具|器具", text):
+        return "辅助器具"
+    if re.search(r"态度", text):
+        return "服务态度"
+    if re.search(r"法律|维权", text):
+        return "法律维权"
+    return guess_category(text)
+
+
+def split_location(text: str) -> dict[str, str]:
+    """'朝阳区八里庄街道红庙社区' -> district / street / community (best effort)."""
+    text = normalize(text or "")
+    district = re.search(r"[\u4e00-\u9fff]{1,8}?(?:新区|区|县|市|旗)", text)
+    street = re.search(r"[\u4e00-\u9fff]{1,10}?(?:街道|镇|乡|苏木)", text)
+    community = re.search(r"[\u4e00-\u9fff]{1,10}?(?:社区|村|小区|嘎查)", text)
+
+    def clean(m: Optional[re.Match[str]], prefix: Optional[str] = None) -> str:
+        if not m:
+            return ""
+        value = re.sub(r"^(我在|在|就在|是|我们|我家在|地址是|地点是)+", "", m.group(0))
+        if prefix and value.startswith(prefix):
+            value = value[len(prefix):]
+        return value
+
+    d = clean(district)
+    s = clean(street)
+    if d and s.startswith(d):
+        s = s[len(d):]
+    c = clean(community)
+    for p in (d, s):
+        if p and c.startswith(p):
+            c = c[len(p):]
+    return {"district": d, "street": s, "community": c}
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else phone
+
+
+def last_bot_messages(tracker: Tracker) -> list[dict[str, Any]]:
+    """The assistant's messages of the previous turn (before the current user message)."""
+    events = list(tracker.events or [])
+    # skip back to the current user message
+    idx = len(events) - 1
+    while idx >= 0 and events[idx].get("event") != "user":
+        idx -= 1
+    idx -= 1
+    collected: list[dict[str, Any]] = []
+    while idx >= 0 and events[idx].get("event") != "user":
+        event = events[idx]
+        if event.get("event") == "bot" and event.get("text"):
+            collected.append(event)
+        idx -= 1
+    collected.reverse()
+    return collected

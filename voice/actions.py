@@ -1,0 +1,142 @@
+"""Outgoing work for a call: transfer to staff, SMS, call-back work orders, hang-up.
+
+Twilio calls go through the official library with a deadline and off the event
+loop; when Twilio is not configured or fails, a work order records what the
+caller asked for so staff can do it by hand, and the caller is told so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from api.db import get_engine
+from api.models.ticket import TicketCreate, TicketKind
+from api.services import grievance_log, tickets
+from api.settings import Settings
+
+log = logging.getLogger("voice.actions")
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+WEEKDAYS = "一二三四五六日"
+
+
+def parse_hours(spec: str) -> tuple[time, time]:
+    start, _, end = spec.partition("-")
+    h1, m1 = (int(x) for x in start.strip().split(":"))
+    h2, m2 = (int(x) for x in end.strip().split(":"))
+    return time(h1, m1), time(h2, m2)
+
+
+def within_service_hours(now: datetime, spec: str) -> bool:
+    local = now.astimezone(CHINA_TZ)
+    start, end = parse_hours(spec)
+    return local.weekday() < 5 and start <= local.time() < end
+
+
+def callback_promise(now: datetime, spec: str) -> str:
+    """When staff will call back, in words (normalised later for speech)."""
+    local = now.astimezone(CHINA_TZ)
+    start, _ = parse_hours(spec)
+    if within_service_hours(now, spec):
+        return "两个小时内"
+    day = local.date()
+    if local.weekday() < 5 and local.time() < start:
+        return "今天上午十二点前"
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return f"{day.month}月{day.day}日星期{WEEKDAYS[day.weekday()]}上午十二点前"
+
+
+@dataclass
+class CallActions:
+    settings: Settings
+    call_sid: str
+    session_id: str
+    caller_phone: str  # verified caller number, "" when unknown
+    is_twilio_call: bool
+
+    def _client(self) -> Any:
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
+        http = TwilioHttpClient(timeout=self.settings.twilio_timeout_seconds)
+        return Client(self.settings.twilio_account_sid, self.settings.twilio_auth_token, http_client=http)
+
+    async def _blocking(self, fn: Any) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, fn), self.settings.twilio_timeout_seconds + 2)
+        except Exception as exc:  # any Twilio or network error: the caller is told, a work order follows
+            log.warning("Twilio action failed: %s: %s", type(exc).__name__, str(exc)[:200])
+            return False
+        return True
+
+    def can_transfer(self, now: datetime | None = None) -> bool:
+        return bool(
+            self.settings.twilio_enabled
+            and self.settings.voice_transfer_number
+            and self.is_twilio_call
+            and within_service_hours(now or datetime.now(CHINA_TZ), self.settings.voice_service_hours)
+        )
+
+    async def transfer(self) -> bool:
+        from twilio.twiml.voice_response import VoiceResponse
+
+        twiml = VoiceResponse()
+        twiml.dial(self.settings.voice_transfer_number, timeout=30, caller_id=self.settings.twilio_phone_number or None)
+        twiml.hangup()
+        return await self._blocking(lambda: self._client().calls(self.call_sid).update(twiml=str(twiml)))
+
+    async def send_sms(self, to: str, body: str) -> bool:
+        if not (self.settings.twilio_enabled and self.settings.twilio_phone_number and to):
+            return False
+        return await self._blocking(
+            lambda: self._client().messages.create(to=to, from_=self.settings.twilio_phone_number, body=body[:1500])
+        )
+
+    async def hangup(self) -> bool:
+        if not (self.settings.twilio_enabled and self.is_twilio_call):
+            return False
+        return await self._blocking(lambda: self._client().calls(self.call_sid).update(status="completed"))
+
+    def work_order(self, *, kind: TicketKind, description: str, phone: str | None) -> str:
+        with Session(get_engine()) as session:
+            ticket = tickets.create_ticket(
+                session,
+                data=TicketCreate(
+                    kind=kind,
+                    description=description,
+                    channel="voice",
+                    session_id=self.session_id,
+                    contact_phone=phone or None,
+                ),
+            )
+            return ticket.number
+
+    def log_key_action(self, text: str, reply: str, *, ticket_number: str | None, handoff: bool) -> None:
+        """Key presses that never reach the assistant still belong in the call's log."""
+        with Session(get_engine()) as session:
+            rec = grievance_log.append(
+                session,
+                channel="voice",
+                session_id=self.session_id,
+                caller=grievance_log.caller_key(
+                    self.caller_phone or self.session_id, salt=self.settings.caller_key_salt
+                ),
+                text=text,
+            )
+            grievance_log.complete(
+                session,
+                record_id=rec.id,
+                outcome="keypad",
+                replies=[{"text": reply}],
+                handoff=handoff,
+                ticket_number=ticket_number,
+            )

@@ -1,0 +1,574 @@
+"""One phone call as a state machine: greet, listen, think, speak; keys, barge-in, silence.
+
+Transport-free: it receives parsed protocol events and sends protocol messages
+through an injected `send`, so the WebSocket handler, the tests and the
+benchmark drive the same logic. Time for silence and playback is counted in
+received audio (Twilio streams 20 ms frames continuously), which keeps the
+behaviour exact and testable; a wall-clock watchdog covers peers that stop
+streaming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from api.models.ticket import TicketKind
+from voice import codec, preferences
+from voice import twilio_protocol as tp
+from voice.actions import CHINA_TZ, CallActions, callback_promise
+from voice.asr import AsrResult, CallRecognizer
+from voice.keys import Expect, KeyCollector
+from voice.speech_text import (
+    correct_transcript,
+    looks_like_phone,
+    looks_like_ticket,
+    read_digits,
+    read_phone,
+    read_ticket,
+    spoken_digits,
+)
+from voice.tts import Synthesizer
+
+log = logging.getLogger("voice.call")
+
+P = {
+    "greeting": "您好，这里是残联服务热线。为了保证服务质量，通话内容会被记录。"
+    "请直接说出您要咨询或办理的事情。需要人工服务，请随时按0。",
+    "greeting_keypad": "您好，这里是残联服务热线。为了保证服务质量，通话内容会被记录。"
+    "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。需要输入号码时，输完请按井号键。",
+    "asr_lost": "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。",
+    "reprompt": "您还在吗？请直接说出您的问题。需要人工服务，请按0。",
+    "goodbye": "很抱歉，一直没有听到您的声音。感谢您的来电，如需帮助请再次拨打。再见。",
+    "slow_on": "已为您放慢语速。如果希望以后来电也用慢速，请再按一次星号键。",
+    "slow_remember": "好的，已经记住，以后来电也用慢速。如需恢复正常语速，请再按一次星号键。",
+    "slow_off": "已恢复正常语速，慢速设置已经删除。",
+    "transfer": "正在为您转接人工服务，请稍候。",
+    "sms_none": "现在还没有可以发送的答复。请先说出您的问题。",
+    "sms_ok": "答复已经用短信发送到您的手机，请注意查收。",
+    "ask_phone": "请用电话按键输入您的手机号码，输完请按井号键。",
+    "reenter": "请重新输入号码，输完请按井号键。",
+    "cleared": "已清除。请重新输入号码，输完请按井号键。",
+    "digit_hint": "输完号码后，请按井号键。",
+    "number_hint": "您也可以用电话按键输入号码，输完请按井号键。",
+    "assistant_error": "很抱歉，系统暂时出了问题。需要人工服务，请按0。",
+}
+YES = re.compile(r"^(对|是|是的|对的|正确|没错|确认|好的?)")
+NO = re.compile(r"(不对|不是|错了|不正确|重新)")
+
+
+def expected_number(reply: str) -> Expect:
+    """Does the assistant's reply ask for a phone or work-order number?"""
+    if re.search(r"\d{5,}", reply):
+        return Expect.nothing
+    asks = re.search(r"(请|告诉|提供|留下|输入|说出|多少|是什么)", reply)
+    if asks and re.search(r"工单(号|编号)", reply):
+        return Expect.ticket
+    if asks and re.search(r"(手机|电话|联系)(号码|方式)", reply):
+        return Expect.phone
+    return Expect.nothing
+
+
+def read_number(number: str) -> str:
+    if looks_like_phone(number):
+        return read_phone(number)
+    if looks_like_ticket(number):
+        return read_ticket(number)
+    return "，".join(read_digits(number[i : i + 4]) for i in range(0, len(number), 4))
+
+
+def offer_again(text: str) -> str:
+    """Work-order numbers are said twice, so a caller can write them down."""
+    numbers = list(dict.fromkeys(re.findall(r"(?<!\d)(20\d{10})(?!\d)", text)))
+    if not numbers:
+        return text
+    return text + "".join(f"再说一遍，工单号是{n}。" for n in numbers)
+
+
+class Phase(enum.StrEnum):
+    listening = "listening"
+    thinking = "thinking"
+    speaking = "speaking"
+    ending = "ending"
+    ended = "ended"
+
+
+@dataclass
+class TurnReply:
+    text: str
+    handoff: bool = False
+    ticket_number: str | None = None
+    log_id: int | None = None
+
+
+@dataclass
+class CallConfig:
+    silence_ms: int = 8000
+    silence_limit: int = 3
+    barge_in_ms: int = 200
+    vad_rms: int = 500
+    digit_timeout_ms: int = 6000
+    playback_margin_ms: int = 400
+
+
+@dataclass
+class TurnTiming:
+    heard: str
+    confidence: float | None
+    reply: str
+    endpoint_at: float
+    gateway_ms: float = 0.0
+    first_audio_ms: float | None = None  # Vosk endpoint → first reply frame sent
+
+
+@dataclass
+class Call:
+    send: Callable[[str], Awaitable[None]]
+    close: Callable[[int], Awaitable[None]]
+    tts: Synthesizer
+    turn_handler: Callable[[str, float | None], Awaitable[TurnReply]]
+    actions: CallActions
+    stream_sid: str
+    caller_key: str
+    recognizer: CallRecognizer | None
+    asr_expected: bool
+    config: CallConfig = field(default_factory=CallConfig)
+    events_wanted: bool = False
+    service_hours: str = "08:30-17:30"
+
+    phase: Phase = Phase.listening
+    clock_ms: int = 0
+    slow: bool = False
+    silences: int = 0
+    barge_ins: int = 0
+    last_spoken: str = ""
+    last_answer: str = ""
+    pending_action: str = ""
+    turns: list[TurnTiming] = field(default_factory=list)
+    keys: KeyCollector = field(default_factory=KeyCollector)
+
+    def __post_init__(self) -> None:
+        self._utt = 0
+        self._speak_task: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._audio_sent = False
+        self._end_mark = ""
+        self._playback_end_clock: int | None = None
+        self._after: Callable[[], Awaitable[None]] | None = None
+        self._then_end = False
+        self._activity_clock = 0
+        self._voiced_ms = 0
+        self._last_key_clock: int | None = None
+        self._digit_hint_given = False
+        self._asr_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._asr_task: asyncio.Task[None] | None = None
+        self._pending_timing: TurnTiming | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.slow = preferences.wants_slow(self.caller_key)
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        if self.recognizer is not None:
+            self._asr_task = asyncio.create_task(self._asr_loop())
+        greeting = P["greeting"] if self.asr_expected and self.recognizer is not None else P["greeting_keypad"]
+        await self.say(greeting)
+
+    async def finish(self) -> None:
+        """The stream ended (stop, disconnect): stop everything, keep nothing running."""
+        self.phase = Phase.ended
+        await self._cancel_speaking()
+        if self._asr_task:
+            self._asr_queue.put_nowait(None)
+            self._asr_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._asr_task
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _event(self, payload: dict[str, Any]) -> None:
+        if self.events_wanted:
+            await self.send(tp.hotline_message(self.stream_sid, payload))
+
+    # --- events from the transport ---
+
+    async def on_media(self, media: tp.Media) -> None:
+        if self.phase is Phase.ended or media.track not in ("inbound", "inbound_track"):
+            return
+        pcm = codec.ulaw_to_pcm16(media.payload)
+        frame_ms = max(1, len(media.payload) * 1000 // codec.SAMPLE_RATE)
+        self.clock_ms += frame_ms
+        if codec.rms(pcm) >= self.config.vad_rms:
+            self._voiced_ms += frame_ms
+            self._activity_clock = self.clock_ms
+        else:
+            self._voiced_ms = 0
+        if self.recognizer is not None:
+            self._asr_queue.put_nowait(pcm)
+        if self.phase is Phase.speaking:
+            if self._voiced_ms >= self.config.barge_in_ms and not self._then_end:
+                await self.barge_in()
+            elif self._playback_end_clock is not None and self.clock_ms >= self._playback_end_clock:
+                await self._playback_done(self._utt)
+        elif self.phase is Phase.listening:
+            if self._voiced_ms:
+                self.silences = 0
+            typing = self.keys.buffer and self._last_key_clock is not None and not self._digit_hint_given
+            if typing and self.clock_ms - (self._last_key_clock or 0) >= self.config.digit_timeout_ms:
+                self._digit_hint_given = True
+                await self.say(P["digit_hint"])
+                return
+            # Recognition may lag behind the audio on a busy machine: a caller whose words
+            # are still being decoded is not silent.
+            decoding = self._asr_queue.qsize() > 5
+            if not decoding and self.clock_ms - self._activity_clock >= self.config.silence_ms:
+                await self.on_silence()
+
+    async def on_mark(self, mark: tp.Mark) -> None:
+        if mark.name and mark.name == self._end_mark:
+            await self._playback_done(self._utt)
+
+    async def on_dtmf(self, dtmf: tp.Dtmf) -> None:
+        if self.phase in (Phase.ending, Phase.ended):
+            return
+        self._touch()
+        action = self.keys.press(dtmf.digit)
+        await self._event({"type": "key", "digit": dtmf.digit, "action": action.kind})
+        if action.kind == "digit":
+            self._last_key_clock = self.clock_ms
+            self._digit_hint_given = False
+            if self.phase is Phase.speaking:
+                await self.stop_speaking()
+            return
+        await self.stop_speaking()
+        if action.kind == "handoff":
+            await self.handoff()
+        elif action.kind == "sms":
+            await self.sms()
+        elif action.kind == "repeat":
+            await self.say(self.last_spoken or P["greeting"], remember=False)
+        elif action.kind == "slower":
+            await self.slower()
+        elif action.kind == "number":
+            await self.say(f"您输入的号码是：{read_number(action.value)}。正确请按井号键，重新输入请按星号键。")
+        elif action.kind == "confirm":
+            await self.use_number(action.value)
+        elif action.kind == "reenter":
+            await self.say(P["reenter"])
+        elif action.kind == "cleared":
+            await self.say(P["cleared"])
+
+    # --- speaking ---
+
+    async def say(
+        self,
+        text: str,
+        *,
+        then_end: bool = False,
+        after: Callable[[], Awaitable[None]] | None = None,
+        timing: TurnTiming | None = None,
+        remember: bool = True,
+    ) -> None:
+        await self._cancel_speaking()
+        if self.phase is Phase.ended:
+            return
+        self._utt += 1
+        if remember:
+            self.last_spoken = text
+        self.phase = Phase.speaking
+        self._then_end = then_end
+        if then_end:
+            self.phase = Phase.ending
+        self._after = after
+        self._audio_sent = False
+        self._end_mark = f"u{self._utt}-end"
+        self._playback_end_clock = None
+        await self._event({"type": "say", "text": text, "utterance": self._utt})
+        self._speak_task = asyncio.create_task(self._speak(text, self._utt, timing))
+
+    async def _speak(self, text: str, utt: int, timing: TurnTiming | None) -> None:
+        start_clock = self.clock_ms
+        sent_ms = 0
+        sentence = 0
+        try:
+            async for spoken in self.tts.stream(text, slow=self.slow):
+                for frame in codec.pcm_to_frames(spoken.pcm):
+                    await self.send(tp.media_message(self.stream_sid, frame))
+                    if not self._audio_sent:
+                        self._audio_sent = True
+                        if timing is not None:
+                            timing.first_audio_ms = (time.perf_counter() - timing.endpoint_at) * 1000
+                            await self._turn_event(timing)
+                sent_ms += codec.duration_ms(spoken.pcm)
+                sentence += 1
+                await self.send(tp.mark_message(self.stream_sid, f"u{utt}-s{sentence}"))
+            await self.send(tp.mark_message(self.stream_sid, self._end_mark))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("speaking failed")
+        if timing is not None and not self._audio_sent:
+            await self._turn_event(timing)
+        self._playback_end_clock = start_clock + sent_ms + self.config.playback_margin_ms
+        self._watchdog = asyncio.create_task(self._wall_watchdog(utt, sent_ms))
+
+    async def _wall_watchdog(self, utt: int, sent_ms: int) -> None:
+        await asyncio.sleep(sent_ms / 1000 + 2.0)
+        await self._playback_done(utt)
+
+    async def _turn_event(self, timing: TurnTiming) -> None:
+        self.turns.append(timing)
+        await self._event(
+            {
+                "type": "turn",
+                "heard": timing.heard,
+                "confidence": timing.confidence,
+                "reply": timing.reply,
+                "gateway_ms": round(timing.gateway_ms, 1),
+                "endpoint_to_first_audio_ms": None
+                if timing.first_audio_ms is None
+                else round(timing.first_audio_ms, 1),
+            }
+        )
+
+    async def _playback_done(self, utt: int) -> None:
+        if utt != self._utt or self.phase not in (Phase.speaking, Phase.ending):
+            return
+        if self._speak_task and not self._speak_task.done():
+            return  # still sending; the end mark or clock will come later
+        self._playback_end_clock = None
+        if self._watchdog and self._watchdog is not asyncio.current_task():
+            self._watchdog.cancel()
+        after, self._after = self._after, None
+        if self._then_end:
+            await self.end()
+            return
+        self.phase = Phase.listening
+        self._activity_clock = self.clock_ms  # silence is counted from the end of our speech
+        if after is not None:
+            self._spawn(after())
+
+    async def _cancel_speaking(self) -> None:
+        for task in (self._speak_task, self._watchdog):
+            if task and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._speak_task = None
+        self._watchdog = None
+
+    async def stop_speaking(self) -> None:
+        """Stop our audio now: Twilio drops what it buffered when it gets `clear`."""
+        if self.phase is not Phase.speaking:
+            return
+        await self._cancel_speaking()
+        if self._audio_sent:
+            await self.send(tp.clear_message(self.stream_sid))
+        self._after = None
+        self.phase = Phase.listening
+        self._touch()
+
+    async def barge_in(self) -> None:
+        if self.phase is not Phase.speaking or self._then_end:
+            return
+        self.barge_ins += 1
+        await self.stop_speaking()
+        await self._event({"type": "barge_in"})
+
+    def _touch(self) -> None:
+        self._activity_clock = self.clock_ms
+        self.silences = 0
+
+    async def on_silence(self) -> None:
+        self.silences += 1
+        self._activity_clock = self.clock_ms
+        count = self.silences
+        if count >= self.config.silence_limit:
+            await self.say(P["goodbye"], then_end=True, remember=False)
+        else:
+            await self.say(P["reprompt"], remember=False)
+        self.silences = count
+
+    async def end(self) -> None:
+        if self.phase is Phase.ended:
+            return
+        self.phase = Phase.ended
+        await self._event({"type": "end"})
+        with contextlib.suppress(Exception):
+            await self.close(1000)
+
+    # --- speech ---
+
+    async def _asr_loop(self) -> None:
+        assert self.recognizer is not None
+        while True:
+            chunk = await self._asr_queue.get()
+            if chunk is None:
+                return
+            parts = [chunk]
+            while not self._asr_queue.empty():
+                nxt = self._asr_queue.get_nowait()
+                if nxt is None:
+                    return
+                parts.append(nxt)
+            try:
+                result = await self.recognizer.accept(b"".join(parts), want_partial=self.phase is Phase.speaking)
+            except Exception:
+                log.exception("recognition failed; continuing by keypad")
+                self.recognizer = None
+                await self.say(P["asr_lost"])
+                return
+            if result is not None:
+                await self.on_asr(result, time.perf_counter())
+
+    async def on_asr(self, result: AsrResult, at: float) -> None:
+        if self.phase in (Phase.ending, Phase.ended):
+            return
+        if not result.final:
+            if len(result.text) >= 2 and self.phase is Phase.speaking:
+                await self.barge_in()
+            return
+        text = correct_transcript(result.text.strip())
+        if not text:
+            return
+        self._touch()
+        await self.stop_speaking()
+        if self.keys.pending_number:
+            if NO.search(text):
+                self.keys.reset()
+                await self.say(P["reenter"])
+                return
+            if YES.search(text):
+                number = self.keys.pending_number
+                self.keys.reset()
+                await self.use_number(number)
+                return
+        if self.keys.expect is not Expect.nothing:
+            digits = spoken_digits(text)
+            if len(digits) >= 5:
+                self.keys.offer(digits)
+                await self.say(f"我听到的号码是：{read_number(digits)}。正确请说“对”或按井号键，不对请按星号键。")
+                return
+        await self.ask_assistant(text, result.confidence, at)
+
+    async def ask_assistant(self, text: str, confidence: float | None, at: float) -> None:
+        self.phase = Phase.thinking
+        timing = TurnTiming(heard=text, confidence=confidence, reply="", endpoint_at=at)
+        started = time.perf_counter()
+        try:
+            reply = await self.turn_handler(text, confidence)
+        except Exception:
+            log.exception("chat gateway failed")
+            reply = TurnReply(P["assistant_error"])
+        timing.gateway_ms = (time.perf_counter() - started) * 1000
+        timing.reply = reply.text
+        if self.phase is Phase.ended:
+            return
+        self.last_answer = reply.text
+        self.keys.expect = expected_number(reply.text)
+        spoken = offer_again(reply.text)
+        if self.keys.expect is not Expect.nothing:
+            spoken += P["number_hint"]
+        after = None
+        if reply.handoff and self.actions.can_transfer():
+            spoken += P["transfer"]
+            after = self._do_transfer
+        await self.say(spoken, timing=timing, after=after)
+
+    # --- keys ---
+
+    async def handoff(self) -> None:
+        if self.actions.can_transfer():
+            await self.say(P["transfer"], after=self._do_transfer)
+            self.actions.log_key_action("[按键0] 要求人工服务", P["transfer"], ticket_number=None, handoff=True)
+            return
+        if not self.actions.caller_phone:
+            self.pending_action = "callback"
+            self.keys.expect = Expect.phone
+            await self.say("好的，我们会安排工作人员给您回电。" + P["ask_phone"])
+            return
+        await self._callback_order(self.actions.caller_phone)
+
+    async def _do_transfer(self) -> None:
+        if await self.actions.transfer():
+            return
+        await self._callback_order(self.actions.caller_phone, failed=True)
+
+    async def _callback_order(self, phone: str, *, failed: bool = False) -> None:
+        now = datetime.now(CHINA_TZ)
+        number = self.actions.work_order(
+            kind=TicketKind.help_request,
+            description="来电要求人工服务，请按约定时间回电。"
+            + (f"最近一次答复：{self.last_answer}" if self.last_answer else ""),
+            phone=phone,
+        )
+        lead = "很抱歉，人工坐席现在无法接通。" if failed else "现在无法直接转接人工服务。"
+        text = (
+            f"{lead}已经为您登记回电，工单号是{number}。再说一遍，工单号是{number}。"
+            f"工作人员会在{callback_promise(now, self.service_hours)}给您回电。"
+        )
+        self.actions.log_key_action("[按键0] 要求人工服务", text, ticket_number=number, handoff=True)
+        await self.say(text)
+
+    async def sms(self) -> None:
+        if not self.last_answer:
+            await self.say(P["sms_none"])
+            return
+        phone = self.actions.caller_phone
+        if not phone:
+            self.pending_action = "sms"
+            self.keys.expect = Expect.phone
+            await self.say(P["ask_phone"])
+            return
+        await self._send_answer(phone, verified=True)
+
+    async def _send_answer(self, phone: str, *, verified: bool) -> None:
+        body = "【残联服务热线】" + self.last_answer
+        if verified and await self.actions.send_sms(phone, body):
+            self.actions.log_key_action("[按键9] 短信发送答复", P["sms_ok"], ticket_number=None, handoff=False)
+            await self.say(P["sms_ok"])
+            return
+        number = self.actions.work_order(
+            kind=TicketKind.consultation, description=f"来电要求用短信发送答复：{self.last_answer}", phone=phone
+        )
+        text = (
+            f"很抱歉，短信暂时发不出去。已经为您登记工单，工单号是{number}。再说一遍，工单号是{number}。"
+            "工作人员会把答复发到您的手机。"
+        )
+        self.actions.log_key_action("[按键9] 短信发送答复", text, ticket_number=number, handoff=False)
+        await self.say(text)
+
+    async def slower(self) -> None:
+        if not self.slow:
+            self.slow = True
+            await self.say(P["slow_on"], remember=False)
+        elif not preferences.wants_slow(self.caller_key):
+            preferences.remember_slow(self.caller_key)
+            await self.say(P["slow_remember"], remember=False)
+        else:
+            preferences.forget_slow(self.caller_key)
+            self.slow = False
+            await self.say(P["slow_off"], remember=False)
+
+    async def use_number(self, number: str) -> None:
+        action, self.pending_action = self.pending_action, ""
+        self.keys.expect = Expect.nothing
+        if action == "callback":
+            await self._callback_order(number)
+        elif action == "sms":
+            await self._send_answer(number, verified=False)
+        else:
+            await self.ask_assistant(number, None, time.perf_counter())

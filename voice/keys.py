@@ -1,0 +1,75 @@
+"""Keypad handling as a pure state machine: which key means what, given what was asked.
+
+Keys work at any time (DESIGN.md): 0 a person, # repeat, * slower, 9 SMS; digits
+followed by # enter a number. 0 and 9 start a number only while one is asked
+for; a typed number is read back and used only after the caller confirms with #.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Expect(StrEnum):
+    nothing = "nothing"
+    phone = "phone"
+    ticket = "ticket"
+
+
+@dataclass(frozen=True)
+class KeyAction:
+    kind: str  # handoff, sms, repeat, slower, digit, number, confirm, reenter, cleared
+    value: str = ""
+
+
+@dataclass
+class KeyCollector:
+    expect: Expect = Expect.nothing
+    buffer: str = ""
+    pending_number: str = ""  # read back, waiting for confirmation
+    max_digits: int = 20
+    history: list[str] = field(default_factory=list)
+
+    def press(self, key: str) -> KeyAction:
+        self.history.append(key)
+        if self.pending_number:
+            if key == "#":
+                number, self.pending_number = self.pending_number, ""
+                return KeyAction("confirm", number)
+            if key == "*":
+                self.pending_number = ""
+                return KeyAction("reenter")
+            self.pending_number = ""
+            self.buffer = key
+            return KeyAction("digit", key)
+        if self.buffer:
+            if key.isdigit():
+                if len(self.buffer) < self.max_digits:
+                    self.buffer += key
+                return KeyAction("digit", key)
+            if key == "#":
+                number, self.buffer = self.buffer, ""
+                self.pending_number = number
+                return KeyAction("number", number)
+            self.buffer = ""
+            return KeyAction("cleared")
+        if key == "#":
+            return KeyAction("repeat")
+        if key == "*":
+            return KeyAction("slower")
+        if self.expect is Expect.nothing and key == "0":
+            return KeyAction("handoff")
+        if self.expect is Expect.nothing and key == "9":
+            return KeyAction("sms")
+        self.buffer = key
+        return KeyAction("digit", key)
+
+    def offer(self, number: str) -> None:
+        """A number heard by speech, waiting for the same confirmation as a typed one."""
+        self.buffer = ""
+        self.pending_number = number
+
+    def reset(self) -> None:
+        self.buffer = ""
+        self.pending_number = ""

@@ -1,0 +1,256 @@
+"""HTTP and WebSocket transport of the phone line: Twilio webhook, media stream, /phone page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlmodel import Session
+
+from api.db import get_engine
+from api.services import gateway, grievance_log
+from api.settings import Settings, get_settings
+from voice import asr, model_fetch
+from voice import twilio_protocol as tp
+from voice.actions import CallActions
+from voice.call import Call, CallConfig, P, TurnReply
+from voice.tts import Synthesizer, get_synthesizer
+
+log = logging.getLogger("voice.routes")
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_BAD_FRAMES = 50
+
+
+def synthesizer(settings: Settings) -> Synthesizer:
+    return get_synthesizer(settings.voice_tts_rate, settings.voice_tts_slow_rate)
+
+
+def prepare(settings: Settings) -> None:
+    """Background start-up: fetch the model if allowed, load it, pre-synthesise the prompts."""
+    path = settings.vosk_model_path
+    if not model_fetch.is_model_dir(path) and settings.vosk_auto_download and not settings.vosk_model:
+        spec = model_fetch.LARGE_CN if settings.vosk_large_model else model_fetch.SMALL_CN
+        model_fetch.STATE.start(
+            spec, path, url=settings.vosk_model_url or None, sha256=settings.vosk_model_sha256 or None
+        )
+
+    def warm() -> None:
+        with contextlib.suppress(RuntimeError):
+            asr.load_model(path)
+        synthesizer(settings).warm([P["greeting"], P["greeting_keypad"], P["reprompt"], P["goodbye"]])
+
+    threading.Thread(target=warm, name="voice-warm", daemon=True).start()
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    prepare(get_settings())
+    yield
+
+
+router = APIRouter(tags=["voice"], lifespan=lifespan)
+
+
+# --- Twilio webhook ----------------------------------------------------------------------------------
+
+
+def _public_url(request: Request, settings: Settings) -> str:
+    if settings.public_base_url:
+        url = settings.public_base_url + request.url.path
+        return url + (f"?{request.url.query}" if request.url.query else "")
+    return str(request.url)
+
+
+def stream_url(request: Request, settings: Settings) -> str:
+    base = settings.public_base_url or f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+    return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/voice/stream"
+
+
+def caller_token(settings: Settings, call_sid: str, caller: str) -> str:
+    """Binds the caller number to the call, so the stream can trust it (SMS goes only there)."""
+    msg = f"{call_sid}|{caller}".encode()
+    return hmac.new(settings.effective_secret_key.encode(), msg, hashlib.sha256).hexdigest()[:32]
+
+
+@router.post("/voice/incoming", include_in_schema=True)
+async def incoming(request: Request) -> Response:
+    """Twilio's call webhook: check the signature, answer with a bidirectional Media Stream."""
+    from twilio.request_validator import RequestValidator
+    from twilio.twiml.voice_response import Connect, VoiceResponse
+
+    settings = get_settings()
+    form = await request.form()
+    params = {k: str(v) for k, v in form.items()}
+    if settings.twilio_auth_token:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        validator = RequestValidator(settings.twilio_auth_token)
+        if not signature or not validator.validate(_public_url(request, settings), params, signature):
+            return Response(
+                '{"error":{"code":"bad_signature","message":"签名无效 / invalid Twilio signature"}}',
+                status_code=403,
+                media_type="application/json",
+            )
+    call_sid = params.get("CallSid", "")
+    caller = params.get("From", "")
+    twiml = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=stream_url(request, settings))
+    stream.parameter(name="caller", value=caller)
+    stream.parameter(name="caller_token", value=caller_token(settings, call_sid, caller))
+    twiml.append(connect)
+    twiml.hangup()
+    return Response(str(twiml), media_type="application/xml")
+
+
+# --- the media stream --------------------------------------------------------------------------------
+
+
+async def _gateway_turn(
+    ws: WebSocket, settings: Settings, session_id: str, caller: str, text: str, confidence: float | None
+) -> TurnReply:
+    with Session(get_engine()) as session:
+        answer = await gateway.handle_turn(
+            session,
+            ws.app.state.rasa,
+            gateway.ChatTurn(
+                session_id=session_id,
+                text=text,
+                channel="voice",
+                caller=caller or session_id,
+                asr_confidence=confidence,
+                contact_phone=caller or None,
+            ),
+            caller_salt=settings.caller_key_salt,
+        )
+    reply = "".join(str(r.get("text", "")) for r in answer.replies if r.get("text")) or "好的。"
+    return TurnReply(reply, answer.handoff, answer.ticket_number, answer.log_id)
+
+
+@router.websocket("/voice/stream")
+async def stream(ws: WebSocket) -> None:
+    """Twilio Media Streams: one call per connection."""
+    await ws.accept()
+    settings = get_settings()
+    call: Call | None = None
+    send_lock = asyncio.Lock()
+    closed = False
+    bad = 0
+
+    async def send(text: str) -> None:
+        if closed:
+            return
+        async with send_lock:
+            await ws.send_text(text)
+
+    async def close(code: int) -> None:
+        nonlocal closed
+        if not closed:
+            closed = True
+            with contextlib.suppress(Exception):
+                await ws.close(code)
+
+    try:
+        while not closed:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw: Any = message.get("text") if message.get("text") is not None else message.get("bytes")
+            try:
+                event = tp.parse_message(raw if raw is not None else "")
+            except tp.UnsupportedAudio as exc:
+                log.warning("refusing stream: %s", exc)
+                await close(1003)
+                break
+            except tp.ProtocolError as exc:
+                bad += 1
+                log.info("ignored frame: %s", exc)
+                if bad > MAX_BAD_FRAMES:
+                    await close(1008)
+                    break
+                continue
+            if isinstance(event, tp.Start):
+                if call is None:
+                    call = await _new_call(ws, settings, event, send, close)
+                    await call.start()
+            elif call is None:
+                continue  # connected, or media before start
+            elif isinstance(event, tp.Media):
+                await call.on_media(event)
+            elif isinstance(event, tp.Dtmf):
+                await call.on_dtmf(event)
+            elif isinstance(event, tp.Mark):
+                await call.on_mark(event)
+            elif isinstance(event, tp.Stop):
+                break
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("voice stream failed")
+        await close(1011)
+    finally:
+        if call is not None:
+            await call.finish()
+        await close(1000)
+
+
+async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: Any, close: Any) -> Call:
+    call_sid = start.call_sid or start.stream_sid
+    session_id = f"voice-{call_sid}"[:128]
+    claimed = start.custom.get("caller", "")
+    token = start.custom.get("caller_token", "")
+    verified = bool(claimed) and hmac.compare_digest(token, caller_token(settings, call_sid, claimed))
+    caller = claimed if verified else ""
+    path = settings.vosk_model_path
+    recognizer = await asr.open_recognizer(path) if asr.unavailable_reason(path) is None else None
+    actions = CallActions(
+        settings=settings,
+        call_sid=call_sid,
+        session_id=session_id,
+        caller_phone=caller,
+        is_twilio_call=verified and call_sid.startswith("CA"),
+    )
+    cfg = CallConfig(
+        silence_ms=int(settings.voice_silence_seconds * 1000),
+        silence_limit=settings.voice_silence_limit,
+    )
+
+    async def turn(text: str, confidence: float | None) -> TurnReply:
+        return await _gateway_turn(ws, settings, session_id, caller, text, confidence)
+
+    return Call(
+        send=send,
+        close=close,
+        tts=synthesizer(settings),
+        turn_handler=turn,
+        actions=actions,
+        stream_sid=start.stream_sid,
+        caller_key=grievance_log.caller_key(caller, salt=settings.caller_key_salt) if caller else "",
+        recognizer=recognizer,
+        asr_expected=recognizer is not None,
+        config=cfg,
+        events_wanted=start.custom.get("hotline_events") == "1",
+        service_hours=settings.voice_service_hours,
+    )
+
+
+# --- the browser phone ----------------------------------------------------------------------------------
+
+
+@router.get("/phone", response_class=HTMLResponse, include_in_schema=False)
+async def phone_page() -> FileResponse:
+    return FileResponse(STATIC / "phone.html", media_type="text/html; charset=utf-8")
+
+
+@router.get("/phone/phone.js", include_in_schema=False)
+async def phone_js() -> FileResponse:
+    return FileResponse(STATIC / "phone.js", media_type="text/javascript; charset=utf-8")
