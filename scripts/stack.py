@@ -197,6 +197,8 @@ def main() -> int:
     if busy:
         print(f"ERROR: port(s) {busy} already in use; stop the other process or set HOTLINE_PORT etc.", file=sys.stderr)
         return 1
+    # Ctrl-C and SIGTERM both stop everything, even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     stack.start()
     print(f"==> starting app, Rasa and action server (log: {stack.log_file}); Rasa takes about half a minute")
@@ -205,8 +207,9 @@ def main() -> int:
         print(
             "\n残联服务热线已启动 / The hotline is running:\n"
             f"  web chat       {stack.app_url}/\n"
-            f"  staff console  {stack.app_url}/staff\n"
-            f"  API docs       {stack.app_url}/docs\n"
+            f"  status lookup  {stack.app_url}/status     complaint form {stack.app_url}/complaint\n"
+            f"  phone (browser) {stack.app_url}/phone\n"
+            f"  staff API docs {stack.app_url}/docs  (the staff console page is not built yet)\n"
             f"  health         {stack.app_url}/health\n"
             f"  Rasa           {stack.rasa_url}   action server {stack.actions_url}\n"
             "Press Ctrl-C to stop everything.\n",
