@@ -69,6 +69,7 @@ MIN_CV_F1 = 0.75
 MIN_HOLDOUT_ACCURACY = 0.93
 
 
+@pytest.mark.timeout(2700)  # five trainings plus the held-out run: about 12 minutes here
 def test_nlu_cross_validation_and_holdout(capsys: pytest.CaptureFixture[str]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     out = subprocess.run(
