@@ -123,7 +123,7 @@ def build(records: list[GrievanceRecord], *, easy: bool = False) -> Conversation
             continue
         for i, reply in enumerate(rec.replies or []):
             staff = rec.outcome == "staff" or reply.get("sender") == "staff"
-            sender = "staff" if staff else "bot"
+            sender = "staff" if staff else ("system" if rec.outcome == "released" else "bot")
             text = str(reply.get("text") or "")
             if sender == "bot" and easy and text:
                 text = easy_read.rewrite(text)
@@ -141,9 +141,9 @@ def build(records: list[GrievanceRecord], *, easy: bool = False) -> Conversation
         elif rec.handoff:
             if answering != "staff":
                 answering = "waiting"
-            if not rec.replies:
+            if not rec.replies and answering != "staff":
                 messages.append(Message(f"{rec.id}-w", rec.id, "system", SENDER_LABELS["system"], WAITING_NOTE, when))
-        elif rec.outcome == "answered":
+        elif rec.outcome in ("answered", "released"):
             answering = "bot"
     # Quick replies only make sense on the latest answer.
     latest = messages[-1].record if messages else None

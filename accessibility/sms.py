@@ -4,7 +4,8 @@ The session is keyed by the sender's number (pseudonymised), so a citizen can te
 over days and the assistant keeps the context. Replies are TwiML `<Message>` kept to
 `sms_max_segments` UCS-2 segments: a long answer is cut at a sentence and the rest is
 sent when the citizen replies 更多. Keywords: 人工 (a person), 进度+number (work-order
-status), 退订/TD/STOP (unsubscribe, remembered in data_dir), 订阅/START (back on).
+status), 退订/TD/STOP (unsubscribe, remembered in data_dir), 订阅/START (back on), and a
+lone digit 1–5 answering a pending follow-up (回访) of one of the sender's work orders.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from accessibility import conversation, easy_read, security, workorders
 from api.deps import SessionDep
-from api.services import gateway, grievance_log
+from api.services import follow_up, gateway, grievance_log
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("hotline.sms")
@@ -41,6 +43,7 @@ HUMAN_WORDS = {"人工", "转人工", "人工服务", "0"}
 MORE_WORDS = {"更多", "继续", "下一页"}
 EASY_WORDS = {"简单", "简单点", "简单点说", "说简单点"}
 STATUS_RE = re.compile(r"^(?:查询)?进度\s*[:：]?\s*([\d\s-]*)$")
+RATING_RE = re.compile(r"^([1-5])\s*分?$")
 
 TEXTS = {
     "welcome": (
@@ -54,6 +57,8 @@ TEXTS = {
     "status_found": "工单{number}：{status}。{explained}{deadline}",
     "no_more": "没有更多内容了。请继续发送您的问题。",
     "easy_on": "好的，以后用简单的话回复您。",
+    "rating_human": "如需马上联系工作人员，请回复“人工”。",
+    "rating_more": "您还有工单{number}在等您评价，请再回复一个数字1到5（5最满意）。",
 }
 
 
@@ -261,12 +266,22 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         )
         request.app.state.hotline_guard_sms = flood
     # 更多 and 进度 are meant to be sent again and again: they count for the burst limit only.
-    repeatable = keyword in MORE_WORDS or bool(STATUS_RE.match(keyword))
+    rating = RATING_RE.match(keyword)
+    repeatable = keyword in MORE_WORDS or bool(STATUS_RE.match(keyword)) or bool(rating)
     why = flood.check(sid, "" if repeatable else body.strip())
     if why:
         grievance_log.append(db, channel="sms", session_id=sid, caller=caller, text=body, status="rejected",
                              error_code="rate_limited")  # fmt: skip
         return send(security.FLOOD_MESSAGES[why])
+
+    if rating:
+        rated = await run_in_threadpool(_rate, db, phone, int(rating.group(1)))
+        if rated is not None:
+            thanks, rated_number = rated
+            _log_local(
+                db, sid=sid, caller=caller, text=body, reply=thanks, intent="follow_up_rating", ticket=rated_number
+            )
+            return send(thanks)
 
     if keyword in MORE_WORDS:
         rest = state.more.pop(caller, "")
@@ -329,3 +344,23 @@ def _status_reply(db: Session, raw_number: str, phone: str) -> tuple[str, str | 
         ),
         number,
     )
+
+
+def _rate(db: Session, phone: str, score: int) -> tuple[str, str] | None:
+    """Record a digit as the rating of this number's newest pending follow-up: (reply, work-order number).
+
+    None when the number has no follow-up (pending, or answered in the last days): the
+    digit is then an ordinary message for the assistant.
+    """
+    pending, recent = follow_up.for_phone(db, phone)
+    target = pending[0][0].token if pending else recent.token if recent is not None else None
+    db.rollback()  # end the read: record_rating starts its own write transaction
+    if target is None:
+        return None
+    result = follow_up.record_rating(db, token=target, score=score, channel="sms", settings=get_settings())
+    reply = result.message
+    if result.reopened:
+        reply += TEXTS["rating_human"]
+    if len(pending) > 1 and result.changed:
+        reply += TEXTS["rating_more"].format(number=pending[1][1].number)
+    return reply, result.number

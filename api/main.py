@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from accessibility import sms, web
+from accessibility import feedback, sms, web
 from api.errors import install_error_handlers
 from api.routes import audit as audit_routes
-from api.routes import auth, chat, departments, exports, health, knowledge, public, tickets, users
+from api.routes import auth, chat, departments, exports, health, knowledge, public, reports, tickets, users
 from api.routes import grievance_log as grievance_log_routes
 from api.services.rasa_client import RasaClient
 from api.settings import get_settings
+from staff_console import deps as console_deps
+from staff_console import routes as console_routes
+from voice import follow_up_call
 from voice import routes as voice_routes
 
 
@@ -46,8 +49,14 @@ def create_app() -> FastAPI:
     app.include_router(users.router)
     app.include_router(departments.router)
     app.include_router(audit_routes.router)
+    app.include_router(reports.router)
     app.include_router(web.router)
     app.include_router(voice_routes.router)
+    app.include_router(follow_up_call.router)
     app.include_router(sms.router)
+    app.include_router(feedback.router)
+    app.include_router(console_routes.router)
+    console_deps.install(app)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    app.mount("/staff/static", console_routes.static_files, name="staff-static")
     return app

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(default=5, ge=1, le=100, description="Failed logins before a lockout.")
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    staff_idle_minutes: int = Field(
+        default=20, ge=2, le=12 * 60, description="Staff console: idle time before the login ends (warned 2 min ahead)."
+    )
+    console_poll_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How often the live queue looks for news."
+    )
     public_lookup_per_minute: int = Field(default=10, ge=1, le=10000, description="Citizen lookups per client IP.")
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "api" / "sla_policy.yml", description="Deadlines per kind.")
     admin_username: str = Field(default="admin", description="First administrator (hotline user ensure-admin).")

@@ -4,13 +4,18 @@ Starts the real stack (app, Rasa, action server) on free ports in a temporary
 directory, warms it up, then sends `--turns` turns from `--sessions` concurrent
 sessions. Targets on the 2-core machine: p95 <= 250 ms and >= 30 turns/s.
 
-    .venv/bin/python bench/gateway_bench.py [--turns 300] [--sessions 10]
+Wall-clock figures depend on whatever else the machine runs, so the load average
+is printed with them, and so is the CPU time each part of the stack spent per turn
+(utime + stime of its process group from /proc), which other load barely moves.
+
+    .venv/bin/python bench/gateway_bench.py [--turns 300] [--sessions 10] [--rasa-workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -38,15 +43,40 @@ async def _session(client: httpx.AsyncClient, url: str, sid: str, turns: int, la
         lat.append((time.perf_counter() - started) * 1000)
 
 
-async def _run(app_url: str, turns: int, sessions: int) -> tuple[list[float], float]:
-    url = f"{app_url}/api/chat/messages"
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in a process group (each stack part has its own)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def _cpu(stack: Stack) -> dict[str, float]:
+    return {name: cpu_seconds(proc.pid) for name, proc in stack.processes.items()}
+
+
+async def _run(stack: Stack, turns: int, sessions: int) -> tuple[list[float], float, dict[str, float]]:
+    url = f"{stack.app_url}/api/chat/messages"
     per = max(1, turns // sessions)
     lat: list[float] = []
     async with httpx.AsyncClient(timeout=30) as client:
         await _session(client, url, "bench-warmup", 5, [])
+        cpu_before = {**_cpu(stack), "bench client": time.process_time()}
         started = time.perf_counter()
         await asyncio.gather(*(_session(client, url, f"bench-{n}", per, lat) for n in range(sessions)))
-        return lat, time.perf_counter() - started
+        wall = time.perf_counter() - started
+        cpu_after = {**_cpu(stack), "bench client": time.process_time()}
+        return lat, wall, {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
 
 
 def main() -> int:
@@ -54,12 +84,23 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--model", type=Path, help="a trained model; default: the one for the current bot/")
+    parser.add_argument(
+        "--rasa-workers",
+        type=int,
+        default=int(os.environ.get("HOTLINE_RASA_WORKERS", "1")),
+        help="Rasa processes (more than one needs Redis as the lock store)",
+    )
     args = parser.parse_args()
     trainer = [str(ROOT / "scripts/train_if_changed.sh")]
     model = args.model or Path(subprocess.run(trainer, capture_output=True, text=True, check=True).stdout.strip())
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(
-            data_dir=Path(tmp), model=model, app_port=free_port(), rasa_port=free_port(), actions_port=free_port()
+            data_dir=Path(tmp),
+            model=model,
+            app_port=free_port(),
+            rasa_port=free_port(),
+            actions_port=free_port(),
+            extra_env={"HOTLINE_RASA_WORKERS": str(args.rasa_workers)},
         )
         subprocess.run(
             [str(ROOT / ".venv/bin/hotline"), "db", "upgrade"],
@@ -71,15 +112,22 @@ def main() -> int:
         stack.start()
         try:
             stack.wait_ready()
-            lat, wall = asyncio.run(_run(stack.app_url, args.turns, args.sessions))
+            lat, wall, cpu = asyncio.run(_run(stack, args.turns, args.sessions))
+            load = Path("/proc/loadavg").read_text().split()[:3]
         finally:
             stack.stop()
     lat.sort()
     p95 = lat[int(0.95 * (len(lat) - 1))]
-    print(f"gateway: {len(lat)} turns, {args.sessions} concurrent sessions, SQLite, model {model.name}")
+    print(
+        f"gateway: {len(lat)} turns, {args.sessions} concurrent sessions, SQLite, "
+        f"{args.rasa_workers} Rasa worker(s), model {model.name}"
+    )
     rate = len(lat) / wall
     p50 = statistics.median(lat)
     print(f"  throughput {rate:.1f} turns/s   p50 {p50:.0f} ms   p95 {p95:.0f} ms   max {lat[-1]:.0f} ms")
+    per_turn = "   ".join(f"{name} {1000 * sec / len(lat):.1f}" for name, sec in cpu.items())
+    print(f"  CPU ms per turn: {per_turn}   total {1000 * sum(cpu.values()) / len(lat):.1f}")
+    print(f"  load average at the end: {' '.join(load)} (2 cores)")
     print(f"  targets: >= 30 turns/s, p95 <= 250 ms -> {'met' if len(lat) / wall >= 30 and p95 <= 250 else 'NOT met'}")
     return 0
 

@@ -87,12 +87,37 @@ class Stack:
                 "HOTLINE_TRACKER_DB": str(Path(data) / "tracker.db"),
             }
         )
+        # Several Rasa processes (sanic workers) need a shared lock store: Redis (DESIGN.md).
+        env.setdefault("HOTLINE_RASA_WORKERS", "1")
+        env.setdefault("HOTLINE_REDIS_HOST", "127.0.0.1")
+        env.setdefault("HOTLINE_REDIS_PORT", "6379")
+        env.update(self.extra_env)
+        env["HOTLINE_RASA_LOCK_STORE"] = "redis" if self.rasa_workers(env) > 1 else "in_memory"
         # The action server authenticates to the app with the stack's shared service token.
         env["HOTLINE_SERVICE_TOKEN"] = env.get("HOTLINE_SERVICE_TOKEN") or stored_service_token(Path(data))
-        env.update(self.extra_env)
         return env
 
+    @staticmethod
+    def rasa_workers(env: dict[str, str]) -> int:
+        value = env.get("HOTLINE_RASA_WORKERS", "1")
+        if not value.isdigit() or int(value) < 1:
+            raise RuntimeError(f"HOTLINE_RASA_WORKERS must be a whole number >= 1, not {value!r}")
+        return int(value)
+
+    def check_redis(self) -> None:
+        """With several Rasa workers, Redis must answer before Rasa starts, or every turn would fail."""
+        env = self.env()
+        if self.rasa_workers(env) == 1:
+            return
+        host, port = env["HOTLINE_REDIS_HOST"], int(env["HOTLINE_REDIS_PORT"])
+        if not _port_busy(host, port):
+            raise RuntimeError(
+                f"HOTLINE_RASA_WORKERS={env['HOTLINE_RASA_WORKERS']} needs Redis (the shared lock store) "
+                f"at {host}:{port}, which does not answer; start Redis or set HOTLINE_RASA_WORKERS=1"
+            )
+
     def start(self) -> None:
+        self.check_redis()
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("ab", buffering=0)
         procfile = parse_procfile((ROOT / "Procfile").read_text(encoding="utf-8"))
@@ -200,7 +225,11 @@ def main() -> int:
     # Ctrl-C and SIGTERM both stop everything, even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    stack.start()
+    try:
+        stack.start()
+    except RuntimeError as exc:
+        print(f"ERROR: step 'start the stack' failed: {exc}", file=sys.stderr)
+        return 1
     print(f"==> starting app, Rasa and action server (log: {stack.log_file}); Rasa takes about half a minute")
     try:
         stack.wait_ready()
@@ -208,8 +237,8 @@ def main() -> int:
             "\n残联服务热线已启动 / The hotline is running:\n"
             f"  web chat       {stack.app_url}/\n"
             f"  status lookup  {stack.app_url}/status     complaint form {stack.app_url}/complaint\n"
-            f"  phone (browser) {stack.app_url}/phone\n"
-            f"  staff API docs {stack.app_url}/docs  (the staff console page is not built yet)\n"
+            f"  phone (browser) {stack.app_url}/phone     staff console {stack.app_url}/staff\n"
+            f"  staff API docs {stack.app_url}/docs\n"
             f"  health         {stack.app_url}/health\n"
             f"  Rasa           {stack.rasa_url}   action server {stack.actions_url}\n"
             "Press Ctrl-C to stop everything.\n",

@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -141,3 +142,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
+
+
+# Browser fixtures, registered here once for every suite (one chromium, one app server per session).
+from tests.browser_support import AUDITED, axe, browser, context_factory, web_server  # noqa: E402, F401
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if AUDITED:
+        terminalreporter.write_line(
+            f"axe-core WCAG 2.2 A/AA: {len(AUDITED)} page states audited, 0 violations ({', '.join(AUDITED)})"
+        )

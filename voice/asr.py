@@ -1,7 +1,9 @@
 """Speech in: Vosk, one recogniser per call, fed 8 kHz PCM16, blocking work off the loop.
 
 The model is loaded once per process and shared (Vosk models are thread-safe;
-recognisers are not, so each call owns one and feeds it from one task at a time).
+recognisers are not). Each call owns one recogniser; a thread lock inside it, not
+only the asyncio lock, keeps two pool threads out of it at once, because a
+cancelled await leaves its pool job running. The call frees it when it ends.
 """
 
 from __future__ import annotations
@@ -98,25 +100,41 @@ class Recognizer:
     def __init__(self, model: Any, sample_rate: int = SAMPLE_RATE) -> None:
         import vosk
 
-        self._rec = vosk.KaldiRecognizer(model, sample_rate)
+        self._rec: Any = vosk.KaldiRecognizer(model, sample_rate)
         self._rec.SetWords(True)
+        self._busy = threading.Lock()
         self.sample_rate = sample_rate
         self.audio_ms = 0.0
 
     def accept(self, pcm16: bytes, *, want_partial: bool = False) -> AsrResult | None:
         """Feed audio; a final result at Vosk's endpoint, else the partial when asked."""
-        self.audio_ms += len(pcm16) * 1000 / (2 * self.sample_rate)
-        if self._rec.AcceptWaveform(pcm16):
-            return self._final(self._rec.Result())
-        if want_partial:
-            partial = _join_cjk(json.loads(self._rec.PartialResult()).get("partial", ""))
-            return AsrResult(partial, None, False) if partial else None
-        return None
+        with self._busy:
+            if self._rec is None:
+                return None
+            self.audio_ms += len(pcm16) * 1000 / (2 * self.sample_rate)
+            if self._rec.AcceptWaveform(pcm16):
+                return self._final(self._rec.Result())
+            if want_partial:
+                partial = _join_cjk(json.loads(self._rec.PartialResult()).get("partial", ""))
+                return AsrResult(partial, None, False) if partial else None
+            return None
 
     def flush(self) -> AsrResult | None:
         """End of stream: whatever is left."""
-        result = self._final(self._rec.FinalResult())
-        return result if result and result.text else None
+        with self._busy:
+            if self._rec is None:
+                return None
+            result = self._final(self._rec.FinalResult())
+            return result if result and result.text else None
+
+    def close(self) -> None:
+        """Free the native recogniser now (after any decode in progress), not at some later GC."""
+        with self._busy:
+            self._rec = None
+
+    @property
+    def closed(self) -> bool:
+        return self._rec is None
 
     @staticmethod
     def _final(raw: str) -> AsrResult:
@@ -145,6 +163,10 @@ class CallRecognizer:
         loop = asyncio.get_running_loop()
         async with self._lock:
             return await loop.run_in_executor(executor(), self.recognizer.flush)
+
+    async def close(self) -> None:
+        """End of call: waits on the pool for a decode still running, then frees the recogniser."""
+        await asyncio.get_running_loop().run_in_executor(executor(), self.recognizer.close)
 
 
 async def open_recognizer(path: Path) -> CallRecognizer | None:

@@ -48,9 +48,17 @@ P = {
     "asr_lost": "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。",
     "reprompt": "您还在吗？请直接说出您的问题。需要人工服务，请按0。",
     "goodbye": "很抱歉，一直没有听到您的声音。感谢您的来电，如需帮助请再次拨打。再见。",
-    "slow_on": "已为您放慢语速。如果希望以后来电也用慢速，请再按一次星号键。",
-    "slow_remember": "好的，已经记住，以后来电也用慢速。如需恢复正常语速，请再按一次星号键。",
-    "slow_off": "已恢复正常语速，慢速设置已经删除。",
+    "slow_on": "已为您放慢语速。想恢复正常语速，请再按星号键。",
+    "slow_ask": "已为您放慢语速。以后来电也用慢速吗？需要请按1，或者说“要”；不需要请按2，或者说“不要”。",
+    "slow_remembered": "好的，已经记住，以后来电也用慢速。想恢复正常语速，请按星号键。",
+    "slow_not_remembered": "好的，不记住。这次通话继续用慢速。",
+    "slow_off": "已恢复正常语速。",
+    "slow_off_ask": "已恢复正常语速。以后来电也用正常语速、删除慢速设置吗？"
+    "需要请按1，或者说“要”；不需要请按2，或者说“不要”。",
+    "slow_forgotten": "好的，慢速设置已经删除，以后来电用正常语速。",
+    "slow_kept": "好的，慢速设置保留，以后来电还用慢速。",
+    "slow_unsaved": "很抱歉，现在无法保存这个设置，这次通话的语速不变。",
+    "consent_keys": "需要请按1，不需要请按2。",
     "transfer": "正在为您转接人工服务，请稍候。",
     "sms_none": "现在还没有可以发送的答复。请先说出您的问题。",
     "sms_ok": "答复已经用短信发送到您的手机，请注意查收。",
@@ -63,6 +71,9 @@ P = {
 }
 YES = re.compile(r"^(对|是|是的|对的|正确|没错|确认|好的?)")
 NO = re.compile(r"(不对|不是|错了|不正确|重新)")
+# Answers to a yes/no question by voice; "no" is tried first (不要 contains 要).
+CONSENT_NO = re.compile(r"^(不要|不用|不需要|不必|不了|别|算了|不)")
+CONSENT_YES = re.compile(r"^(要|好|是|对|可以|需要|记住|行|嗯)")
 
 
 def expected_number(reply: str) -> Expect:
@@ -147,6 +158,7 @@ class Call:
     phase: Phase = Phase.listening
     clock_ms: int = 0
     slow: bool = False
+    slow_stored: bool = False  # this caller agreed to slow speech on every call (caller_preference)
     silences: int = 0
     barge_ins: int = 0
     last_spoken: str = ""
@@ -172,7 +184,8 @@ class Call:
         self._asr_task: asyncio.Task[None] | None = None
         self._pending_timing: TurnTiming | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.slow = preferences.wants_slow(self.caller_key)
+        self._consent = ""  # the open yes/no question: "remember" or "forget" slow speech
+        self._consent_asked = False  # one such question per call, however often * is pressed
 
     # --- lifecycle ---
 
@@ -191,6 +204,9 @@ class Call:
             self._asr_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._asr_task
+        if self.recognizer is not None:
+            with contextlib.suppress(Exception):
+                await self.recognizer.close()
         for task in list(self._tasks):
             task.cancel()
 
@@ -262,6 +278,10 @@ class Call:
             await self.say(self.last_spoken or P["greeting"], remember=False)
         elif action.kind == "slower":
             await self.slower()
+        elif action.kind in ("yes", "no"):
+            await self.answer_consent(action.kind == "yes")
+        elif action.kind == "other":
+            await self.say(P["consent_keys"], remember=False)
         elif action.kind == "number":
             await self.say(f"您输入的号码是：{read_number(action.value)}。正确请按井号键，重新输入请按星号键。")
         elif action.kind == "confirm":
@@ -398,6 +418,8 @@ class Call:
         count = self.silences
         if count >= self.config.silence_limit:
             await self.say(P["goodbye"], then_end=True, remember=False)
+        elif self._consent:
+            await self.say(P["slow_ask" if self._consent == "remember" else "slow_off_ask"], remember=False)
         else:
             await self.say(P["reprompt"], remember=False)
         self.silences = count
@@ -446,6 +468,12 @@ class Call:
             return
         self._touch()
         await self.stop_speaking()
+        if self._consent:
+            answer = re.sub(r"^[\s，。、！？,.!?]+", "", text)
+            if CONSENT_NO.match(answer) or CONSENT_YES.match(answer):
+                await self.answer_consent(not CONSENT_NO.match(answer))
+                return
+            self._close_consent()  # the caller moved on: the question lapses, nothing is stored
         if self.keys.pending_number:
             if NO.search(text):
                 self.keys.reset()
@@ -552,16 +580,54 @@ class Call:
         await self.say(text)
 
     async def slower(self) -> None:
-        if not self.slow:
-            self.slow = True
-            await self.say(P["slow_on"], remember=False)
-        elif not preferences.wants_slow(self.caller_key):
-            preferences.remember_slow(self.caller_key)
-            await self.say(P["slow_remember"], remember=False)
+        """`*` toggles slow speech; a caller we can recognise is asked (once a call) whether to keep it."""
+        self._close_consent()
+        self.slow = not self.slow
+        known = bool(self.caller_key)
+        if self.slow:
+            if known and not self.slow_stored and not self._consent_asked:
+                await self._ask_consent("remember", P["slow_ask"])
+            else:
+                await self.say(P["slow_on"], remember=False)
+        elif known and self.slow_stored and not self._consent_asked:
+            await self._ask_consent("forget", P["slow_off_ask"])
         else:
-            preferences.forget_slow(self.caller_key)
-            self.slow = False
             await self.say(P["slow_off"], remember=False)
+
+    async def _ask_consent(self, topic: str, question: str) -> None:
+        self._consent = topic
+        self._consent_asked = True
+        self.keys.reset()
+        self.keys.expect = Expect.consent
+        await self.say(question, remember=False)
+
+    def _close_consent(self) -> None:
+        if self._consent:
+            self._consent = ""
+            if self.keys.expect is Expect.consent:
+                self.keys.expect = Expect.nothing
+
+    async def answer_consent(self, yes: bool) -> None:
+        """Store or delete the preference only on the caller's explicit answer."""
+        topic = self._consent
+        self._close_consent()
+        if not topic:
+            return
+        store = (topic == "remember") == yes  # yes to remembering, or no to forgetting
+        if store == self.slow_stored:
+            await self.say(P["slow_not_remembered" if topic == "remember" else "slow_kept"], remember=False)
+            return
+        try:
+            if store:
+                await asyncio.to_thread(preferences.remember_slow, self.caller_key)
+            else:
+                await asyncio.to_thread(preferences.forget_slow, self.caller_key)
+        except Exception:
+            log.exception("caller preference not saved")
+            await self.say(P["slow_unsaved"], remember=False)
+            return
+        self.slow_stored = store
+        await self.say(P["slow_remembered" if store else "slow_forgotten"], remember=False)
 
     async def use_number(self, number: str) -> None:
         action, self.pending_action = self.pending_action, ""

@@ -3,6 +3,8 @@
 Keys work at any time (DESIGN.md): 0 a person, # repeat, * slower, 9 SMS; digits
 followed by # enter a number. 0 and 9 start a number only while one is asked
 for; a typed number is read back and used only after the caller confirms with #.
+While a yes/no question is open (consent), 1 answers yes and 2 no: every spoken
+question has a keypad answer.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ class Expect(StrEnum):
     nothing = "nothing"
     phone = "phone"
     ticket = "ticket"
+    consent = "consent"  # a yes/no question: 1 yes, 2 no
 
 
 @dataclass(frozen=True)
 class KeyAction:
-    kind: str  # handoff, sms, repeat, slower, digit, number, confirm, reenter, cleared
+    kind: str  # handoff, sms, repeat, slower, digit, number, confirm, reenter, cleared, yes, no, other
     value: str = ""
 
 
@@ -58,10 +61,13 @@ class KeyCollector:
             return KeyAction("repeat")
         if key == "*":
             return KeyAction("slower")
-        if self.expect is Expect.nothing and key == "0":
+        free = self.expect in (Expect.nothing, Expect.consent)
+        if free and key == "0":
             return KeyAction("handoff")
-        if self.expect is Expect.nothing and key == "9":
+        if free and key == "9":
             return KeyAction("sms")
+        if self.expect is Expect.consent:
+            return KeyAction({"1": "yes", "2": "no"}.get(key, "other"))
         self.buffer = key
         return KeyAction("digit", key)
 

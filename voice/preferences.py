@@ -1,29 +1,55 @@
 """Callers' remembered wishes (slower speech), kept only with their consent.
 
-In memory on purpose: no new database table in this change, and a preference
-that is forgotten on restart harms nobody (the caller presses * again). Keyed by
-the same pseudonymous caller key as the grievance log, never the phone number.
+Stored in `caller_preference`, keyed by the salted caller key (the grievance log's
+pseudonym), never the phone number. Only a caller who said yes has a row; saying
+no later deletes it. The functions block (database) and belong off the event loop.
 """
 
 from __future__ import annotations
 
-import threading
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-_slow: set[str] = set()
-_lock = threading.Lock()
+from api.db import get_engine
+from api.models.caller import CallerPreference
+from api.services.grievance_log import utcnow
 
 
 def wants_slow(caller_key: str) -> bool:
-    with _lock:
-        return bool(caller_key) and caller_key in _slow
+    """Did this caller ask, with consent, for slower speech on every call?"""
+    if not caller_key:
+        return False
+    with Session(get_engine()) as session:
+        row = session.get(CallerPreference, caller_key)
+        return bool(row and row.slow_speech)
 
 
-def remember_slow(caller_key: str) -> None:
-    if caller_key:
-        with _lock:
-            _slow.add(caller_key)
+def remember_slow(caller_key: str) -> bool:
+    """Store the caller's consent to slower speech; False when there is no caller to key it by."""
+    if not caller_key:
+        return False
+    now = utcnow()
+    with Session(get_engine()) as session:
+        row = session.get(CallerPreference, caller_key)
+        if row is None:
+            row = CallerPreference(caller_key=caller_key, slow_speech=True, consented_at=now, updated_at=now)
+        else:
+            row.slow_speech = True
+            row.updated_at = now
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # the same caller on two lines said yes at once: stored by the other
+    return True
 
 
 def forget_slow(caller_key: str) -> None:
-    with _lock:
-        _slow.discard(caller_key)
+    """Delete what was remembered: nothing about the caller stays behind."""
+    if not caller_key:
+        return
+    with Session(get_engine()) as session:
+        row = session.get(CallerPreference, caller_key)
+        if row is not None:
+            session.delete(row)
+            session.commit()

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from api.db import get_engine
 from api.services import gateway, grievance_log
 from api.settings import Settings, get_settings
-from voice import asr, model_fetch
+from voice import asr, model_fetch, preferences
 from voice import twilio_protocol as tp
 from voice.actions import CallActions
 from voice.call import Call, CallConfig, P, TurnReply
@@ -203,6 +203,15 @@ async def stream(ws: WebSocket) -> None:
         await close(1000)
 
 
+async def _stored_slow(key: str) -> bool:
+    """The caller's remembered speed; a database hiccup must not stop the call being answered."""
+    try:
+        return await asyncio.to_thread(preferences.wants_slow, key)
+    except Exception:
+        log.exception("caller preference not read")
+        return False
+
+
 async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: Any, close: Any) -> Call:
     call_sid = start.call_sid or start.stream_sid
     session_id = f"voice-{call_sid}"[:128]
@@ -227,6 +236,8 @@ async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: An
     async def turn(text: str, confidence: float | None) -> TurnReply:
         return await _gateway_turn(ws, settings, session_id, caller, text, confidence)
 
+    key = grievance_log.caller_key(caller, salt=settings.caller_key_salt) if caller else ""
+    slow = await _stored_slow(key)
     return Call(
         send=send,
         close=close,
@@ -234,7 +245,9 @@ async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: An
         turn_handler=turn,
         actions=actions,
         stream_sid=start.stream_sid,
-        caller_key=grievance_log.caller_key(caller, salt=settings.caller_key_salt) if caller else "",
+        caller_key=key,
+        slow=slow,
+        slow_stored=slow,
         recognizer=recognizer,
         asr_expected=recognizer is not None,
         config=cfg,

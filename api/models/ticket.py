@@ -196,6 +196,7 @@ class Ticket(TicketBase, table=True):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     satisfaction: str | None = Field(default=None, max_length=16)
+    satisfaction_score: int | None = Field(default=None, description="The citizen's last follow-up rating, 1 to 5")
     version: int = 1
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
 
@@ -253,6 +254,7 @@ class TicketPublic(TicketBase):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     satisfaction: str | None = None
+    satisfaction_score: int | None = None
     version: int = 1
     allowed_actions: list[str] = Field(default_factory=list)
 
@@ -427,3 +429,30 @@ class TicketDaySequence(SQLModel, table=True):
 
     day: date = Field(primary_key=True)
     last: int = 0
+
+
+class FollowUpChannel(enum.StrEnum):
+    sms = "sms"
+    web = "web"
+    voice = "voice"
+
+
+class FollowUp(SQLModel, table=True):
+    """One satisfaction request (回访) of a resolved work order and, once given, the citizen's answer.
+
+    `token` is the secret in the citizen's web link `/feedback/{token}`; `channel` is how the
+    request went out, `answered_channel` how the answer came back.
+    """
+
+    __tablename__ = "follow_up"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    channel: FollowUpChannel = Field(default=FollowUpChannel.web, max_length=8)
+    requested_at: datetime
+    requested_by: str = Field(max_length=64)
+    answered_at: datetime | None = Field(default=None, index=True)
+    answered_channel: FollowUpChannel | None = Field(default=None, max_length=8)
+    score: int | None = None
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -61,19 +61,15 @@ def search_log(
     items = [GrievanceRecordPublic.model_validate(r) for r in rows]
     if user.role == "auditor":
         items = [masked(i) for i in items]
-    audit.record_now(
+    audit.record_log_search(
         session,
         actor=user,
-        action="log.search",
-        target_type="grievance_log",
-        detail={
-            "channel": channel,
-            "session_id": session_id,
-            "ticket_number": ticket_number,
-            "since": since.isoformat() if since else None,
-            "until": until.isoformat() if until else None,
-            "results": len(items),
-        },
+        results=len(items),
+        channel=channel,
+        session_id=session_id,
+        ticket_number=ticket_number,
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
     )
     return GrievanceLogPage(items=items, offset=offset, limit=limit)
 
@@ -82,11 +78,7 @@ def search_log(
 def verify_log(session: SessionDep, user: Auditor) -> VerifyResult:
     """Walk the whole chain; `ok: false` names the first broken record and why."""
     result = grievance_log.verify(session)
-    audit.record_now(
-        session,
-        actor=user,
-        action="log.verify",
-        target_type="grievance_log",
-        detail={"ok": result.ok, "records": result.records, "first_broken_id": result.first_broken_id},
+    audit.record_log_verify(
+        session, actor=user, ok=result.ok, records=result.records, first_broken_id=result.first_broken_id
     )
     return result

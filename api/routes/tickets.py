@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
+from api.db import begin_write
 from api.deps import SessionDep, SettingsDep, require_roles
 from api.models.ticket import (
     CHANNEL_VALUES,
@@ -68,6 +69,7 @@ def create_ticket(
     """Open a work order (受理): number, deadline on the working-day calendar, and the deadline in plain Chinese."""
     created_before = None
     if idempotency_key:
+        begin_write(session)  # SQLite: take the write lock before the read, as create_ticket would
         created_before = tickets.find_by_idempotency_key(session, actor=user, key=idempotency_key)
     ticket = created_before or tickets.create_ticket(
         session,

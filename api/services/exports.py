@@ -48,6 +48,7 @@ TICKET_COLUMNS = [
     "resolved_at",
     "closed_at",
     "satisfaction",
+    "satisfaction_score",
     "public_reply",
     "session_id",
     "created_by",

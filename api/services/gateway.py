@@ -16,7 +16,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.models.ticket import TicketCreate, TicketKind
-from api.services import grievance_log, tickets
+from api.services import grievance_log, handoff, tickets
 from api.services.rasa_client import AssistantUnavailable, RasaClient
 
 CHANNELS = ("web", "sms", "voice")
@@ -61,6 +61,18 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
         text=turn.text,
         asr_confidence=turn.asr_confidence,
     )
+    if await run_in_threadpool(_held_by_a_person, session, turn.session_id):
+        # A person holds the conversation: the staff console shows the message; the assistant is not asked.
+        await run_in_threadpool(
+            grievance_log.complete,
+            session,
+            record_id=record.id,
+            outcome="held",
+            replies=[],
+            handoff=True,
+            latency_ms=_elapsed_ms(started),
+        )
+        return ChatAnswer(turn.session_id, [], None, True, None, record.id)
     metadata: dict[str, Any] = {"channel": turn.channel, "log_id": record.id}
     if turn.asr_confidence is not None:
         metadata["asr_confidence"] = turn.asr_confidence
@@ -103,6 +115,12 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
         latency_ms=_elapsed_ms(started),
     )
     return ChatAnswer(turn.session_id, replies, intent, handoff, ticket_number, record.id, signals)
+
+
+def _held_by_a_person(session: Session, session_id: str) -> bool:
+    held = handoff.is_held(session, session_id=session_id)
+    session.rollback()  # end the read: on SQLite an open read would block the writers that follow
+    return held
 
 
 def _follow_up_ticket(session: Session, turn: ChatTurn, draft: Any) -> str:

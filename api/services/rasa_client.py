@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-REST_WEBHOOK = "/webhooks/rest/webhook"
+# bot/hotline_nlu/channel.py: the replies, the turn's intent and the `handoff` slot in one answer.
+GATEWAY_WEBHOOK = "/webhooks/gateway/webhook"
 
 
 class AssistantUnavailable(Exception):
@@ -34,20 +35,8 @@ def _reply_from_rasa(msg: dict[str, Any]) -> dict[str, Any] | None:
     return reply or None
 
 
-def _turn_intent(tracker: dict[str, Any]) -> dict[str, Any]:
-    """The intent of the newest user event.
-
-    Inside a form Rasa keeps `latest_message` on the turn that started the form,
-    so the last `user` event is the reliable source for the current turn.
-    """
-    for event in reversed(tracker.get("events") or []):
-        if event.get("event") == "user":
-            return (event.get("parse_data") or {}).get("intent") or {}
-    return (tracker.get("latest_message") or {}).get("intent") or {}
-
-
 class RasaClient:
-    """Talks to Rasa's REST channel and reads the tracker for intent and slots."""
+    """Talks to Rasa's gateway channel over kept-alive connections (one request per turn)."""
 
     def __init__(self, base_url: str, *, timeout: float, client: httpx.AsyncClient | None = None) -> None:
         self.base_url = base_url
@@ -65,7 +54,7 @@ class RasaClient:
 
     async def _turn(self, session_id: str, text: str, metadata: dict[str, Any]) -> AssistantTurn:
         resp = await self._client.post(
-            self.base_url + REST_WEBHOOK,
+            self.base_url + GATEWAY_WEBHOOK,
             json={
                 "sender": session_id,
                 "message": text,
@@ -74,13 +63,11 @@ class RasaClient:
             },
         )
         resp.raise_for_status()
-        replies = [r for r in (_reply_from_rasa(m) for m in resp.json()) if r]
-        tracker = await self._client.get(
-            f"{self.base_url}/conversations/{session_id}/tracker", params={"include_events": "AFTER_RESTART"}
-        )
-        tracker.raise_for_status()
-        data = tracker.json()
-        intent = _turn_intent(data)
+        data = resp.json()
+        if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+            raise ValueError("unexpected answer from the gateway channel")
+        replies = [r for r in (_reply_from_rasa(m) for m in data["messages"]) if r]
+        intent = data.get("intent") or {}
         return AssistantTurn(
             replies=replies,
             intent=intent.get("name"),

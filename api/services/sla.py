@@ -35,6 +35,8 @@ class SlaPolicy:
     max_extensions: int = 2
     extra_holidays: frozenset[date] = field(default_factory=frozenset)
     extra_workdays: frozenset[date] = field(default_factory=frozenset)
+    # (China date, working days) -> deadline; lives and dies with this policy, so a reloaded file starts empty.
+    _deadlines: dict[tuple[date, int], datetime] = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 DEFAULT_DAYS = {
@@ -98,17 +100,23 @@ def load_policy(path: Path | None = None) -> SlaPolicy:
     return _load(str(target), target.stat().st_mtime)
 
 
+@lru_cache(maxsize=4096)
+def _calendar_workday(day: date) -> bool:
+    """The package's answer, cached: its data is fixed for the installed version, and a lookup costs ~25 µs."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        # Fixed-date statutory holidays are known in advance; lunar ones need the policy file.
+        return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
+
+
 def is_workday(day: date, policy: SlaPolicy | None = None) -> bool:
     if policy is not None:
         if day in policy.extra_holidays:
             return False
         if day in policy.extra_workdays:
             return True
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        # Fixed-date statutory holidays are known in advance; lunar ones need the policy file.
-        return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
+    return _calendar_workday(day)
 
 
 def add_working_days(start: date, days: int, policy: SlaPolicy | None = None) -> date:
@@ -144,14 +152,35 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59, 999999), tzinfo=CHINA_TZ).astimezone(UTC)
 
 
+MAX_CACHED_DEADLINES = 4096
+
+
+def _deadline(day: date, days: int, policy: SlaPolicy) -> datetime:
+    """End of the `days`-th working day after `day`, memoised on the policy.
+
+    The answer depends only on the China date, the day count and the policy (whose
+    holiday lists are frozen; a changed file is a new policy object with an empty
+    memo), so every work order of a day shares one computation.
+    """
+    key = (day, days)
+    memo = policy._deadlines
+    found = memo.get(key)
+    if found is None:
+        found = end_of_day(add_working_days(day, days, policy))
+        if len(memo) >= MAX_CACHED_DEADLINES:
+            memo.clear()
+        memo[key] = found
+    return found
+
+
 def deadline_for(kind: TicketKind, start: datetime, policy: SlaPolicy) -> tuple[datetime, int]:
     """Deadline and its working days for a work order received (or reopened) at `start`."""
     days = policy.working_days[kind]
-    return end_of_day(add_working_days(china_date(start), days, policy)), days
+    return _deadline(china_date(start), days, policy), days
 
 
 def extend_deadline(deadline: datetime, days: int, policy: SlaPolicy) -> datetime:
-    return end_of_day(add_working_days(china_date(deadline), days, policy))
+    return _deadline(china_date(deadline), days, policy)
 
 
 def format_day(day: date, *, reference: date | None = None) -> str:

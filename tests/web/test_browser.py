@@ -15,7 +15,7 @@ from sqlmodel import Session
 from accessibility import conversation
 from api.db import make_engine
 from api.services import grievance_log
-from tests.web.conftest import ARTIFACTS, AppServer, audit, screenshot_200
+from tests.browser_support import ARTIFACTS, AppServer, audit, screenshot_200
 
 pytestmark = pytest.mark.browser
 

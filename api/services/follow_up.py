@@ -1,0 +1,546 @@
+"""Follow-up (回访): ask the citizen for a 1–5 rating of a resolved work order, and act on it.
+
+`request_follow_up` moves a resolved order to 回访, stores a `FollowUp` with a secret
+token for the web link `/feedback/{token}` and, when Twilio is configured and the
+order has a mobile number, texts the citizen (reply 1–5 or open the link). Without
+SMS the request still exists and staff give the link (or take the rating) on a
+call-back. `record_rating` closes the order for 3–5 (基本满意/满意) and reopens it
+(重办) for 1–2 with the comment as the reason; a second answer changes nothing.
+The lifecycle moves go through `tickets.transition`, so each is a ticket event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, func, select
+
+from api.db import begin_write
+from api.errors import ApiError
+from api.models.common import clean_text
+from api.models.ticket import (
+    FollowUp,
+    FollowUpChannel,
+    Satisfaction,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    TransitionAction,
+    TransitionCreate,
+)
+from api.services import lifecycle, sla, tickets
+from api.services.audit import Principal
+from api.services.grievance_log import utcnow
+from api.settings import Settings
+
+log = logging.getLogger("hotline.follow_up")
+
+CITIZEN = Principal(username="citizen", role="citizen")
+SYSTEM_ACTOR = "system:follow_up"
+COMMENT_MAX_CHARS = 1000
+# A digit sent this long after the answer is still taken as a repeat of that answer.
+REPEAT_WINDOW = timedelta(days=7)
+
+SCORE_LABELS: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "很不满意"}
+CHANNEL_LABELS: dict[FollowUpChannel, str] = {
+    FollowUpChannel.sms: "短信",
+    FollowUpChannel.web: "网页",
+    FollowUpChannel.voice: "电话",
+}
+
+MESSAGES: dict[str, str] = {
+    "follow_up_not_found": (
+        "没有找到这次回访，链接可能不完整或已经失效。 / No such follow-up; the link may be incomplete."
+    ),
+    "invalid_score": "评分只能是 1 到 5 的整数（5 最满意）。 / The score must be a whole number from 1 to 5.",
+    "comment_too_long": "意见太长了，最多 {limit} 个字。 / The comment is longer than {limit} characters.",
+    "invalid_comment": "意见里有无法保存的字符。 / The comment contains characters that cannot be stored.",
+    "invalid_channel": "回访渠道只能是 sms、web 或 voice。 / The channel must be sms, web or voice.",
+    "follow_up_target": "请指定回访链接或工单号（只能一个）。 / Give either a follow-up token or a work-order number.",
+    "no_follow_up_pending": (
+        "这个工单现在不在回访阶段，不能评价。 / This work order is not awaiting a follow-up rating."
+    ),
+}
+
+CITIZEN_TEXTS: dict[str, str] = {
+    "closed": "谢谢您的评价（{score}分，{label}）。工单{number}已经办结。",
+    "closed_basic": "谢谢您的评价（{score}分，{label}）。工单{number}已经办结，我们会继续改进工作。",
+    "reopened": (
+        "谢谢您的评价（{score}分，{label}）。很抱歉没有让您满意，工单{number}已经重新办理，"
+        "工作人员会尽快联系您，办理期限是{deadline}。"
+    ),
+    "reopened_no_deadline": (
+        "谢谢您的评价（{score}分，{label}）。很抱歉没有让您满意，工单{number}已经重新办理，工作人员会尽快联系您。"
+    ),
+    "already_answered": "工单{number}的回访您已经评价过了（{score}分），不用再评价。谢谢您！",
+    "not_pending": "工单{number}现在不需要评价了，谢谢您！如有问题，请在线咨询或拨打服务热线。",
+}
+
+SMS_TEXT = (
+    "【残联服务热线】您的工单{number}已经办结。请为办理情况打分：直接回复数字1到5（5最满意，1最不满意），"
+    "也可以打开网页评价：{link} 谢谢您！"
+)
+
+_CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
+
+SmsStatus = Literal["sent", "not_configured", "no_mobile", "unsubscribed", "failed"]
+RatingOutcome = Literal["closed", "reopened", "already_answered", "not_pending"]
+
+
+def _error(status_code: int, code: str, **fmt: Any) -> ApiError:
+    return ApiError(status_code, code, MESSAGES[code].format(**fmt))
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def satisfaction_for(score: int) -> Satisfaction:
+    """4–5 满意, 3 基本满意, 1–2 不满意 (the 12345 three-level scale)."""
+    if score >= 4:
+        return Satisfaction.satisfied
+    if score == 3:
+        return Satisfaction.basically_satisfied
+    return Satisfaction.unsatisfied
+
+
+def feedback_path(token: str) -> str:
+    return f"/feedback/{token}"
+
+
+def feedback_link(token: str, settings: Settings) -> str:
+    """The absolute address the citizen opens (public base URL, else the app's own host and port)."""
+    base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    return base + feedback_path(token)
+
+
+def mobile_number(phone: str | None) -> str | None:
+    """A Chinese mobile number in E.164 (+86…), or None for landlines, short numbers and nothing."""
+    match = _CN_MOBILE.match(re.sub(r"[\s\-()（）]", "", phone or ""))
+    return "+86" + match.group(1) if match else None
+
+
+def phone_variants(phone: str) -> list[str]:
+    """The forms a number may be stored in on a work order (13800138000, +8613800138000, 8613800138000)."""
+    compact = re.sub(r"[^\d+]", "", phone or "")
+    forms = {compact, compact.lstrip("+")}
+    match = _CN_MOBILE.match(compact)
+    if match:
+        national = match.group(1)
+        forms |= {national, "86" + national, "+86" + national}
+    return sorted(f for f in forms if f)
+
+
+def _channel(value: FollowUpChannel | str) -> FollowUpChannel:
+    try:
+        return FollowUpChannel(value)
+    except ValueError:
+        raise _error(422, "invalid_channel") from None
+
+
+def _principal(actor: Principal | str) -> Principal:
+    return actor if isinstance(actor, Principal) else Principal(username=actor, role="")
+
+
+def _check_score(score: object) -> int:
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise _error(422, "invalid_score")
+    return score
+
+
+def _check_comment(comment: str | None) -> str:
+    try:
+        text = clean_text(comment or "")
+    except ValueError:
+        raise _error(422, "invalid_comment") from None
+    if len(text) > COMMENT_MAX_CHARS:
+        raise _error(422, "comment_too_long", limit=COMMENT_MAX_CHARS)
+    return str(text)
+
+
+def _begin(session: Session) -> None:
+    """Start a write transaction; a read the caller left open is ended first (its snapshot may be stale).
+
+    Changes the caller added but did not flush stay and are committed with ours.
+    """
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.rollback()
+    begin_write(session)
+
+
+@contextmanager
+def _writing(session: Session) -> Iterator[None]:
+    """A write transaction that is rolled back when anything in it fails (no lock is left held)."""
+    _begin(session)
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _latest_id(session: Session, ticket_id: int) -> int | None:
+    latest = session.exec(select(func.max(FollowUp.id)).where(FollowUp.ticket_id == ticket_id)).one()
+    return int(latest) if latest is not None else None
+
+
+# --- queries for the console and the channels ----------------------------------------------------
+
+
+def get_by_token(session: Session, token: str) -> FollowUp | None:
+    if not token or len(token) > 64:
+        return None
+    return session.exec(select(FollowUp).where(FollowUp.token == token)).first()
+
+
+def list_for_ticket(session: Session, *, number: str) -> list[FollowUp]:
+    """Every follow-up of a work order, oldest first (404 when the order does not exist)."""
+    ticket = tickets.get_ticket(session, number=number)
+    return list(session.exec(select(FollowUp).where(FollowUp.ticket_id == ticket.id).order_by(col(FollowUp.id))).all())
+
+
+def pending_for_ticket(session: Session, *, number: str) -> FollowUp | None:
+    """The open follow-up of a work order in 回访 (its link is what staff read out on a call-back)."""
+    ticket = tickets.get_ticket(session, number=number)
+    if ticket.status is not TicketStatus.follow_up or ticket.id is None:
+        return None
+    latest = _latest_id(session, ticket.id)
+    found = session.get(FollowUp, latest) if latest is not None else None
+    return found if found is not None and found.answered_at is None else None
+
+
+def for_phone(session: Session, phone: str) -> tuple[list[tuple[FollowUp, Ticket]], FollowUp | None]:
+    """(open follow-ups of this phone's work orders, newest first; the latest one answered recently).
+
+    Only the newest follow-up of each work order counts, and only while the order is in 回访.
+    """
+    variants = phone_variants(phone)
+    if not variants:
+        return [], None
+    newer = aliased(FollowUp)
+    superseded = (
+        select(newer.id)
+        .where(col(newer.ticket_id) == col(FollowUp.ticket_id), col(newer.id) > col(FollowUp.id))
+        .exists()
+    )
+    rows = session.exec(
+        select(FollowUp, Ticket)
+        .join(Ticket, col(Ticket.id) == col(FollowUp.ticket_id))
+        .where(
+            col(FollowUp.answered_at).is_(None),
+            Ticket.status == TicketStatus.follow_up,
+            col(Ticket.contact_phone).in_(variants),
+            ~superseded,
+        )
+        .order_by(col(FollowUp.id).desc())
+    ).all()
+    pending = [(fu, t) for fu, t in rows]
+    recent = None
+    if not pending:
+        recent = session.exec(
+            select(FollowUp)
+            .join(Ticket, col(Ticket.id) == col(FollowUp.ticket_id))
+            .where(
+                col(FollowUp.answered_at) >= utcnow() - REPEAT_WINDOW,
+                col(Ticket.contact_phone).in_(variants),
+            )
+            .order_by(col(FollowUp.answered_at).desc())
+        ).first()
+    return pending, recent
+
+
+# --- asking ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUpRequested:
+    """What staff need after asking: whether the SMS went out and, if not, the link to give by phone."""
+
+    number: str
+    follow_up_id: int
+    token: str
+    path: str
+    link: str
+    channel: FollowUpChannel
+    sms_sent: bool
+    sms_status: SmsStatus
+    message: str
+
+
+SMS_STATUS_TEXT: dict[str, str] = {
+    "sent": "已给市民发短信，请市民回复1到5分或打开网页评价。",
+    "not_configured": "短信服务未配置，没有发短信。",
+    "no_mobile": "工单没有手机号，没有发短信。",
+    "unsubscribed": "这个号码已退订短信，没有发短信。",
+    "failed": "短信发送失败。",
+}
+
+
+def _sms_precheck(settings: Settings, mobile: str | None) -> SmsStatus | None:
+    """Why no SMS can be sent, or None when one can."""
+    if not (settings.twilio_enabled and settings.twilio_phone_number):
+        return "not_configured"
+    if mobile is None:
+        return "no_mobile"
+    from accessibility.sms import is_unsubscribed  # the SMS channel owns 退订; imported late (it imports us)
+
+    if is_unsubscribed(settings, mobile):
+        return "unsubscribed"
+    return None
+
+
+def send_sms(settings: Settings, *, to: str, body: str, http_client: Any = None) -> str | None:
+    """Send one SMS with the official Twilio library under the configured deadline; None or the error."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    http = http_client or TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+    try:
+        client.messages.create(to=to, from_=settings.twilio_phone_number, body=body[:1500])
+    except Exception as exc:  # any Twilio or network error: staff are told to call instead
+        log.warning("follow-up SMS failed: %s: %s", type(exc).__name__, str(exc)[:200])
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return None
+
+
+def request_follow_up(
+    session: Session,
+    *,
+    number: str,
+    actor: Principal | str,
+    settings: Settings,
+    http_client: Any = None,
+) -> FollowUpRequested:
+    """Move a resolved (办结) work order to 回访 and ask the citizen for a rating.
+
+    The move and the FollowUp are committed together; the SMS is sent after the commit
+    (it may block up to `twilio_timeout_seconds`: call from a worker thread in async code),
+    and its outcome is a ticket event of its own. `http_client` replaces Twilio's HTTP
+    client (tests point it at a local peer). 404 for an unknown order, 409 unless 办结.
+    """
+    principal = _principal(actor)
+    with _writing(session):
+        ticket = tickets.get_ticket(session, number=number, for_update=True)
+        lifecycle.check(ticket.status, TransitionAction.follow_up, reason=None)
+        mobile = mobile_number(ticket.contact_phone)
+        blocked = _sms_precheck(settings, mobile)
+        token = secrets.token_urlsafe(24)
+        channel = FollowUpChannel.voice if blocked else FollowUpChannel.sms
+        follow_up = FollowUp(
+            ticket_id=ticket.id or 0,
+            token=token,
+            channel=channel,
+            requested_at=utcnow(),
+            requested_by=principal.username[:64],
+        )
+        session.add(follow_up)
+        session.flush()
+        follow_up_id = follow_up.id or 0
+        note = "请市民评分（1到5分）。" + (
+            SMS_STATUS_TEXT[blocked] + "请电话回访，并告诉市民评价网址或代为记录评分。" if blocked else "正在发短信。"
+        )
+        tickets.transition(
+            session,
+            number=number,
+            data=TransitionCreate(action=TransitionAction.follow_up, note=note),
+            actor=principal,
+            policy=sla.load_policy(settings.sla_policy_file),
+        )
+    link = feedback_link(token, settings)
+    status: SmsStatus = blocked or "sent"
+    if blocked is None and mobile is not None:
+        error = send_sms(settings, to=mobile, body=SMS_TEXT.format(number=number, link=link), http_client=http_client)
+        status = "failed" if error else "sent"
+        _record_sms_outcome(session, follow_up_id=follow_up_id, error=error)
+        if error:
+            channel = FollowUpChannel.voice
+    message = SMS_STATUS_TEXT[status]
+    if status != "sent":
+        message += f"请电话回访市民，告诉他评价网址 {link} ，或问市民打几分（1到5分）后代为记录。"
+    return FollowUpRequested(
+        number=number,
+        follow_up_id=follow_up_id,
+        token=token,
+        path=feedback_path(token),
+        link=link,
+        channel=channel,
+        sms_sent=status == "sent",
+        sms_status=status,
+        message=message,
+    )
+
+
+def _record_sms_outcome(session: Session, *, follow_up_id: int, error: str | None) -> None:
+    with _writing(session):
+        follow_up = session.exec(select(FollowUp).where(FollowUp.id == follow_up_id).with_for_update()).one()
+        ticket = session.get(Ticket, follow_up.ticket_id)
+        status = ticket.status if ticket is not None else None
+        if error:
+            follow_up.channel = FollowUpChannel.voice
+            session.add(follow_up)
+        session.add(
+            TicketEvent(
+                ticket_id=follow_up.ticket_id,
+                at=utcnow(),
+                actor=SYSTEM_ACTOR,
+                action="follow_up_sms",
+                from_status=status,
+                to_status=status,
+                note="回访短信已发出。" if error is None else "回访短信发送失败，请电话回访。",
+                reason=error,
+            )
+        )
+        session.commit()
+
+
+# --- answering ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RatingResult:
+    """What happened to a rating; `message` is for the citizen (web page, SMS reply, staff reading it out)."""
+
+    number: str
+    outcome: RatingOutcome
+    score: int | None
+    satisfaction: Satisfaction | None
+    status: TicketStatus
+    deadline_text: str
+    message: str
+
+    @property
+    def reopened(self) -> bool:
+        return self.outcome == "reopened"
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in ("closed", "reopened")
+
+
+def _locked_follow_up(session: Session, *, token: str | None, number: str | None, channel: FollowUpChannel) -> FollowUp:
+    if token is not None:
+        found = session.exec(select(FollowUp).where(FollowUp.token == token).with_for_update()).first()
+        if found is None:
+            raise _error(404, "follow_up_not_found")
+        return found
+    assert number is not None
+    ticket = tickets.get_ticket(session, number=number, for_update=True)
+    latest = _latest_id(session, ticket.id or 0)
+    found = (
+        session.exec(select(FollowUp).where(FollowUp.id == latest).with_for_update()).first()
+        if latest is not None
+        else None
+    )
+    if ticket.status is TicketStatus.follow_up and (found is None or found.answered_at is not None):
+        # Moved to 回访 through the API without a request (or a rating taken on a call-back): open one now.
+        found = FollowUp(
+            ticket_id=ticket.id or 0,
+            token=secrets.token_urlsafe(24),
+            channel=channel,
+            requested_at=utcnow(),
+            requested_by=SYSTEM_ACTOR,
+        )
+        session.add(found)
+        session.flush()
+    if found is None:
+        raise _error(409, "no_follow_up_pending")
+    return found
+
+
+def record_rating(
+    session: Session,
+    *,
+    token: str | None = None,
+    ticket: str | None = None,
+    score: int,
+    comment: str | None = None,
+    channel: FollowUpChannel | str,
+    actor: Principal | str = CITIZEN,
+    settings: Settings | None = None,
+) -> RatingResult:
+    """Record the citizen's 1–5 answer to a follow-up, found by its `token` or by the work-order number `ticket`.
+
+    3–5 closes the order (基本满意/满意); 1–2 reopens it (重办) with the comment as the reason.
+    Answering an answered follow-up, or one whose order has left 回访, changes nothing and says so.
+    Raises ApiError: 422 bad score/comment/channel, 404 unknown token or order, 409 order not in 回访
+    (by number). `actor` stays "citizen" unless staff type in an answer given on a call-back.
+    """
+    if (token is None) == (ticket is None):
+        raise _error(422, "follow_up_target")
+    score = _check_score(score)
+    text = _check_comment(comment)
+    via = _channel(channel)
+    principal = _principal(actor)
+    with _writing(session):
+        follow_up = _locked_follow_up(session, token=token, number=ticket, channel=via)
+        order = session.get(Ticket, follow_up.ticket_id)
+        assert order is not None
+        number = order.number
+        status_now = order.status
+        if follow_up.answered_at is not None:
+            previous = follow_up.score or score
+            session.rollback()
+            return RatingResult(
+                number=number,
+                outcome="already_answered",
+                score=previous,
+                satisfaction=satisfaction_for(previous),
+                status=status_now,
+                deadline_text="",
+                message=CITIZEN_TEXTS["already_answered"].format(number=number, score=previous),
+            )
+        if status_now is not TicketStatus.follow_up or _latest_id(session, order.id or 0) != follow_up.id:
+            session.rollback()
+            return RatingResult(
+                number=number,
+                outcome="not_pending",
+                score=None,
+                satisfaction=None,
+                status=status_now,
+                deadline_text="",
+                message=CITIZEN_TEXTS["not_pending"].format(number=number),
+            )
+
+        satisfaction = satisfaction_for(score)
+        label = SCORE_LABELS[score]
+        follow_up.answered_at = utcnow()
+        follow_up.answered_channel = via
+        follow_up.score = score
+        follow_up.comment = text or None
+        order.satisfaction_score = score
+        session.add(follow_up)
+        session.add(order)
+        recorded_by = "" if principal.username == CITIZEN.username else f"，由{principal.username}代为记录"
+        note = f"市民评分：{score}分（{label}），渠道：{CHANNEL_LABELS[via]}{recorded_by}。" + (
+            f"意见：{text}" if text and score >= 3 else ""
+        )
+        reopen = satisfaction is Satisfaction.unsatisfied
+        data = TransitionCreate(
+            action=TransitionAction.reopen if reopen else TransitionAction.close,
+            satisfaction=satisfaction,
+            reason=(text or f"市民回访不满意（{score}分），没有说明原因。") if reopen else None,
+            note=note,
+        )
+        policy = sla.load_policy(settings.sla_policy_file) if settings is not None else None
+        order = tickets.transition(session, number=number, data=data, actor=principal, policy=policy)
+    deadline = sla.deadline_text(order.deadline, order.sla_working_days, start=utcnow()) if reopen else ""
+    key = (
+        ("reopened" if deadline else "reopened_no_deadline") if reopen else ("closed" if score >= 4 else "closed_basic")
+    )
+    return RatingResult(
+        number=number,
+        outcome="reopened" if reopen else "closed",
+        score=score,
+        satisfaction=satisfaction,
+        status=order.status,
+        deadline_text=deadline,
+        message=CITIZEN_TEXTS[key].format(score=score, label=label, number=number, deadline=deadline),
+    )

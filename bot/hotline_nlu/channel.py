@@ -1,0 +1,115 @@
+"""The chat gateway's input channel: the replies of a turn plus what the gateway must know about it.
+
+Rasa's REST channel returns only the bot messages, so the gateway used to fetch the whole
+tracker after every turn (a second reload and replay of the conversation, growing with
+its length) just to read the intent and the `handoff` slot. This channel answers with
+both in the same reply. `hotline_nlu.tracker_store` summarises the tracker the turn was
+saved with and hands the summary over through a context variable; with another tracker
+store the channel reads the tracker back, which is correct but slower.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+# Summaries of the trackers saved during the current request, by sender; see `note_saved`.
+saved_turns: contextvars.ContextVar[Optional[dict[str, dict[str, Any]]]] = contextvars.ContextVar(
+    "hotline_saved_turns", default=None
+)
+
+DEFAULT_SLOTS = ("handoff",)
+
+
+def note_saved(tracker: DialogueStateTracker) -> None:
+    """Called by the tracker store on save: summarise the tracker if a gateway request waits for it.
+
+    The summary is taken at once, while this turn still holds the conversation's lock.
+    """
+    holder = saved_turns.get()
+    if holder is not None:
+        holder[tracker.sender_id] = turn_summary(tracker)
+
+
+def turn_summary(tracker: Optional[DialogueStateTracker]) -> dict[str, Any]:
+    """Intent of this turn's user message and all slot values.
+
+    The newest `user` event is read from all events, not `latest_message`: inside a form
+    Rasa leaves `latest_message` on the message that started the form.
+    """
+    if tracker is None:
+        return {"intent": None, "slots": {}}
+    intent = None
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            name = event.intent.get("name")
+            if name:
+                intent = {"name": name, "confidence": event.intent.get("confidence")}
+            break
+    return {"intent": intent, "slots": tracker.current_slot_values()}
+
+
+class GatewayInput(RestInput):
+    """`POST /webhooks/gateway/webhook`: REST's request body, answer `{messages, intent, slots}`."""
+
+    def __init__(self, slots: tuple[str, ...] = DEFAULT_SLOTS) -> None:
+        self.slots = slots
+
+    @classmethod
+    def name(cls) -> str:
+        return "gateway"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "GatewayInput":
+        slots = (credentials or {}).get("slots") or DEFAULT_SLOTS
+        return cls(tuple(str(s) for s in slots))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint("hotline_gateway_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body = request.json if isinstance(request.json, dict) else {}
+            sender_id, text = body.get("sender"), body.get("message")
+            if not isinstance(sender_id, str) or not sender_id or not isinstance(text, str):
+                return response.json({"error": "sender and message (strings) are required"}, status=400)
+            collector = CollectingOutputChannel()
+            holder: dict[str, dict[str, Any]] = {}
+            token = saved_turns.set(holder)
+            try:
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender_id,
+                        input_channel=self._extract_input_channel(request),
+                        metadata=self.get_metadata(request),
+                    )
+                )
+            finally:
+                saved_turns.reset(token)
+            # An error inside Rasa propagates (a 500), so the gateway records the turn for staff
+            # instead of reporting an empty answer as if the assistant had chosen silence.
+            summary = holder.get(sender_id)
+            if summary is None:
+                summary = turn_summary(await request.app.ctx.agent.tracker_store.retrieve(sender_id))
+            slots = {name: summary["slots"].get(name) for name in self.slots}
+            return response.json({"messages": collector.messages, "intent": summary["intent"], "slots": slots})
+
+        return hook

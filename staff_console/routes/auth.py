@@ -1,0 +1,92 @@
+"""Console login, logout and the "continue" button of the idle warning."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from accessibility import security
+from api.deps import SessionDep, SettingsDep, client_ip
+from api.errors import ApiError
+from api.services import staff as staff_service
+from staff_console import sessions
+from staff_console.deps import ConsoleLoginDep, FormDep, form_text
+from staff_console.permissions import PAGES, may_open
+from staff_console.ui import render
+
+router = APIRouter(prefix="/staff")
+
+
+def _safe_next(value: str) -> str:
+    """Only our own console pages: never an open redirect."""
+    if value.startswith("/staff") and not value.startswith("//") and "\\" not in value and len(value) < 300:
+        return value
+    return "/staff/home"
+
+
+def _login_page(request: Request, settings: SettingsDep, **ctx: object) -> Response:
+    context = {
+        "title": "工作人员登录",
+        "next": "/staff/home",
+        "username": "",
+        "max_failures": settings.login_max_failures,
+        "lockout_minutes": settings.login_lockout_minutes,
+        "idle_minutes": settings.staff_idle_minutes,
+        **ctx,
+    }
+    return render(request, "staff/login.html", context, login=None, status_code=400 if ctx.get("errors") else 200)
+
+
+@router.get("/login")
+def login_form(request: Request, settings: SettingsDep, next: str = "/staff/home") -> Response:
+    return _login_page(request, settings, next=_safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await request.form()
+    username = str(form.get("username") or "").strip().lower()[:64]
+    password = str(form.get("password") or "")[:256]
+    next_url = _safe_next(str(form.get("next") or ""))
+    if not username or not password:
+        return _login_page(
+            request, settings, next=next_url, username=username, errors={"login": "请填写用户名和密码。"}
+        )
+    try:
+        user = staff_service.authenticate(
+            session, username=username, password=password, settings=settings, client_ip=client_ip(request)
+        )
+    except ApiError as exc:
+        message = exc.message.split(" / ")[0]
+        return _login_page(request, settings, next=next_url, username=username, errors={"login": message})
+    token = sessions.start(session, user=user, settings=settings)
+    response = RedirectResponse(next_url, status_code=303)
+    sessions.set_cookie(response, request, token)
+    return security.apply_security_headers(response)
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, login: ConsoleLoginDep, form: FormDep) -> Response:
+    sessions.end(session, login=login)
+    response = RedirectResponse("/staff/login", status_code=303)
+    sessions.clear_cookie(response)
+    return security.apply_security_headers(response)
+
+
+@router.post("/session/extend")
+def extend(
+    request: Request, session: SessionDep, settings: SettingsDep, login: ConsoleLoginDep, form: FormDep
+) -> Response:
+    expires = sessions.extend(session, login=login, settings=settings)
+    if request.headers.get(security.CSRF_HEADER):
+        return JSONResponse({"expires_at_ms": expires})
+    return security.apply_security_headers(RedirectResponse(_safe_next(form_text(form, "next")), status_code=303))
+
+
+@router.get("/home")
+def home(login: ConsoleLoginDep) -> Response:
+    """Each role starts on the first page it may use."""
+    for key, (href, _label) in PAGES.items():
+        if may_open(login.principal, key):
+            return RedirectResponse(href, status_code=303)
+    return RedirectResponse("/staff/tickets", status_code=303)

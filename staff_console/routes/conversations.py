@@ -1,0 +1,156 @@
+"""Taking over a handed-off conversation: the transcript, replies in the citizen's channel, hand-back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import select
+
+from accessibility import conversation, security
+from api.deps import SessionDep, SettingsDep
+from api.errors import ApiError
+from api.models.ticket import Ticket, TicketNoteCreate
+from api.services import grievance_log, handoff, tickets
+from staff_console import assistant_link, sessions
+from staff_console.deps import FormDep, form_text, page
+from staff_console.outbound import send_sms
+from staff_console.ui import render
+from staff_console.views import CHANNELS, notice_query, read_notice, turn_lines
+
+router = APIRouter(prefix="/staff/conversations")
+ConvLogin = Annotated[sessions.ConsoleLogin, Depends(page("conversation"))]
+MAX_REPLY = 1000
+
+
+def _back(session_id: str, notice: str = "") -> Response:
+    url = f"/staff/conversations/{quote(session_id, safe='')}"
+    if notice:
+        url += "?" + notice_query(notice)
+    return security.apply_security_headers(RedirectResponse(url, status_code=303))
+
+
+def _page(request: Request, db: SessionDep, login: sessions.ConsoleLogin, session_id: str, **extra: Any) -> Response:
+    records = handoff.transcript(db, session_id=session_id)
+    if not records:
+        missing = {
+            "title": "没有找到对话",
+            "message": "没有找到这段对话，可能已超过保存期限或地址有误。",
+            "back": "/staff",
+        }
+        return render(request, "staff/message.html", missing, login=login, status_code=404)
+    hold = handoff.get_hold(db, session_id=session_id)
+    ticket_numbers = sorted({r.ticket_number for r in records if r.ticket_number})
+    db.rollback()
+    lines = [line for r in records for line in turn_lines(r, mask=False)]
+    channel = next((r.channel for r in records if r.outcome != "staff"), records[0].channel)
+    ctx: dict[str, Any] = {
+        "title": f"对话记录（{CHANNELS.get(channel, channel)}） - 工作台",
+        "session_id": session_id,
+        "channel": channel,
+        "channel_text": CHANNELS.get(channel, channel),
+        "lines": lines,
+        "holder": hold.holder if hold else None,
+        "mine": bool(hold and hold.holder == login.username),
+        "ticket_numbers": ticket_numbers,
+        "notice": read_notice(request),
+        "reply_text": "",
+        "max_reply": MAX_REPLY,
+        **extra,
+    }
+    return render(request, "staff/conversation.html", ctx, login=login, status_code=400 if extra.get("errors") else 200)
+
+
+@router.get("/{session_id}")
+def show(request: Request, session_id: str, db: SessionDep, login: ConvLogin) -> Response:
+    return _page(request, db, login, session_id[:128])
+
+
+@router.post("/{session_id}/take")
+async def take(session_id: str, db: SessionDep, settings: SettingsDep, login: ConvLogin, form: FormDep) -> Response:
+    records = handoff.transcript(db, session_id=session_id[:128], limit=1)
+    channel = records[0].channel if records else "web"
+    try:
+        handoff.take(db, session_id=session_id[:128], channel=channel, actor=login.principal)
+    except ApiError as exc:
+        return _back(session_id, exc.message.split(" / ")[0])
+    told = await assistant_link.set_handoff(settings, session_id=session_id, held=True)
+    note = (
+        "您已接手这段对话，智能助手暂停回答。"
+        if told
+        else "您已接手这段对话。注意：暂时联系不上智能助手，它恢复后也不会插话，直到您交还。"
+    )
+    return _back(session_id, note)
+
+
+def _ticket_for(db: SessionDep, session_id: str) -> Ticket | None:
+    return db.exec(select(Ticket).where(Ticket.session_id == session_id).order_by(Ticket.id.desc())).first()  # type: ignore[union-attr]
+
+
+@router.post("/{session_id}/reply")
+async def reply(
+    request: Request, session_id: str, db: SessionDep, settings: SettingsDep, login: ConvLogin, form: FormDep
+) -> Response:
+    session_id = session_id[:128]
+    text = form_text(form, "text", limit=MAX_REPLY + 1)
+    hold = handoff.get_hold(db, session_id=session_id)
+    db.rollback()
+    if hold is None or hold.holder != login.username:
+        return _back(session_id, "请先接手这段对话，再回复。")
+    if not text:
+        return _page(request, db, login, session_id, errors={"text": "请填写回复内容。"})
+    if len(text) > MAX_REPLY:
+        return _page(
+            request, db, login, session_id, errors={"text": f"回复太长，请不超过{MAX_REPLY}个字。"}, reply_text=text
+        )
+    channel = hold.channel
+    name = login.full_name or login.username
+    if channel in ("voice", "phone"):
+        conversation.post_staff_message(
+            db, session_id=session_id, text="（回电记录）" + text, staff_name=name, channel=channel
+        )
+        ticket = _ticket_for(db, session_id)
+        if ticket is not None:
+            tickets.add_note(
+                db, number=ticket.number, data=TicketNoteCreate(text="回电记录：" + text), actor=login.principal
+            )
+        return _back(session_id, "已记录回电内容。电话渠道不能发文字，请按记录回电。")
+    conversation.post_staff_message(db, session_id=session_id, text=text, staff_name=name, channel=channel)
+    if channel == "sms":
+        ticket = _ticket_for(db, session_id)
+        phone = ticket.contact_phone if ticket is not None else None
+        sent = await send_sms(settings, to=phone, body=text)
+        db.rollback()
+        if not sent:
+            return _back(session_id, "回复已记录，但短信没有发出（未配置短信通道或没有联系电话），请电话联系市民。")
+        return _back(session_id, "短信已发出。")
+    return _back(session_id, "回复已发送，市民的网页上会马上显示。")
+
+
+@router.post("/{session_id}/release")
+async def release(session_id: str, db: SessionDep, settings: SettingsDep, login: ConvLogin, form: FormDep) -> Response:
+    session_id = session_id[:128]
+    try:
+        hold = handoff.release(db, session_id=session_id, actor=login.principal)
+    except ApiError as exc:
+        return _back(session_id, exc.message.split(" / ")[0])
+    rec = grievance_log.append(db, channel=hold.channel, session_id=session_id, text="")
+    grievance_log.complete(
+        db,
+        record_id=rec.id,
+        outcome="released",
+        replies=[
+            {
+                "text": "工作人员已结束服务，现在由智能助手继续为您服务。需要真人服务，请随时说“转人工”。",
+                "sender": "system",
+            }
+        ],
+        handoff=False,
+    )
+    told = await assistant_link.set_handoff(settings, session_id=session_id, held=False)
+    note = (
+        "已交还智能助手。" if told else "已交还，但暂时联系不上智能助手：市民的新消息会按“助手暂时不可用”处理并转人工。"
+    )
+    return _back(session_id, note)

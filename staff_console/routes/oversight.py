@@ -1,0 +1,98 @@
+"""Oversight for supervisors: volumes, rates, overdue orders, escalation reasons, unanswered questions."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from accessibility import security
+from api.deps import SessionDep, SettingsDep
+from api.services import audit, reports, sla
+from api.services.grievance_log import utcnow
+from staff_console import sessions
+from staff_console.charts import bars
+from staff_console.deps import page
+from staff_console.ui import render
+
+router = APIRouter(prefix="/staff")
+OversightLogin = Annotated[sessions.ConsoleLogin, Depends(page("oversight"))]
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+def _dates(date_from: str, date_to: str) -> tuple[date, date, dict[str, str]]:
+    """The range asked for, or the last 30 days with a message saying what was wrong."""
+    errors: dict[str, str] = {}
+    today = sla.china_date(utcnow())
+    end, start = today, today - timedelta(days=DEFAULT_DAYS - 1)
+    try:
+        if date_to:
+            end = date.fromisoformat(date_to)
+        if date_from:
+            start = date.fromisoformat(date_from)
+        elif date_to:
+            start = end - timedelta(days=DEFAULT_DAYS - 1)
+    except ValueError:
+        errors["date_from"] = "日期格式应为 年-月-日，例如 2026-11-01。已显示最近30天。"
+        return today - timedelta(days=DEFAULT_DAYS - 1), today, errors
+    if start > end or (end - start).days + 1 > MAX_DAYS or not 2000 <= start.year <= end.year <= 2100:
+        errors["date_from"] = f"开始日期要早于结束日期，最长{MAX_DAYS}天。已显示最近30天。"
+        return today - timedelta(days=DEFAULT_DAYS - 1), today, errors
+    return start, end, errors
+
+
+def _percent(rate: reports.Rate) -> str:
+    return "无数据" if rate.rate is None else f"{rate.rate * 100:.1f}%（{rate.numerator}/{rate.denominator}）"
+
+
+@router.get("/oversight")
+def oversight(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    login: OversightLogin,
+    date_from: str = "",
+    date_to: str = "",
+) -> Response:
+    start, end, errors = _dates(date_from[:10], date_to[:10])
+    report = reports.overview(db, date_from=start, date_to=end, policy=sla.load_policy(settings.sla_policy_file))
+    charts: list[dict[str, Any]] = [
+        bars("chart-channel", "各渠道诉求量", [(v.label, v.requests) for v in report.volumes_by_channel], "条"),
+        bars("chart-kind", "各类型工单量", [(c.label, c.count) for c in report.work_orders_by_kind], "个"),
+        bars("chart-category", "各类别工单量", [(c.label, c.count) for c in report.work_orders_by_category], "个"),
+        bars("chart-escalation", "转人工原因", [(c.label, c.count) for c in report.escalations], "次"),
+        bars("chart-score", "满意度评分分布", [(c.label, c.count) for c in report.satisfaction.by_score], "人"),
+    ]
+    ctx = {
+        "title": "服务监督 - 工作台",
+        "report": report,
+        "charts": charts,
+        "answer_rate": _percent(report.answer_rate),
+        "resolution_rate": _percent(report.resolution_rate),
+        "satisfaction_rate": _percent(report.satisfaction.rate),
+        "date_from": start.isoformat(),
+        "date_to": end.isoformat(),
+        "errors": errors,
+    }
+    return render(request, "staff/oversight.html", ctx, login=login)
+
+
+@router.get("/oversight.csv")
+def oversight_csv(
+    db: SessionDep, settings: SettingsDep, login: OversightLogin, date_from: str = "", date_to: str = ""
+) -> Response:
+    start, end, _errors = _dates(date_from[:10], date_to[:10])
+    report = reports.overview(db, date_from=start, date_to=end, policy=sla.load_policy(settings.sla_policy_file))
+    audit.record_now(
+        db,
+        actor=login.principal,
+        action="report.export",
+        target_type="report",
+        detail={"from": str(start), "to": str(end)},
+    )
+    body = "\ufeff" + reports.to_csv(report)  # the BOM lets spreadsheet programs read the Chinese correctly
+    headers = {"Content-Disposition": f'attachment; filename="hotline-oversight-{start}-{end}.csv"'}
+    return security.apply_security_headers(Response(body, media_type="text/csv; charset=utf-8", headers=headers))

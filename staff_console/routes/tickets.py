@@ -1,0 +1,277 @@
+"""Work orders in the console: the list, one order's page, its moves through the 12345 loop, notes, follow-up."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from accessibility import security
+from api.deps import SessionDep, SettingsDep
+from api.errors import ApiError
+from api.models.ticket import (
+    OPEN_STATUSES,
+    STATUS_LABELS,
+    TicketKind,
+    TicketNoteCreate,
+    TicketStatus,
+    TransitionAction,
+    TransitionCreate,
+)
+from api.services import follow_up, lifecycle, staff, tickets
+from api.services.grievance_log import utcnow
+from staff_console import sessions
+from staff_console.deps import FormDep, form_text, page
+from staff_console.permissions import is_department_staff, may_open, sees_ticket
+from staff_console.ui import render
+from staff_console.views import CHANNELS, notice_query, read_notice, time_left
+from voice import follow_up_call
+
+router = APIRouter(prefix="/staff/tickets")
+ReadLogin = Annotated[sessions.ConsoleLogin, Depends(page("tickets"))]
+WriteLogin = Annotated[sessions.ConsoleLogin, Depends(page("ticket_write"))]
+PAGE_SIZE = 50
+
+# What each move asks for, beyond an optional note (the form fields the page shows).
+ACTION_FIELDS: dict[TransitionAction, tuple[str, ...]] = {
+    TransitionAction.dispatch: ("department_id", "assignee", "note"),
+    TransitionAction.reject: ("reason",),
+    TransitionAction.accept: ("note",),
+    TransitionAction.start: ("note",),
+    TransitionAction.reply: ("public_reply",),
+    TransitionAction.resolve: ("note",),
+    TransitionAction.close: ("note",),
+    TransitionAction.reopen: ("reason",),
+    TransitionAction.extend: ("reason", "working_days"),
+}
+
+EVENT_LABELS = {"create": "受理", "edit": "修改", **{a.value: label for a, label in lifecycle.ACTION_LABELS.items()}}
+
+
+def _redirect(url: str) -> Response:
+    return security.apply_security_headers(RedirectResponse(url, status_code=303))
+
+
+def _message(request: Request, login: sessions.ConsoleLogin, title: str, message: str, status: int) -> Response:
+    ctx = {"title": title, "message": message, "back": "/staff/tickets", "back_label": "返回工单列表"}
+    return render(request, "staff/message.html", ctx, login=login, status_code=status)
+
+
+@router.get("")
+def list_page(
+    request: Request,
+    db: SessionDep,
+    login: ReadLogin,
+    status: str = "",
+    kind: str = "",
+    overdue: str = "",
+    page: str = "1",
+) -> Response:
+    flt = tickets.TicketFilter()
+    errors: dict[str, str] = {}
+    if status:
+        try:
+            flt.status = TicketStatus(status)
+        except ValueError:
+            errors["status"] = "没有这个状态，已显示全部。"
+    if kind:
+        try:
+            flt.kind = TicketKind(kind)
+        except ValueError:
+            errors["kind"] = "没有这个类型，已显示全部。"
+    if overdue == "1":
+        flt.overdue = True
+    if is_department_staff(login.principal):
+        flt.department_id = login.principal.department_id
+    page_no = max(1, min(int(page), 10_000)) if page.isdigit() else 1
+    now = utcnow()
+    rows, total = tickets.list_tickets(db, flt=flt, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE, now=now)
+    db.rollback()
+    views = [
+        {
+            "view": tickets.to_public(t, principal=login.principal, now=now),
+            "left": time_left(t.deadline, now, open_=t.status in OPEN_STATUSES),
+        }
+        for t in rows
+    ]
+    ctx = {
+        "title": "工单 - 工作台",
+        "rows": views,
+        "total": total,
+        "page_no": page_no,
+        "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+        "status": status if "status" not in errors else "",
+        "kind": kind if "kind" not in errors else "",
+        "overdue": overdue == "1",
+        "statuses": STATUS_LABELS,
+        "kinds": [k.value for k in TicketKind],
+        "filter_errors": errors,
+        "channels": CHANNELS,
+    }
+    return render(request, "staff/tickets.html", ctx, login=login)
+
+
+def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin, number: str, **extra: Any) -> Response:
+    try:
+        ticket = tickets.get_ticket(db, number=number)
+    except ApiError:
+        db.rollback()
+        return _message(request, login, "没有找到工单", "没有找到这个工单，请核对工单号。", 404)
+    if not sees_ticket(login.principal, ticket):
+        db.rollback()
+        return _message(request, login, "不能查看这个工单", "这个工单没有派给您的部门。", 403)
+    now = utcnow()
+    view = tickets.to_public(ticket, principal=login.principal, now=now)
+    events = tickets.list_events(db, number=number)
+    notes = tickets.list_notes(db, number=number)
+    follow_ups = follow_up.list_for_ticket(db, number=number)
+    departments = [d for d in staff.list_departments(db) if d.active]
+    db.rollback()
+    writer = may_open(login.principal, "ticket_write")
+    ctx = {
+        "title": f"工单 {number} - 工作台",
+        "t": view,
+        "left": time_left(ticket.deadline, now, open_=ticket.status in OPEN_STATUSES),
+        "events": events,
+        "notes": notes,
+        "follow_ups": follow_ups,
+        "departments": departments,
+        "department_names": {d.id: d.name for d in departments},
+        "channels": CHANNELS,
+        "writer": writer,
+        "actions": [a for a in lifecycle.allowed_actions(ticket.status) if a in ACTION_FIELDS] if writer else [],
+        "labels": lifecycle.ACTION_LABELS,
+        "event_labels": EVENT_LABELS,
+        "status_labels": STATUS_LABELS,
+        "fields": ACTION_FIELDS,
+        "can_follow_up": writer and ticket.status is TicketStatus.resolved,
+        "can_rate": writer and ticket.status is TicketStatus.follow_up,
+        "conversation_link": ticket.session_id and may_open(login.principal, "conversation"),
+        "notice": read_notice(request),
+        "form": {},
+        **extra,
+    }
+    status = 409 if extra.get("conflict") else (400 if extra.get("errors") else 200)
+    return render(request, "staff/ticket.html", ctx, login=login, status_code=status)
+
+
+@router.get("/{number}")
+def ticket_page(request: Request, number: str, db: SessionDep, login: ReadLogin) -> Response:
+    return _ticket_page(request, db, login, number[:12])
+
+
+def _transition_data(form: FormData, action: TransitionAction) -> dict[str, Any]:
+    data: dict[str, Any] = {"action": action, "version": form_text(form, "version") or None}
+    for name in ACTION_FIELDS[action]:
+        value = form_text(form, name)
+        if value:
+            data[name] = value
+    return data
+
+
+@router.post("/{number}/act")
+def act(request: Request, number: str, db: SessionDep, login: WriteLogin, form: FormDep) -> Response:
+    """One move of the loop; the page's hidden version makes two people's moves at once safe."""
+    number = number[:12]
+    try:
+        action = TransitionAction(form_text(form, "action"))
+    except ValueError:
+        return _ticket_page(request, db, login, number, errors={"action": "请选择要做的操作。"})
+    if action not in ACTION_FIELDS:
+        return _ticket_page(request, db, login, number, errors={"action": "这个操作请用回访表单。"})
+    try:
+        current = tickets.get_ticket(db, number=number)
+    except ApiError:
+        return _message(request, login, "没有找到工单", "没有找到这个工单，请核对工单号。", 404)
+    if not sees_ticket(login.principal, current):
+        db.rollback()
+        return _message(request, login, "不能操作这个工单", "这个工单没有派给您的部门。", 403)
+    db.rollback()
+    raw = _transition_data(form, action)
+    try:
+        data = TransitionCreate.model_validate(raw)
+    except ValidationError as exc:
+        fields = {str(err["loc"][0]) for err in exc.errors() if err.get("loc")}
+        message = "填写的内容不符合要求，请检查：" + "、".join(sorted(fields)) + "。"
+        return _ticket_page(request, db, login, number, errors={f"{action.value}-form": message}, form=raw)
+    try:
+        tickets.transition(db, number=number, data=data, actor=login.principal)
+    except ApiError as exc:
+        db.rollback()
+        message = exc.message.split(" / ")[0]
+        if exc.code == "stale_version":
+            return _ticket_page(request, db, login, number, conflict=message, form=raw)
+        return _ticket_page(request, db, login, number, errors={f"{action.value}-form": message}, form=raw)
+    return _redirect(f"/staff/tickets/{number}?" + notice_query(f"已{lifecycle.ACTION_LABELS[action]}。"))
+
+
+@router.post("/{number}/notes")
+def add_note(request: Request, number: str, db: SessionDep, login: WriteLogin, form: FormDep) -> Response:
+    number = number[:12]
+    text = form_text(form, "note_text", limit=4001)
+    if not text or len(text) > 4000:
+        message = "请填写备注内容。" if not text else "备注太长，请不超过4000字。"
+        return _ticket_page(request, db, login, number, errors={"note_text": message})
+    try:
+        ticket = tickets.get_ticket(db, number=number)
+        if not sees_ticket(login.principal, ticket):
+            db.rollback()
+            return _message(request, login, "不能操作这个工单", "这个工单没有派给您的部门。", 403)
+        db.rollback()
+        tickets.add_note(db, number=number, data=TicketNoteCreate(text=text), actor=login.principal)
+    except ApiError as exc:
+        db.rollback()
+        return _ticket_page(request, db, login, number, errors={"note_text": exc.message.split(" / ")[0]})
+    return _redirect(f"/staff/tickets/{number}?" + notice_query("备注已保存，市民看不到。") + "#notes-title")
+
+
+@router.post("/{number}/follow-up")
+async def request_follow_up(
+    request: Request, number: str, db: SessionDep, settings: SettingsDep, login: WriteLogin, form: FormDep
+) -> Response:
+    """Ask the citizen for a rating: SMS (or the link to read out) and, with Twilio, a call with keypad rating."""
+    number = number[:12]
+    try:
+        result = await run_in_threadpool(
+            follow_up.request_follow_up, db, number=number, actor=login.principal, settings=settings
+        )
+    except ApiError as exc:
+        db.rollback()
+        return await run_in_threadpool(
+            _ticket_page, request, db, login, number, errors={"follow-up-form": exc.message.split(" / ")[0]}
+        )
+    phone = await run_in_threadpool(lambda: tickets.get_ticket(db, number=number).contact_phone)
+    db.rollback()
+    notice = result.message
+    if await follow_up_call.place_call(settings, to=phone, token=result.token):
+        notice += "已同时给市民打电话，请他按键评分。"
+    return await run_in_threadpool(_ticket_page, request, db, login, number, notice=notice, feedback_link=result.link)
+
+
+@router.post("/{number}/rating")
+def record_rating(
+    request: Request, number: str, db: SessionDep, settings: SettingsDep, login: WriteLogin, form: FormDep
+) -> Response:
+    """A rating the citizen gave on a call-back, entered by staff."""
+    number = number[:12]
+    raw = form_text(form, "score")
+    if raw not in ("1", "2", "3", "4", "5"):
+        return _ticket_page(request, db, login, number, errors={"score": "请选择市民给出的评分（1到5分）。"})
+    try:
+        result = follow_up.record_rating(
+            db,
+            ticket=number,
+            score=int(raw),
+            comment=form_text(form, "comment", limit=500) or None,
+            channel="voice",
+            actor=login.principal,
+            settings=settings,
+        )
+    except ApiError as exc:
+        db.rollback()
+        return _ticket_page(request, db, login, number, errors={"score": exc.message.split(" / ")[0]})
+    return _redirect(f"/staff/tickets/{number}?" + notice_query(result.message))

@@ -1,0 +1,75 @@
+"""Rendering of console pages: the public page shell, the staff navigation by role, CSRF and the idle clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from accessibility import security
+from api.settings import get_settings
+from staff_console import sessions
+from staff_console.permissions import PAGES, may_open
+
+HERE = Path(__file__).resolve().parent
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.loader = ChoiceLoader(
+    [FileSystemLoader(HERE / "templates"), FileSystemLoader(HERE.parent / "accessibility" / "templates")]
+)
+
+
+def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CHINA_TZ).strftime(fmt)
+
+
+templates.env.filters["china_time"] = china_time
+
+
+def nav_for(login: sessions.ConsoleLogin | None) -> list[tuple[str, str]]:
+    if login is None:
+        return [("/staff/login", "工作人员登录")]
+    return [(href, label) for key, (href, label) in PAGES.items() if may_open(login.principal, key)]
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    login: sessions.ConsoleLogin | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    settings = get_settings()
+    errors = context.get("errors") or {}
+    ctx = {
+        "nav": nav_for(login),
+        "nav_label": "工作台页面",
+        "path": request.url.path,
+        "prefs": security.read_prefs(request),
+        "csrf": sessions.csrf_token(settings, login.token_hash) if login else "",
+        "login": login,
+        "errors": errors,
+        "role_labels": ROLE_LABELS,
+        **context,
+    }
+    if errors and not str(ctx.get("title", "")).startswith("错误"):
+        ctx["title"] = "错误：" + str(ctx.get("title", ""))
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    security.apply_security_headers(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+ROLE_LABELS = {"operator": "话务员", "supervisor": "值班主管", "auditor": "审计员", "admin": "系统管理员"}

@@ -1,0 +1,230 @@
+"""Follow-up by SMS: the request goes out through the Twilio library to a local Twilio peer, and a lone digit
+sent back to the signed webhook records the rating; the other keywords keep working."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import col, select
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+
+from api.db import new_session
+from api.models.grievance import GrievanceRecord
+from api.models.ticket import FollowUp, Ticket, TicketEvent, TicketStatus
+from api.services import follow_up
+from api.services.audit import Principal
+from api.settings import get_settings
+
+SID = "AC" + "1" * 32
+TOKEN = "twilio-test-token"
+OUR_NUMBER = "+8610012345"
+BASE = "https://hotline.example.cn"
+PHONE = "+8613800138000"
+SUPERVISOR = Principal(username="supervisor-0", role="supervisor")
+
+
+class TwilioPeer:
+    """A local stand-in for Twilio's Messages API: checks the account's basic auth, records each message."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, str]] = []
+        self.fail = False
+        self.delay = 0.0
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+                if peer.delay:
+                    time.sleep(peer.delay)
+                if self.headers.get("Authorization") != expected or not self.path.endswith(f"/{SID}/Messages.json"):
+                    return self._send(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                if peer.fail:
+                    return self._send(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+                form = {k: v[0] for k, v in parse_qs(body).items()}
+                peer.messages.append(form)
+                self._send(201, {"sid": "SM" + "2" * 32, "account_sid": SID, "to": form.get("To"),
+                                 "from": form.get("From"), "body": form.get("Body"), "status": "queued"})  # fmt: skip
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (the deadline test)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def client(self, timeout: float) -> TwilioHttpClient:
+        peer_url = self.url
+
+        class LocalTwilio(TwilioHttpClient):
+            """The library's own HTTP client, sent to the peer instead of api.twilio.com."""
+
+            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+                return super().request(method, url.replace("https://api.twilio.com", peer_url), *args, **kwargs)
+
+        return LocalTwilio(timeout=timeout)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def peer() -> Iterator[TwilioPeer]:
+    p = TwilioPeer()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def sms_client(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", SID)
+    monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("HOTLINE_TWILIO_PHONE_NUMBER", OUR_NUMBER)
+    monkeypatch.setenv("HOTLINE_TWILIO_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("HOTLINE_PUBLIC_BASE_URL", BASE)
+    get_settings.cache_clear()
+    from api.main import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as c:
+        yield c
+    get_settings.cache_clear()
+
+
+def _text(client: TestClient, body: str, sender: str = PHONE) -> str | None:
+    params = {"From": sender, "To": OUR_NUMBER, "Body": body, "MessageSid": "SM" + "0" * 32}
+    signature = RequestValidator(TOKEN).compute_signature(BASE + "/sms/incoming", params)
+    resp = client.post("/sms/incoming", data=params, headers={"X-Twilio-Signature": signature})
+    assert resp.status_code == 200, resp.text
+    node = ET.fromstring(resp.text).find("Message")  # noqa: S314 (our own TwiML)
+    return None if node is None else node.text or ""
+
+
+def _ticket(number: str) -> Ticket:
+    with new_session() as s:
+        return s.exec(select(Ticket).where(Ticket.number == number)).one()
+
+
+def _ask(number: str, peer: TwilioPeer) -> follow_up.FollowUpRequested:
+    with new_session() as s:
+        return follow_up.request_follow_up(
+            s, number=number, actor=SUPERVISOR, settings=get_settings(), http_client=peer.client(1.0)
+        )
+
+
+def test_digit_reply_rates_the_pending_follow_up(
+    sms_client: TestClient, resolved: Callable[..., str], peer: TwilioPeer
+) -> None:
+    number = resolved(contact_phone="13800138000")
+    asked = _ask(number, peer)
+    assert asked.sms_sent and asked.sms_status == "sent" and asked.channel == "sms"
+    assert asked.link == f"{BASE}/feedback/{asked.token}"
+    [sms] = peer.messages
+    assert sms["To"] == PHONE and sms["From"] == OUR_NUMBER
+    assert number in sms["Body"] and "回复数字1到5" in sms["Body"] and asked.link in sms["Body"]
+    ticket = _ticket(number)
+    with new_session() as s:
+        events = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.id)))
+        assert [e.action for e in events][-2:] == ["follow_up", "follow_up_sms"]
+
+    reply = _text(sms_client, "２")  # a full-width digit from a phone keyboard counts too
+    assert reply is not None and "2分" in reply and "重新办理" in reply and "人工" in reply
+    ticket = _ticket(number)
+    assert ticket.status is TicketStatus.reopened and ticket.satisfaction_score == 2
+    assert ticket.deadline is not None and f"{ticket.deadline.astimezone(follow_up.sla.CHINA_TZ).day}日" in reply
+    with new_session() as s:
+        answer = s.exec(select(FollowUp).where(FollowUp.token == asked.token)).one()
+        assert (answer.score, answer.answered_channel) == (2, "sms")
+        logged = s.exec(select(GrievanceRecord).where(GrievanceRecord.intent == "follow_up_rating")).one()
+        assert logged.channel == "sms" and logged.ticket_number == number and logged.text == "２"
+
+    # The same digit again: a clear answer, nothing changes.
+    again = _text(sms_client, "2")
+    assert again is not None and "已经评价过了" in again
+    assert _ticket(number).version == ticket.version
+
+
+def test_newest_pending_is_rated_and_the_other_is_mentioned(
+    sms_client: TestClient, resolved: Callable[..., str], peer: TwilioPeer
+) -> None:
+    older, newer = resolved(contact_phone="+8613800138000"), resolved(contact_phone="138-0013-8000")
+    _ask(older, peer)
+    _ask(newer, peer)
+    first = _text(sms_client, "5分")
+    assert first is not None and newer in first and older in first and "再回复" in first
+    assert _ticket(newer).status is TicketStatus.closed and _ticket(older).status is TicketStatus.follow_up
+    second = _text(sms_client, "4")
+    assert second is not None and older in second and "再回复" not in second
+    assert _ticket(older).status is TicketStatus.closed and _ticket(older).satisfaction == "满意"
+
+
+def test_digits_without_a_follow_up_and_other_keywords_still_work(
+    sms_client: TestClient, resolved: Callable[..., str], peer: TwilioPeer
+) -> None:
+    # A digit from a number with no follow-up is an ordinary message (assistant down: recorded, with a number).
+    plain = _text(sms_client, "3", sender="+8613911112222")
+    assert plain is not None and "工单号" in plain
+    number = resolved(contact_phone="13800138000")
+    _ask(number, peer)
+    status = _text(sms_client, f"进度{number}")
+    assert status is not None and f"工单{number}：回访" in status
+    assert _text(sms_client, "6") is not None  # not a rating: goes to the assistant
+    assert _ticket(number).status is TicketStatus.follow_up
+    assert _text(sms_client, "退订") is not None
+    assert _text(sms_client, "5") is None  # unsubscribed: recorded, but nothing is sent back
+    assert _ticket(number).status is TicketStatus.closed
+
+
+def test_twilio_failure_or_no_mobile_leaves_the_link_for_a_call_back(
+    sms_client: TestClient, resolved: Callable[..., str], peer: TwilioPeer
+) -> None:
+    peer.fail = True
+    number = resolved(contact_phone="13800138000")
+    asked = _ask(number, peer)
+    assert not asked.sms_sent and asked.sms_status == "failed" and asked.channel == "voice"
+    assert asked.link in asked.message and "电话回访" in asked.message
+    with new_session() as s:
+        event = s.exec(select(TicketEvent).order_by(col(TicketEvent.id).desc())).first()
+        assert (
+            event is not None
+            and event.action == "follow_up_sms"
+            and "Invalid 'To' Phone Number" in (event.reason or "")
+        )
+        assert s.exec(select(FollowUp).where(FollowUp.token == asked.token)).one().channel == "voice"
+
+    peer.fail, peer.delay = False, 3.0  # slower than the 1 s deadline
+    slow = resolved(contact_phone="13800138000")
+    started = time.monotonic()
+    timed_out = _ask(slow, peer)
+    assert timed_out.sms_status == "failed" and time.monotonic() - started < 2.9
+    peer.delay = 0.0
+
+    landline = resolved(contact_phone="010-62345678")
+    no_mobile = _ask(landline, peer)
+    assert no_mobile.sms_status == "no_mobile" and not peer.messages
+    assert _ticket(landline).status is TicketStatus.follow_up  # still asked: staff call and give the link
