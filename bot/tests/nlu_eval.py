@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 BOT = Path(__file__).resolve().parent.parent
@@ -30,11 +31,26 @@ RASA = str(Path(sys.executable).parent / "rasa")
 NLU_DATA = ROOT / "nlu_data" / "intents"
 HOLDOUT = BOT / "tests" / "nlu_holdout.yml"
 
+# `rasa test nlu --cross-validation` shuffles its folds with an unseeded StratifiedKFold,
+# so two runs on the same data differ by +-0.01 macro-F1; pin the folds so that runs
+# before and after a data or pipeline change are comparable.
+SEEDED_RASA = """
+import sys
+import sklearn.model_selection as ms
+seed = int(sys.argv.pop(1))
+_kfold = ms.StratifiedKFold
+ms.StratifiedKFold = lambda n_splits, shuffle=True: _kfold(n_splits=n_splits, shuffle=True, random_state=seed)
+from rasa.__main__ import main
+sys.argv[0] = "rasa"
+main()
+"""
 
-def run(args: list[str], log: Path) -> None:
+
+def run(args: list[str], log: Path, seed: int | None = None) -> None:
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(BOT))
+    command = [RASA, *args] if seed is None else [sys.executable, "-c", SEEDED_RASA, str(seed), *args]
     with log.open("w") as handle:
-        proc = subprocess.run([RASA, *args], cwd=BOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.run(command, cwd=BOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         print(f"rasa {' '.join(args)} failed; see {log}", file=sys.stderr)
         print(log.read_text()[-3000:], file=sys.stderr)
@@ -58,11 +74,24 @@ def print_report(title: str, report_file: Path) -> dict:
     return report
 
 
+def print_confusions(errors_file: Path, top: int = 15) -> None:
+    """The most frequent (expected -> predicted) pairs: where new training data helps most."""
+    if not errors_file.exists():
+        return
+    pairs = Counter(
+        (err["intent"], err["intent_prediction"]["name"]) for err in json.loads(errors_file.read_text())
+    )
+    print("most frequent confusions (expected -> predicted):")
+    for (expected, predicted), count in pairs.most_common(top):
+        print(f"  {expected} -> {predicted}: {count}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=None, help="results folder (default: a temp dir)")
     parser.add_argument("--model", default=None, help="trained model for the held-out test")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0, help="fold shuffling seed (fixed so runs compare)")
     parser.add_argument("--min-f1", type=float, default=0.93)
     parser.add_argument("--min-holdout-accuracy", type=float, default=0.85)
     parser.add_argument("--skip-cv", action="store_true")
@@ -78,8 +107,9 @@ def main() -> int:
         t0 = time.monotonic()
         run(["test", "nlu", "--nlu", str(NLU_DATA), "--config", "config.yml",
              "--cross-validation", "--folds", str(args.folds), "--out", str(out / "cv")],
-            out / "cv.log")
+            out / "cv.log", seed=args.seed)
         report = print_report(f"{args.folds}-fold cross-validation (test folds)", out / "cv" / "intent_report.json")
+        print_confusions(out / "cv" / "intent_errors.json")
         macro_f1 = report["macro avg"]["f1-score"]
         print(f"cross-validation intent macro-F1: {macro_f1:.4f} "
               f"(threshold {args.min_f1}); {time.monotonic() - t0:.0f}s")

@@ -62,14 +62,16 @@ def test_stories_pass(tmp_path: Path) -> None:
     assert not failed.exists() or "- story:" not in failed.read_text(encoding="utf-8")
 
 
-# Regression gates at the level reached so far (5-fold macro-F1 0.786-0.796, held-out accuracy 0.950-0.969 when
-# last measured). The target for cross-validation is 0.93 and is NOT met yet: raise
-# MIN_CV_F1 as the training data grows; the report is printed on every run.
-MIN_CV_F1 = 0.75
+# Regression gates at the level reached so far. nlu_eval.py now pins the fold shuffling (seed 0), so runs compare:
+# 5-fold macro-F1 0.876 on the current 2,124 examples (DIET 80 epochs; 0.851 with random folds on the previous
+# data, 0.786-0.796 before that). The target for cross-validation is 0.93 and is NOT met yet: the weakest
+# intents are inform, greet, out_of_scope (unseen topics and gibberish still go to affirm/faq/bot_challenge),
+# affirm and faq. Raise MIN_CV_F1 as the training data grows; the report is printed on every run.
+MIN_CV_F1 = 0.86
 MIN_HOLDOUT_ACCURACY = 0.93
 
 
-@pytest.mark.timeout(2700)  # five trainings plus the held-out run: about 12 minutes here
+@pytest.mark.timeout(2700)  # five trainings plus the held-out run: 11-23 minutes here, depending on load
 def test_nlu_cross_validation_and_holdout(capsys: pytest.CaptureFixture[str]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     out = subprocess.run(

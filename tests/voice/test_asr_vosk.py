@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,20 +85,25 @@ def test_concurrent_recognisers_then_later_calls_in_one_process(ko_model: Path, 
     assert all(cer(alone[0], t[0]) <= 0.5 for t in together + later), (alone, together, later)
 
 
+async def _finals_of_a_call(model: Path, audio: bytes) -> list[str]:
+    """One call's recogniser on the shared pool, fed in 100 ms chunks; its final transcripts."""
+    rec = await asr.open_recognizer(model)
+    assert rec is not None
+    out = []
+    for i in range(0, len(audio), 1600):
+        r = await rec.accept(audio[i : i + 1600], want_partial=True)
+        if r and r.final and r.text:
+            out.append(r.text)
+    await rec.close()
+    return out
+
+
 def test_calls_through_the_pool_concurrently_then_a_later_call(ko_model: Path, ko_speech: bytes) -> None:
     """The app's path: per-call recognisers on the shared pool, two calls at once, then another."""
     audio = ko_speech + codec.silence_pcm(1500)
 
-    async def one_call() -> list[str]:
-        rec = await asr.open_recognizer(ko_model)
-        assert rec is not None
-        out = []
-        for i in range(0, len(audio), 1600):
-            r = await rec.accept(audio[i : i + 1600], want_partial=True)
-            if r and r.final and r.text:
-                out.append(r.text)
-        await rec.close()
-        return out
+    def one_call() -> Any:
+        return _finals_of_a_call(ko_model, audio)
 
     async def go() -> tuple[list[list[str]], list[str]]:
         together = await asyncio.wait_for(asyncio.gather(one_call(), one_call()), STALL_SECONDS)
@@ -110,28 +114,40 @@ def test_calls_through_the_pool_concurrently_then_a_later_call(ko_model: Path, k
     assert all(len(t) == 1 for t in together) and len(later) == 1
 
 
-def _cancelled_feed(model_dir: str, speech: bytes) -> bool:
-    async def go() -> bool:
-        rec = await asr.open_recognizer(Path(model_dir))
+def test_a_cancelled_feed_does_not_share_the_recogniser(ko_model: Path, ko_speech: bytes) -> None:
+    """A call that ends mid-decode leaves its pool job running; the next use waits for it, then frees.
+
+    Issue 6: before the per-recogniser thread lock, the orphaned job and the next feed ran in
+    one native recogniser on two pool threads at once, which crashed the process (segfault) or
+    left it unable to recognise. Now it runs in the test process, and later calls on the shared
+    model must still reach an endpoint, under a deadline so a regression fails rather than hangs.
+    """
+    audio = ko_speech + codec.silence_pcm(1500)
+
+    async def cancelled_call(delay: float) -> bool:
+        rec = await asr.open_recognizer(ko_model)
         assert rec is not None
-        task = asyncio.create_task(rec.accept((speech + codec.silence_pcm(300)) * 4))
-        await asyncio.sleep(0.05)
+        task = asyncio.create_task(rec.accept((ko_speech + codec.silence_pcm(300)) * 4))
+        await asyncio.sleep(delay)
         task.cancel()
         await asyncio.wait_for(rec.accept(codec.silence_pcm(200)), STALL_SECONDS)
         await asyncio.wait_for(rec.close(), STALL_SECONDS)
-        return rec.recognizer.closed and await rec.accept(speech) is None and await rec.flush() is None
+        return rec.recognizer.closed and await rec.accept(ko_speech) is None and await rec.flush() is None
 
-    return asyncio.run(go())
+    def later_call() -> Any:
+        return _finals_of_a_call(ko_model, audio)
 
+    async def go() -> list[list[str]]:
+        laters = []
+        for delay in (0.05, 0.5):
+            assert await cancelled_call(delay)
+            laters.append(await asyncio.wait_for(later_call(), STALL_SECONDS))
+        return laters
 
-def test_a_cancelled_feed_does_not_share_the_recogniser(ko_model: Path, ko_speech: bytes) -> None:
-    """A call that ends mid-decode leaves the pool job running; the next use waits for it, then frees.
-
-    In a spawned process: after this test ran in the test process, the next app call there got
-    no recognition result at all (all threads idle, no endpoint) - an open question, see issue 6.
-    """
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as proc:
-        assert proc.submit(_cancelled_feed, str(ko_model), ko_speech).result(timeout=300)
+    laters = asyncio.run(go())
+    direct = stream_through(asr.Recognizer(asr.load_model(ko_model), 8000), audio)
+    print(f"\n[voice] after cancelled feeds: pool calls {laters}, direct {[r.text for r in direct]}")
+    assert all(len(t) == 1 and t[0] for t in laters) and len(direct) == 1
 
 
 def test_async_call_recogniser_runs_off_the_loop(ko_model: Path, ko_speech: bytes) -> None:
