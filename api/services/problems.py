@@ -18,9 +18,6 @@ MESSAGES: dict[str, str] = {
     "conversation_not_found": "没有找到这段对话。 / No such conversation.",
     "conversation_held": ("这段对话已由 {holder} 接手，请与其协调。 / {holder} already holds this conversation."),
     "conversation_not_held": "这段对话现在没有人接手。 / Nobody holds this conversation now.",
-    "csrf_failed": (
-        "页面已过期或来源不明，请刷新页面后再提交。 / The form token is missing or wrong; reload the page and retry."
-    ),
     "public_not_found": (
         "没有查到这个工单，请核对工单号和联系电话后四位。 / No work order matches this number and these phone digits."
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,8 +10,8 @@ from fastapi.responses import Response
 
 from accessibility import security
 from api.deps import SessionDep, SettingsDep
+from api.errors import ApiError
 from api.services import audit, reports, sla
-from api.services.grievance_log import utcnow
 from staff_console import sessions
 from staff_console.charts import bars
 from staff_console.deps import page
@@ -19,29 +19,22 @@ from staff_console.ui import render
 
 router = APIRouter(prefix="/staff")
 OversightLogin = Annotated[sessions.ConsoleLogin, Depends(page("oversight"))]
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
 
 
 def _dates(date_from: str, date_to: str) -> tuple[date, date, dict[str, str]]:
-    """The range asked for, or the last 30 days with a message saying what was wrong."""
-    errors: dict[str, str] = {}
-    today = sla.china_date(utcnow())
-    end, start = today, today - timedelta(days=DEFAULT_DAYS - 1)
+    """The range asked for (checked like the report API), or the last 30 days with a message saying why."""
     try:
-        if date_to:
-            end = date.fromisoformat(date_to)
-        if date_from:
-            start = date.fromisoformat(date_from)
-        elif date_to:
-            start = end - timedelta(days=DEFAULT_DAYS - 1)
+        start, end = reports.resolve_range(
+            date.fromisoformat(date_from) if date_from else None, date.fromisoformat(date_to) if date_to else None
+        )
     except ValueError:
-        errors["date_from"] = "日期格式应为 年-月-日，例如 2026-11-01。已显示最近30天。"
-        return today - timedelta(days=DEFAULT_DAYS - 1), today, errors
-    if start > end or (end - start).days + 1 > MAX_DAYS or not 2000 <= start.year <= end.year <= 2100:
-        errors["date_from"] = f"开始日期要早于结束日期，最长{MAX_DAYS}天。已显示最近30天。"
-        return today - timedelta(days=DEFAULT_DAYS - 1), today, errors
-    return start, end, errors
+        message = "日期格式应为 年-月-日，例如 2026-11-01。已显示最近30天。"
+    except ApiError as exc:
+        message = exc.message.split(" / ")[0] + "已显示最近30天。"
+    else:
+        return start, end, {}
+    start, end = reports.resolve_range(None, None)
+    return start, end, {"date_from": message}
 
 
 def _percent(rate: reports.Rate) -> str:
