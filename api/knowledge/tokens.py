@@ -170,11 +170,17 @@ def normalize(text: str) -> str:
 
 
 _LOCATIVE = re.compile(r"(县|村|乡|镇|市|区|街道|社区)里(?!面)")
+# A caller saying why they write or ask for help ("我听不见，…") before the question:
+# context for staff, not words to look for in the documents.
+_SELF_DESCRIPTION = re.compile(
+    r"我(?:的)?(?:耳朵|眼睛)?(?:有点|有些|完全)?(?:听不见|听不清|听不到|看不见|看不清|看不到|不好使|不太好|不好)(?:东西|声音)?"
+)
 
 
 def strip_fillers(question: str) -> str:
-    """Drop question padding and spoken locatives ("县里" -> "县") that documents never use."""
-    return _LOCATIVE.sub(r"\1", FILLERS.sub(" ", question))
+    """Drop question padding, the caller's description of their own hearing or sight, and
+    spoken locatives ("县里" -> "县") that documents never use."""
+    return _LOCATIVE.sub(r"\1", FILLERS.sub(" ", _SELF_DESCRIPTION.sub(" ", question)))
 
 
 @lru_cache(maxsize=65536)

@@ -55,7 +55,8 @@ LANDLINE_RE = re.compile(r"^0\d{2,3}\d{7,8}$")
 TICKET_RE = re.compile(r"^20\d{10}$")
 
 AFFIRM_WORDS = re.compile(r"^(是|对|好|行|可以|确认|确定|没错|没问题|嗯|恩|提交|ok|yes|中|成|要的|需要|同意)")
-DENY_WORDS = re.compile(r"^(不|没|否|错|别|no)")
+# 没问题 / 没错 start like a deny but agree
+DENY_WORDS = re.compile(r"^(?!没问题|没错|没毛病)(不|没|否|错|别|no)")
 
 
 # --- channel and style -------------------------------------------------------

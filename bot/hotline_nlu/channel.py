@@ -23,6 +23,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from hotline_nlu import runtime
+
 logger = logging.getLogger(__name__)
 
 # Summaries of the trackers saved during the current request, by sender; see `note_saved`.
@@ -78,6 +80,10 @@ class GatewayInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("hotline_gateway_webhook", __name__)
+
+        @hook.listener("after_server_start")
+        async def tune_loaded_server(*_: Any) -> None:
+            runtime.tune()
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -1,4 +1,4 @@
-"""NLU graph components: normalisation before tokenisation, emergency safety net."""
+"""NLU graph components: normalisation before tokenisation, emergency safety net, FAQ answers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.selectors.response_selector import ResponseSelector
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -76,6 +77,13 @@ class TextNormalizer(GraphComponent):
 NUMBER_ONLY = re.compile(r"^[\s+\-#*()（）0-9]{4,}$")
 # Key 0 alone: a person (the voice gateway may pass the keypad digit through).
 KEY_ZERO = re.compile(r"^\s*0\s*#?\s*$")
+# Typed input with no Chinese character and no digit: keyboard noise, stray punctuation,
+# unless it is one of the few Latin words people do type to the hotline.
+NO_CHINESE_NOR_DIGIT = re.compile(r"^[^\u4e00-\u9fff0-9]*$")
+LATIN_WORDS = frozenset(
+    "ok okay okk yes yeah yep y no nope n hi hello hey bye byebye thanks thx thank help sos "
+    "hao haode shi bushi dui xiexie zaijian nihao rengong".split()
+)
 
 
 @DefaultV1Recipe.register(
@@ -88,7 +96,10 @@ class IntentOverrides(GraphComponent, IntentClassifier):
     - a text that names a danger to life or safety is `emergency` (a missed
       emergency costs far more than a needless transfer to a person);
     - a bare number is `inform` (a phone number must never look like key 0);
-    - key 0 alone is `request_human`.
+    - key 0 alone is `request_human`;
+    - typed noise without a Chinese character or a digit ("hnfk", "。。。") is
+      `out_of_scope`: with no known feature the classifier fell back on its most
+      frequent short intent, affirm, and at a read-back that would have submitted.
     """
 
     @staticmethod
@@ -116,6 +127,10 @@ class IntentOverrides(GraphComponent, IntentClassifier):
             return "request_human"
         if NUMBER_ONLY.match(text):
             return "inform"
+        if not text.startswith("/") and NO_CHINESE_NOR_DIGIT.match(text):
+            words = re.findall(r"[a-z]+", text.lower())
+            if not words or not all(w in LATIN_WORDS for w in words):
+                return "out_of_scope"
         return None
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -130,4 +145,24 @@ class IntentOverrides(GraphComponent, IntentClassifier):
                 r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != intent
             ]
             message.set(INTENT_RANKING_KEY, [forced, *ranking], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
+)
+class RetrievalResponseSelector(ResponseSelector):
+    """Rasa's ResponseSelector, run only on messages classified as its retrieval intent.
+
+    The stock component runs its network on every message although only an FAQ turn
+    (`utter_faq`) reads its answer; that was an eighth of the assistant's CPU per turn.
+    It must come after the intent classifiers (and `IntentOverrides`).
+    """
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        wanted = [
+            m for m in messages if (m.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.retrieval_intent
+        ]
+        if wanted:
+            super().process(wanted)
         return messages

@@ -50,7 +50,8 @@ _SPACE_BETWEEN = re.compile(rf"(?<=[{_CJK}0-9，。？！、,.?!])\s+(?=[{_CJK}0
 _ELLIPSIS = re.compile(r"(?:…|\.\.\.|。。。|、、、|~+|～+)+")
 _FILLERS = [
     re.compile(r"(?:^|(?<=[，,。.?？!！\s]))(?:嗯+|呃+|额+|啊+|哦+|唉+|诶+|哎+)(?=[，,。.?？!！\s]|$)"),
-    re.compile(r"^(?:嗯+|呃+|唉+|哎+)"),
+    # ...but not the 嗯 of a spoken yes (嗯哪, 嗯呐, 嗯呢)
+    re.compile(r"^(?:嗯+(?![哪呐呢])|呃+|唉+|哎+)"),
     re.compile(r"(?:^|(?<=[，,]))那个(?=[，,])"),
     re.compile(r"^那个(?=[我你您请就想问嗯])"),
     re.compile(r"(?:^|(?<=[，,]))就是说?(?=[，,])"),

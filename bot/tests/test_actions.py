@@ -31,6 +31,8 @@ from actions.escalation import (
 )
 from actions.helpers import (
     guess_category,
+    is_affirm,
+    is_deny,
     match_category,
     spoken_digits,
     split_location,
@@ -47,6 +49,7 @@ from actions.intake_form import (
 from actions.intake_submit import ActionSubmitIntake, ActionTriageIntake
 from actions.knowledge import ActionAskPolicy
 from actions.status import ActionCheckStatus
+from hotline_nlu.components import IntentOverrides
 from hotline_nlu.normalize import normalize
 
 DOMAIN: dict[str, Any] = {
@@ -120,10 +123,62 @@ def customs(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
         ("转人宫", "转人工"),
         ("我想问一下三月份的补贴", "我想问一下三月份的补贴"),
         ("hello world", "hello world"),
+        ("嗯，好的", "好的"),
+        ("嗯哪", "嗯哪"),
+        ("嗯呢", "嗯呢"),
     ],
 )
 def test_normalize(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "text, affirm, deny",
+    [("没问题", True, False), ("没错", True, False), ("没有", False, True), ("不对", False, True), ("好的", True, False)],
+)
+def test_yes_and_no_words_at_a_read_back(text: str, affirm: bool, deny: bool) -> None:
+    """没问题 and 没错 start like a no but agree: at the read-back they must submit, not reopen."""
+    tracker = make_tracker(text, intent="inform")
+    assert (is_affirm(tracker), is_deny(tracker)) == (affirm, deny)
+
+
+def test_action_answers_are_validated_with_rasas_schema() -> None:
+    """`hotline_nlu.runtime` swaps Rasa's check of action server answers for a cached
+    validator: it must accept and refuse exactly what Rasa's schema does."""
+    import jsonschema
+    from rasa.core.actions.action import RemoteAction
+
+    from hotline_nlu import runtime
+
+    schema = RemoteAction.action_response_format_spec()
+    good = {"events": [{"event": "slot", "name": "handoff", "value": True}], "responses": [{"text": "好的"}]}
+    bad = {"events": [{"event": "no_such_event"}], "responses": []}
+    jsonschema.validate(good, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+    assert runtime._validate_action_result(RemoteAction.__new__(RemoteAction), good) is True
+    with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server response"):
+        runtime._validate_action_result(RemoteAction.__new__(RemoteAction), bad)
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("我不想活了", "emergency"),
+        ("0", "request_human"),
+        ("13812345678", "inform"),
+        ("hnfk", "out_of_scope"),
+        ("。。。", "out_of_scope"),
+        ("~~~", "out_of_scope"),
+        ("ok", None),
+        ("Yes", None),
+        ("/affirm", None),
+        ("好的", None),
+    ],
+)
+def test_intent_overrides(text: str, intent: Optional[str]) -> None:
+    """Typed noise must never reach the classifier, whose guess for it was affirm."""
+    assert IntentOverrides.forced_intent(normalize(text)) == intent
 
 
 # --- value validation ------------------------------------------------------------

@@ -63,6 +63,16 @@ def test_homophone_from_speech_recognition(kb_index: KnowledgeIndex) -> None:
     assert a.answered and "每5年召开一次" in a.text
 
 
+@pytest.mark.parametrize("preamble", ["你好，我听不见，", "我眼睛看不清，", "我耳朵不好使，"])
+def test_caller_describing_their_own_hearing_or_sight_still_gets_the_answer(
+    kb_index: KnowledgeIndex, preamble: str
+) -> None:
+    plain = answer_question(kb_index, "想问残疾人证怎么办理")
+    described = answer_question(kb_index, preamble + "想问残疾人证怎么办理")
+    assert plain.answered and described.answered
+    assert described.text == plain.text and described.citation == plain.citation
+
+
 def test_place_named_in_question_is_preferred(kb_index: KnowledgeIndex) -> None:
     a = answer_question(kb_index, "武汉残联代表大会里残疾人和亲友的比例")
     assert a.citation is not None and a.citation.doc_id == MINYI and "70%" in a.text
