@@ -62,12 +62,13 @@ def test_stories_pass(tmp_path: Path) -> None:
     assert not failed.exists() or "- story:" not in failed.read_text(encoding="utf-8")
 
 
-# Regression gates at the level reached so far. nlu_eval.py now pins the fold shuffling (seed 0), so runs compare:
-# 5-fold macro-F1 0.876 on the current 2,124 examples (DIET 80 epochs; 0.851 with random folds on the previous
-# data, 0.786-0.796 before that). The target for cross-validation is 0.93 and is NOT met yet: the weakest
-# intents are inform, greet, out_of_scope (unseen topics and gibberish still go to affirm/faq/bot_challenge),
-# affirm and faq. Raise MIN_CV_F1 as the training data grows; the report is printed on every run.
-MIN_CV_F1 = 0.86
+# Regression gate at the level reached so far. nlu_eval.py pins the fold shuffling (seed 0), so runs compare:
+# 5-fold macro-F1 0.881 on the current 2,479 examples (char n-grams across word boundaries; 0.868 with char_wb on
+# the same data, 0.876 on the previous 2,124, 0.786-0.796 before that). The target for cross-validation is
+# 0.93 and is NOT met yet: the weakest intents are affirm (short unknown input still lands there), deny ("不正确"
+# read as affirm; the intake form checks deny words first, so a read-back is not submitted by it), out_of_scope,
+# faq, inform and request_human. Raise MIN_CV_F1 as the training data grows; the report is printed on every run.
+MIN_CV_F1 = 0.87
 MIN_HOLDOUT_ACCURACY = 0.93
 
 
