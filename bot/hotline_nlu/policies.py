@@ -76,10 +76,18 @@ class RecentRulePolicy(RulePolicy):
         rules = self.lookup.get(RULES) or {}
         if not rules:
             return super()._prediction_states(tracker, domain, use_text_for_last_user_input, rule_only_data)
-        keep = max(len(self._rule_key_to_state(key)) for key in rules) + 1
-        states = recent_states(tracker, domain, keep)
+        states = recent_states(tracker, domain, self._states_to_keep(rules))
         self.featurizer._choose_last_user_input([states], use_text_for_last_user_input)  # type: ignore[union-attr]
         return states
+
+    def _states_to_keep(self, rules: dict[str, str]) -> int:
+        """The longest rule's length plus one, worked out once per set of rules (the set
+        only changes while training), not on each of the two predictions of every turn."""
+        known: Optional[tuple[dict[str, str], int, int]] = getattr(self, "_keep_for_rules", None)
+        if known is None or known[0] is not rules or known[1] != len(rules):
+            known = (rules, len(rules), max(len(self._rule_key_to_state(key)) for key in rules) + 1)
+            self._keep_for_rules = known
+        return known[2]
 
 
 def recent_states(tracker: DialogueStateTracker, domain: Domain, keep: int) -> list[State]:
