@@ -92,7 +92,12 @@ def update_user(session: Session, *, username: str, data: StaffUserUpdate, actor
     user = get_user(session, username=username)
     if user is None:
         raise problem(404, "user_not_found")
-    changes = data.model_dump(exclude_unset=True, exclude={"password", "unlock"})
+    # null means "leave as is" for every column that cannot be empty; only the department can be cleared
+    changes = {
+        key: value
+        for key, value in data.model_dump(exclude_unset=True, exclude={"password", "unlock"}).items()
+        if value is not None or key == "department_id"
+    }
     if changes.get("department_id") is not None:
         get_department(session, department_id=changes["department_id"], active_only=True)
     for key, value in changes.items():
@@ -243,7 +248,8 @@ def create_department(session: Session, *, data: DepartmentCreate, actor: Princi
 def update_department(session: Session, *, department_id: int, data: DepartmentUpdate, actor: Principal) -> Department:
     begin_write(session)
     dept = get_department(session, department_id=department_id)
-    changes = data.model_dump(exclude_unset=True)
+    # null means "leave as is": neither column can be empty
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if changes.get("name") and changes["name"] != dept.name:
         clash = session.exec(select(Department).where(Department.name == changes["name"])).first()
         if clash is not None:

@@ -135,3 +135,15 @@ def test_permissions_per_role(
                 assert resp.status_code == 403, (method, path, who, resp.status_code)
                 assert resp.json()["error"]["code"] == "role_forbidden"
     assert StaffRole.admin.value == "admin"
+
+
+def test_null_for_a_column_that_cannot_be_empty_leaves_it_as_is(
+    client: TestClient, db: Session, headers: Callable[..., dict[str, str]], department: int
+) -> None:
+    """Found by the schema fuzzer on PostgreSQL: an explicit null reached a NOT NULL column (a 500)."""
+    admin = headers("admin")
+    make_user(db, "operator", username="zhao.lei")
+    resp = client.patch("/api/users/zhao.lei", json={"active": None, "role": None}, headers=admin)
+    assert resp.status_code == 200 and resp.json()["active"] is True and resp.json()["role"] == "operator"
+    resp = client.patch(f"/api/departments/{department}", json={"active": None, "name": None}, headers=admin)
+    assert resp.status_code == 200 and resp.json()["active"] is True
