@@ -81,9 +81,17 @@ KEY_ZERO = re.compile(r"^\s*0\s*#?\s*$")
 # unless it is one of the few Latin words people do type to the hotline.
 NO_CHINESE_NOR_DIGIT = re.compile(r"^[^\u4e00-\u9fff0-9]*$")
 LATIN_WORDS = frozenset(
-    "ok okay okk yes yeah yep y no nope n hi hello hey bye byebye thanks thx thank help sos "
-    "hao haode shi bushi dui xiexie zaijian nihao rengong".split()
+    "ok okay okk yes yeah yep y no nope n hi hello hey bye byebye goodbye see you u good morning night "
+    "thanks thx thank please sorry help sos hao haode shi bushi dui xiexie zaijian nihao rengong".split()
 )
+# Onomatopoeia and interjections alone (嗡嗡嗡, 汪汪汪, 哈哈哈, 噼里啪啦): laughter, a pet, a
+# line noise typed or transcribed. They carry no request, and the classifier, seeing
+# only characters it has rarely met, guessed a short intent (affirm). 嗯 is left out
+# (嗯嗯 is a yes), and one or two of 哦/噢/喔/啊 stay with the classifier (哦哦: "I see").
+_SOUND_CHARS = "嘤嘎嗡嘀汪叮咚啧噼里啪啦咿呀哎喵哈嘿呵嘻呜哇嗷咯叽喳嘟哒嗒咕噜吱砰嘭轰咩哞呱咻嗖啾咳噗啊哦噢喔诶欸唉哼咦呃"
+ONOMATOPOEIA = re.compile(rf"^[{_SOUND_CHARS}]{{2,}}$")
+SHORT_ACKNOWLEDGEMENT = re.compile(r"^[哦噢喔啊]{1,2}$")
+_NOT_WORDS = re.compile(r"[\s，,。.？?！!、…~～]+")
 
 
 @DefaultV1Recipe.register(
@@ -97,9 +105,10 @@ class IntentOverrides(GraphComponent, IntentClassifier):
       emergency costs far more than a needless transfer to a person);
     - a bare number is `inform` (a phone number must never look like key 0);
     - key 0 alone is `request_human`;
-    - typed noise without a Chinese character or a digit ("hnfk", "。。。") is
-      `out_of_scope`: with no known feature the classifier fell back on its most
-      frequent short intent, affirm, and at a read-back that would have submitted.
+    - typed noise without a Chinese character or a digit ("hnfk", "。。。") and
+      onomatopoeia alone ("嗡嗡嗡") are `out_of_scope`: with no known feature the
+      classifier fell back on its most frequent short intent, affirm, and at a
+      read-back that would have submitted.
     """
 
     @staticmethod
@@ -127,6 +136,9 @@ class IntentOverrides(GraphComponent, IntentClassifier):
             return "request_human"
         if NUMBER_ONLY.match(text):
             return "inform"
+        bare = _NOT_WORDS.sub("", text)
+        if ONOMATOPOEIA.match(bare) and not SHORT_ACKNOWLEDGEMENT.match(bare):
+            return "out_of_scope"
         if not text.startswith("/") and NO_CHINESE_NOR_DIGIT.match(text):
             words = re.findall(r"[a-z]+", text.lower())
             if not words or not all(w in LATIN_WORDS for w in words):

@@ -63,16 +63,16 @@ def test_stories_pass(tmp_path: Path) -> None:
 
 
 # Regression gate at the level reached so far. nlu_eval.py pins the fold shuffling (seed 0), so runs compare:
-# 5-fold macro-F1 0.881 on the current 2,479 examples (char n-grams across word boundaries; 0.868 with char_wb on
-# the same data, 0.876 on the previous 2,124, 0.786-0.796 before that). The target for cross-validation is
-# 0.93 and is NOT met yet: the weakest intents are affirm (short unknown input still lands there), deny ("不正确"
-# read as affirm; the intake form checks deny words first, so a read-back is not submitted by it), out_of_scope,
-# faq, inform and request_human. Raise MIN_CV_F1 as the training data grows; the report is printed on every run.
-MIN_CV_F1 = 0.87
+# 5-fold macro-F1 0.903 on the current 3,050 examples (DIET without hidden layers, regex features for negated
+# yes-words and abandoning; 0.881 on the previous 2,479 with [256, 128] hidden layers, 0.786-0.796 at the start).
+# The target for cross-validation is 0.93 and is NOT met yet: the weakest intents are faq (it spans eight
+# FAQ topics), affirm (still the guess for short unknown input), out_of_scope, inform and complain. Raise MIN_CV_F1
+# as the training data grows; the report is printed on every run.
+MIN_CV_F1 = 0.89
 MIN_HOLDOUT_ACCURACY = 0.93
 
 
-@pytest.mark.timeout(2700)  # five trainings plus the held-out run: 11-23 minutes here, depending on load
+@pytest.mark.timeout(2700)  # five trainings plus the held-out run: about 12 minutes here (30 epochs), more under load
 def test_nlu_cross_validation_and_holdout(capsys: pytest.CaptureFixture[str]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     out = subprocess.run(

@@ -59,3 +59,17 @@ def test_handoff_keeps_the_bot_silent_until_staff_hand_back(stack) -> None:
 def test_gateway_channel_refuses_a_turn_without_sender(stack) -> None:
     resp = httpx.post(f"{stack.rasa_url}/webhooks/gateway/webhook", json={"message": "你好"}, timeout=10)
     assert resp.status_code == 400
+
+
+def test_goodbye_during_the_intake_asks_before_anything_is_dropped(stack) -> None:
+    session = "web-gw-goodbye-intake"
+    started = _turn(stack, session, "我要投诉，社区康复站的工作人员态度很差")
+    assert started["intent"]["name"] == "complain"
+    pending_question = started["replies"][-1]["text"]
+    goodbye = _turn(stack, session, "再见")
+    texts = [reply["text"] for reply in goodbye["replies"]]
+    assert goodbye["intent"]["name"] == "goodbye"
+    assert "还没有提交" in texts[0] and "取消" in texts[0]
+    assert texts[-1] == pending_question, "the form asks its open question again"
+    cancelled = _turn(stack, session, "取消")
+    assert "已经取消" in cancelled["replies"][0]["text"]
