@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voice import model_fetch
+from voice import codec, model_fetch
 from voice.codec import SAMPLE_RATE
 
 log = logging.getLogger("voice.asr")
@@ -79,7 +79,7 @@ def _warm_up(model: Any) -> None:
     import vosk
 
     rec = vosk.KaldiRecognizer(model, SAMPLE_RATE)
-    rec.AcceptWaveform(bytes(SAMPLE_RATE * 2))
+    rec.AcceptWaveform(codec.silence_pcm(1000))
     rec.FinalResult()
 
 

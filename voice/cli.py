@@ -86,32 +86,36 @@ async def place_call(
                         out.ended = True
 
         receiver = asyncio.create_task(receive())
-        await ws.send(tp.peer_connected())
-        custom = {"hotline_events": "1"}
-        if caller:
-            custom["caller"] = caller
-        await ws.send(tp.peer_start(sid, call_sid, custom=custom))
-        await asyncio.wait_for(greeting_done.wait(), wait_s)
-        for key in keys:
-            await ws.send(tp.peer_dtmf(sid, key))
-        if pcm8k:
-            audio = pcm8k + codec.silence_pcm(tail_ms)
-            ts = 0
-            started = time.perf_counter()
-            for i, frame in enumerate(codec.pcm_to_frames(audio)):
-                await ws.send(tp.peer_media(sid, frame, ts))
-                ts += codec.FRAME_MS
-                if realtime:
-                    delay = started + (i + 1) * codec.FRAME_MS / 1000 - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-            # keep the line open (with silence, as a phone does) until the reply has played
-            deadline = time.perf_counter() + wait_s
-            while not reply_done.is_set() and time.perf_counter() < deadline:
-                await ws.send(tp.peer_media(sid, codec.pcm16_to_ulaw(codec.silence_pcm(codec.FRAME_MS)), ts))
-                ts += codec.FRAME_MS
-                await asyncio.sleep(codec.FRAME_MS / 1000)
-        await ws.send(tp.peer_stop(sid, call_sid))
+        try:
+            await ws.send(tp.peer_connected())
+            custom = {"hotline_events": "1"}
+            if caller:
+                custom["caller"] = caller
+            await ws.send(tp.peer_start(sid, call_sid, custom=custom))
+            await asyncio.wait_for(greeting_done.wait(), wait_s)
+            for key in keys:
+                await ws.send(tp.peer_dtmf(sid, key))
+            if pcm8k:
+                audio = pcm8k + codec.silence_pcm(tail_ms)
+                ts = 0
+                started = time.perf_counter()
+                for i, frame in enumerate(codec.pcm_to_frames(audio)):
+                    await ws.send(tp.peer_media(sid, frame, ts))
+                    ts += codec.FRAME_MS
+                    if realtime:
+                        delay = started + (i + 1) * codec.FRAME_MS / 1000 - time.perf_counter()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                # keep the line open (with silence, as a phone does) until the reply has played
+                deadline = time.perf_counter() + wait_s
+                while not reply_done.is_set() and time.perf_counter() < deadline:
+                    await ws.send(tp.peer_media(sid, codec.pcm16_to_ulaw(codec.silence_pcm(codec.FRAME_MS)), ts))
+                    ts += codec.FRAME_MS
+                    await asyncio.sleep(codec.FRAME_MS / 1000)
+            await ws.send(tp.peer_stop(sid, call_sid))
+        except websockets.ConnectionClosed:
+            # the hotline hung up (after its goodbye or a transfer): the call is over, not an error
+            out.ended = True
         receiver.cancel()
     return out
 
