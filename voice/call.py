@@ -47,6 +47,8 @@ P = {
     "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。需要输入号码时，输完请按井号键。",
     "asr_lost": "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。",
     "reprompt": "您还在吗？请直接说出您的问题。需要人工服务，请按0。",
+    "reprompt_keypad": "您还在吗？很抱歉，语音识别暂时无法使用。需要人工服务，请按0；再听一遍，请按井号键。",
+    "reprompt_number": "您还在吗？请{how}{what}，输完请按井号键。需要人工服务，请按0。",
     "goodbye": "很抱歉，一直没有听到您的声音。感谢您的来电，如需帮助请再次拨打。再见。",
     "slow_on": "已为您放慢语速。想恢复正常语速，请再按星号键。",
     "slow_ask": "已为您放慢语速。以后来电也用慢速吗？需要请按1，或者说“要”；不需要请按2，或者说“不要”。",
@@ -86,6 +88,19 @@ def expected_number(reply: str) -> Expect:
     if asks and re.search(r"(手机|电话|联系)(号码|方式)", reply):
         return Expect.phone
     return Expect.nothing
+
+
+def reprompt_for(expect: Expect, *, listening: bool) -> str:
+    """What a silent caller hears: the number still awaited, or what this line can do.
+
+    Why: a keypad-only line (no speech model) must not ask the caller to speak, and a
+    caller in the middle of a number needs that request again, not a general question.
+    """
+    what = {Expect.phone: "您的手机号码", Expect.ticket: "工单号"}.get(expect)
+    if what:
+        how = "说出或者用电话按键输入" if listening else "用电话按键输入"
+        return P["reprompt_number"].format(how=how, what=what)
+    return P["reprompt"] if listening else P["reprompt_keypad"]
 
 
 def read_number(number: str) -> str:
@@ -192,8 +207,11 @@ class Call:
     async def start(self) -> None:
         if self.recognizer is not None:
             self._asr_task = asyncio.create_task(self._asr_loop())
-        greeting = P["greeting"] if self.asr_expected and self.recognizer is not None else P["greeting_keypad"]
-        await self.say(greeting)
+        await self.say(P["greeting"] if self.hears_speech else P["greeting_keypad"])
+
+    @property
+    def hears_speech(self) -> bool:
+        return self.asr_expected and self.recognizer is not None
 
     async def finish(self) -> None:
         """The stream ended (stop, disconnect): stop everything, keep nothing running."""
@@ -421,7 +439,7 @@ class Call:
         elif self._consent:
             await self.say(P["slow_ask" if self._consent == "remember" else "slow_off_ask"], remember=False)
         else:
-            await self.say(P["reprompt"], remember=False)
+            await self.say(reprompt_for(self.keys.expect, listening=self.hears_speech), remember=False)
         self.silences = count
 
     async def end(self) -> None:

@@ -47,7 +47,8 @@ def prepare(settings: Settings) -> None:
     def warm() -> None:
         with contextlib.suppress(RuntimeError):
             asr.load_model(path)
-        synthesizer(settings).warm([P["greeting"], P["greeting_keypad"], P["reprompt"], P["goodbye"]])
+        common = ("greeting", "greeting_keypad", "reprompt", "reprompt_keypad", "goodbye")
+        synthesizer(settings).warm([P[key] for key in common])
 
     threading.Thread(target=warm, name="voice-warm", daemon=True).start()
 

@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 from tests.voice.conftest import Peer
 from voice import codec
 from voice import twilio_protocol as tp
-from voice.call import P
+from voice.call import P, reprompt_for
+from voice.keys import Expect
 
 
 def tone(ms: int, amplitude: int = 12000, freq: int = 440) -> bytes:
@@ -93,10 +94,11 @@ def test_silence_reprompts_then_ends_politely(voice_app: str) -> None:
         await peer.finish_utterance()
         quiet = codec.silence_pcm(8200)
         await peer.media(quiet)
-        assert await peer.said() == P["reprompt"]
+        # no speech model in the test app: the caller is not asked to speak
+        assert await peer.said() == P["reprompt_keypad"]
         await peer.finish_utterance()
         await peer.media(quiet)
-        assert await peer.said() == P["reprompt"]
+        assert await peer.said() == P["reprompt_keypad"]
         await peer.finish_utterance()
         await peer.media(quiet)
         assert await peer.said() == P["goodbye"]
@@ -105,6 +107,27 @@ def test_silence_reprompts_then_ends_politely(voice_app: str) -> None:
             for _ in range(50):
                 await peer.recv(5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+
+    run(go())
+
+
+def test_silence_while_a_phone_number_is_awaited_repeats_that_request(voice_app: str) -> None:
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
+        await peer.said()
+        await peer.finish_utterance()
+        await peer.dtmf("0")
+        assert P["ask_phone"] in await peer.said()
+        await peer.finish_utterance()
+        await peer.media(codec.silence_pcm(8200))
+        again = await peer.said()
+        assert again == reprompt_for(Expect.phone, listening=False)
+        assert "手机号码" in again and "说出" not in again
+        await peer.finish_utterance()
+        await peer.dtmf("13812345678#")  # the number is still taken after the reprompt
+        assert "幺三八，幺二三四，五六七八" in await peer.said()
+        await peer.ws.close()
 
     run(go())
 

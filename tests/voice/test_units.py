@@ -11,7 +11,7 @@ import pytest
 from voice import codec
 from voice import twilio_protocol as tp
 from voice.actions import CHINA_TZ, callback_promise, within_service_hours
-from voice.call import expected_number, offer_again, read_number
+from voice.call import P, expected_number, offer_again, read_number, reprompt_for
 from voice.keys import Expect, KeyCollector
 from voice.speech_text import (
     correct_transcript,
@@ -162,6 +162,16 @@ def test_expected_number_from_reply() -> None:
     assert expected_number("请告诉我您的手机号码。") is Expect.phone
     assert expected_number("请说出您的工单号。") is Expect.ticket
     assert expected_number("您的工单号是202611230007。") is Expect.nothing
+
+
+def test_silence_reprompt_fits_the_line_and_the_awaited_number() -> None:
+    assert reprompt_for(Expect.nothing, listening=True) == P["reprompt"]
+    keypad = reprompt_for(Expect.nothing, listening=False)
+    assert "说出" not in keypad and "按0" in keypad
+    phone_by_keys = reprompt_for(Expect.phone, listening=False)
+    assert "用电话按键输入您的手机号码" in phone_by_keys and "说出" not in phone_by_keys
+    assert "说出或者用电话按键输入工单号" in reprompt_for(Expect.ticket, listening=True)
+    assert reprompt_for(Expect.consent, listening=False) == keypad
 
 
 def test_service_hours_and_callback_promise() -> None:
