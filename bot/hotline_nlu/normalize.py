@@ -5,7 +5,8 @@ custom actions, so that what NLU sees and what the forms validate are the same t
 
 Steps, in order:
 1. Unicode NFKC: full-width letters, digits and punctuation become half-width.
-2. Traditional -> Simplified Chinese (OpenCC `t2s`).
+2. Traditional -> Simplified Chinese (OpenCC `t2s`), and the Taiwan forms of "you"
+   (妳, 祢) that `t2s` keeps, to 你.
 3. Spaces that speech recognition puts between Chinese words (and between digits
    of a spoken number) are removed; spaces between Latin words are kept.
 4. Known ASR homophone errors for domain words are corrected (dictionary file).
@@ -90,9 +91,14 @@ def to_half_width(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+# Taiwan and Hong Kong typists write 妳 (you, to a woman) and 祢 (you, to a deity);
+# mainland Simplified has only 你, and t2s leaves both alone.
+_YOU_VARIANTS = str.maketrans({"妳": "你", "祢": "你"})
+
+
 def to_simplified(text: str) -> str:
     converter = _opencc()
-    return converter.convert(text) if converter else text
+    return (converter.convert(text) if converter else text).translate(_YOU_VARIANTS)
 
 
 def remove_cjk_spaces(text: str) -> str:

@@ -63,12 +63,12 @@ def test_stories_pass(tmp_path: Path) -> None:
 
 
 # Regression gate at the level reached so far. nlu_eval.py pins the fold shuffling (seed 0), so runs compare:
-# 5-fold macro-F1 0.903 on the current 3,050 examples (DIET without hidden layers, regex features for negated
-# yes-words and abandoning; 0.881 on the previous 2,479 with [256, 128] hidden layers, 0.786-0.796 at the start).
-# The target for cross-validation is 0.93 and is NOT met yet: the weakest intents are faq (it spans eight
-# FAQ topics), affirm (still the guess for short unknown input), out_of_scope, inform and complain. Raise MIN_CV_F1
-# as the training data grows; the report is printed on every run.
-MIN_CV_F1 = 0.89
+# 5-fold macro-F1 0.919 on the current 3,242 examples (DIET blended with a char n-gram logistic regression, plus
+# contrast examples for the most confused pairs; 0.903 with DIET alone on 3,050, 0.881 with [256, 128] hidden
+# layers on 2,479, 0.786-0.796 at the start). The target for cross-validation is 0.93 and is NOT met yet:
+# the weakest intents are faq (it spans eight FAQ topics), out_of_scope, inform, ask_policy and complain. Raise
+# MIN_CV_F1 as the training data grows; the report is printed on every run.
+MIN_CV_F1 = 0.905
 MIN_HOLDOUT_ACCURACY = 0.93
 
 
