@@ -10,6 +10,8 @@ cross-validation folds than either alone (figures in bot/config.yml).
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import joblib
@@ -35,6 +37,37 @@ from sklearn.pipeline import Pipeline, make_pipeline
 log = logging.getLogger(__name__)
 
 _MODEL_FILE = "ngram_intent.joblib"
+
+
+class NgramScorer:
+    """The trained pipeline's `predict_proba` for one text, without scikit-learn's per-call checks.
+
+    Why: the pipeline call costs about 0.6 ms per message, mostly input validation; the
+    same arithmetic (sublinear TF-IDF of the known n-grams, L2 norm, multinomial
+    softmax) on the few n-grams of one message takes about 0.02 ms.
+    """
+
+    def __init__(self, model: Pipeline) -> None:
+        vectorizer: TfidfVectorizer = model.steps[0][1]
+        regression: LogisticRegression = model.steps[-1][1]
+        self.classes = [str(c) for c in regression.classes_]
+        self._analyze: Callable[[str], list[str]] = vectorizer.build_analyzer()
+        self._vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self._idf = vectorizer.idf_
+        self._coef = regression.coef_
+        self._intercept = regression.intercept_
+
+    def probabilities(self, text: str) -> np.ndarray:
+        counts = Counter(g for g in self._analyze(text) if g in self._vocabulary)
+        logits = self._intercept.copy()
+        if counts:
+            columns = np.fromiter((self._vocabulary[g] for g in counts), dtype=np.intp, count=len(counts))
+            weights = 1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))
+            weights *= self._idf[columns]
+            weights /= np.linalg.norm(weights)
+            logits += self._coef[:, columns] @ weights
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
 
 
 @DefaultV1Recipe.register(
@@ -63,6 +96,7 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
         self._storage = model_storage
         self._resource = resource
         self.model = model
+        self.scorer = NgramScorer(model) if model is not None else None
 
     @classmethod
     def create(
@@ -90,6 +124,7 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
         )
         model.fit([e.get(TEXT) for e in examples], labels)
         self.model = model
+        self.scorer = NgramScorer(model)
         with self._storage.write_to(self._resource) as directory:
             joblib.dump(model, directory / _MODEL_FILE)
         return self._resource
@@ -113,10 +148,10 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
 
     def blended_ranking(self, text: str, diet: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The blended ranking, best first; pure apart from the trained model."""
-        assert self.model is not None
+        assert self.scorer is not None
         weight = float(self.config["diet_weight"])
-        probabilities = self.model.predict_proba([text])[0]
-        scores = {str(name): (1 - weight) * float(p) for name, p in zip(self.model.classes_, probabilities)}
+        probabilities = self.scorer.probabilities(text)
+        scores = {name: (1 - weight) * float(p) for name, p in zip(self.scorer.classes, probabilities)}
         for row in diet:
             name = row.get(INTENT_NAME_KEY)
             if name:
@@ -127,7 +162,7 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
         return ranking[: self.config["ranking_length"] or None]
 
     def process(self, messages: list[Message]) -> list[Message]:
-        if self.model is None:
+        if self.scorer is None:
             return messages
         for message in messages:
             text = message.get(TEXT)

@@ -55,6 +55,14 @@ def test_blend_is_the_weighted_mean_of_diet_and_the_ngram_model(tmp_path: Path) 
     assert message.get(INTENT)["confidence"] == max(ranking.values())
 
 
+def test_the_fast_scorer_matches_the_pipeline(tmp_path: Path) -> None:
+    component, _, _ = _blend(tmp_path, 0.5)
+    assert component.model is not None and component.scorer is not None
+    assert component.scorer.classes == list(component.model.classes_)
+    for text in ["你好", "谢谢谢谢", "我要找人工", "完全没见过的句子", "ok", "", "好 好  好"]:
+        assert component.scorer.probabilities(text) == pytest.approx(component.model.predict_proba([text])[0])
+
+
 def test_a_full_diet_weight_keeps_diets_choice(tmp_path: Path) -> None:
     component, _, _ = _blend(tmp_path, 1.0)
     message = _diet_message("谢谢你了", {"greet": 0.9, "thank": 0.1})
