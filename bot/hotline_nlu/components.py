@@ -92,6 +92,13 @@ _SOUND_CHARS = "嘤嘎嗡嘀汪叮咚啧噼里啪啦咿呀哎喵哈嘿呵嘻呜�
 ONOMATOPOEIA = re.compile(rf"^[{_SOUND_CHARS}]{{2,}}$")
 SHORT_ACKNOWLEDGEMENT = re.compile(r"^[哦噢喔啊]{1,2}$")
 _NOT_WORDS = re.compile(r"[\s，,。.？?！!、…~～]+")
+# Words that name the federation's own people and services. None of the out-of-scope
+# training or held-out examples holds one, so a text with one is never out of scope:
+# "残疾证过期了怎么办" was sent there by everyday "X过期了怎么办" questions.
+IN_SCOPE_PATTERN = re.compile(
+    r"(残疾|残联|残协|盲人|盲道|聋|轮椅|助听器|辅具|辅助器具|假肢|托养|补贴|评残|残保金|无障碍|手语|"
+    r"12385|专职委员|康复|导盲)"
+)
 
 
 @DefaultV1Recipe.register(
@@ -108,7 +115,10 @@ class IntentOverrides(GraphComponent, IntentClassifier):
     - typed noise without a Chinese character or a digit ("hnfk", "。。。") and
       onomatopoeia alone ("嗡嗡嗡") are `out_of_scope`: with no known feature the
       classifier fell back on its most frequent short intent, affirm, and at a
-      read-back that would have submitted.
+      read-back that would have submitted;
+    - a text that names the federation's own services is not `out_of_scope`: the
+      best in-scope intent of the ranking is taken (with its own confidence, so an
+      unsure one still goes to the fallback and is asked again).
     """
 
     @staticmethod
@@ -145,10 +155,26 @@ class IntentOverrides(GraphComponent, IntentClassifier):
                 return "out_of_scope"
         return None
 
+    @staticmethod
+    def in_scope_ranking(text: str, ranking: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The ranking with out_of_scope moved last, when the text names our services and
+        out_of_scope came first; None when nothing is to change."""
+        if not ranking or ranking[0].get(INTENT_NAME_KEY) != "out_of_scope" or not IN_SCOPE_PATTERN.search(text):
+            return None
+        in_scope = [r for r in ranking if r.get(INTENT_NAME_KEY) != "out_of_scope"]
+        return [*in_scope, ranking[0]] if in_scope else None
+
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            intent = self.forced_intent(message.get(TEXT) or "")
+            text = message.get(TEXT) or ""
+            intent = self.forced_intent(text)
             current = message.get(INTENT) or {}
+            if not intent and current.get(INTENT_NAME_KEY) == "out_of_scope":
+                reordered = self.in_scope_ranking(text, message.get(INTENT_RANKING_KEY) or [])
+                if reordered:
+                    message.set(INTENT, dict(reordered[0]), add_to_output=True)
+                    message.set(INTENT_RANKING_KEY, reordered, add_to_output=True)
+                continue
             if not intent or current.get(INTENT_NAME_KEY) == intent:
                 continue
             forced = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: self.config["confidence"]}

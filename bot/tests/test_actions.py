@@ -190,6 +190,21 @@ def test_intent_overrides(text: str, intent: Optional[str]) -> None:
     assert IntentOverrides.forced_intent(normalize(text)) == intent
 
 
+def test_a_text_naming_our_services_is_never_out_of_scope() -> None:
+    ranking = [
+        {"name": "out_of_scope", "confidence": 0.52},
+        {"name": "ask_policy", "confidence": 0.31},
+        {"name": "faq", "confidence": 0.1},
+    ]
+    reordered = IntentOverrides.in_scope_ranking("残疾证过期了怎么办", ranking)
+    assert reordered is not None
+    assert [r["name"] for r in reordered] == ["ask_policy", "faq", "out_of_scope"]
+    assert reordered[0]["confidence"] == 0.31  # an unsure guess still reaches the fallback
+    assert IntentOverrides.in_scope_ranking("身份证过期了怎么办", ranking) is None
+    assert IntentOverrides.in_scope_ranking("残疾证怎么办", [{"name": "ask_policy", "confidence": 0.9}]) is None
+    assert IntentOverrides.in_scope_ranking("轮椅", [{"name": "out_of_scope", "confidence": 1.0}]) is None
+
+
 # --- value validation ------------------------------------------------------------
 
 @pytest.mark.parametrize(
