@@ -21,6 +21,7 @@ Two facts about pyttsx3 2.99's espeak driver shape this module:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import io
 import logging
@@ -74,6 +75,18 @@ def _install_dispatcher() -> None:
     if _THUNK is None:
         _THUNK = _espeak.t_espeak_callback(_dispatch)
     _espeak.cSetSynthCallback(_THUNK)
+
+
+def _skip_driver_teardown() -> None:
+    """At exit, let the kept-alive pyttsx3 proxies go without destroying their driver.
+
+    Why: their `__del__` runs while the interpreter is tearing down modules and fails
+    on a module global already gone (a traceback on every exit); destroying the driver
+    would anyway re-register libespeak's callback, which these engines never do.
+    """
+    import pyttsx3.driver
+
+    pyttsx3.driver.DriverProxy.__del__ = lambda self: None
 
 
 class TtsError(RuntimeError):
@@ -135,6 +148,8 @@ class _ThreadEngine:
             # Never collected: a collected driver calls SetSynthCallback(None) from
             # whatever thread collects it, outside our lock, and can pull the callback
             # from under another thread's synthesis (a segfault).
+            if not _KEEP_ALIVE:
+                atexit.register(_skip_driver_teardown)
             _KEEP_ALIVE.append(self)
             _install_dispatcher()
 
