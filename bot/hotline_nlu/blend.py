@@ -34,6 +34,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from hotline_nlu.components import set_ranking
+
 log = logging.getLogger(__name__)
 
 _MODEL_FILE = "ngram_intent.joblib"
@@ -156,10 +158,8 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
             name = row.get(INTENT_NAME_KEY)
             if name:
                 scores[name] = scores.get(name, 0.0) + weight * float(row.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-        order = np.argsort([-v for v in scores.values()], kind="stable")
-        names = list(scores)
-        ranking = [{INTENT_NAME_KEY: names[i], PREDICTED_CONFIDENCE_KEY: scores[names[i]]} for i in order]
-        return ranking[: self.config["ranking_length"] or None]
+        ranked = sorted(scores.items(), key=lambda item: -item[1])[: self.config["ranking_length"] or None]
+        return [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: score} for name, score in ranked]
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.scorer is None:
@@ -168,7 +168,5 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
             text = message.get(TEXT)
             if not isinstance(text, str) or not text.strip():
                 continue
-            ranking = self.blended_ranking(text, message.get(INTENT_RANKING_KEY) or [])
-            message.set(INTENT, dict(ranking[0]), add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            set_ranking(message, self.blended_ranking(text, message.get(INTENT_RANKING_KEY) or []))
         return messages

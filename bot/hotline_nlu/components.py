@@ -101,6 +101,12 @@ IN_SCOPE_PATTERN = re.compile(
 )
 
 
+def set_ranking(message: Message, ranking: list[dict[str, Any]]) -> None:
+    """Make `ranking` (best first) the message's intent ranking and its first row the intent."""
+    message.set(INTENT, dict(ranking[0]), add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
@@ -172,17 +178,15 @@ class IntentOverrides(GraphComponent, IntentClassifier):
             if not intent and current.get(INTENT_NAME_KEY) == "out_of_scope":
                 reordered = self.in_scope_ranking(text, message.get(INTENT_RANKING_KEY) or [])
                 if reordered:
-                    message.set(INTENT, dict(reordered[0]), add_to_output=True)
-                    message.set(INTENT_RANKING_KEY, reordered, add_to_output=True)
+                    set_ranking(message, reordered)
                 continue
             if not intent or current.get(INTENT_NAME_KEY) == intent:
                 continue
             forced = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: self.config["confidence"]}
-            message.set(INTENT, forced, add_to_output=True)
             ranking = [
                 r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != intent
             ]
-            message.set(INTENT_RANKING_KEY, [forced, *ranking], add_to_output=True)
+            set_ranking(message, [forced, *ranking])
         return messages
 
 
