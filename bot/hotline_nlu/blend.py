@@ -41,6 +41,16 @@ log = logging.getLogger(__name__)
 _MODEL_FILE = "ngram_intent.joblib"
 
 
+def anchored(text: str) -> str:
+    """The text lower-cased between start and end marks, so its n-grams know where it begins and ends.
+
+    Why: short answers differ mostly at their edges ("不是" / "是的", "有人吗" /
+    "晚上有人接吗"); on the fixed cross-validation folds the marks raised the blend's
+    macro-F1 from 0.920 to 0.925 at the same weight.
+    """
+    return f"^{text.lower()}$"
+
+
 class NgramScorer:
     """The trained pipeline's `predict_proba` for one text, without scikit-learn's per-call checks.
 
@@ -85,7 +95,7 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"diet_weight": 0.4, "C": 50.0, "min_ngram": 1, "max_ngram": 3, "ranking_length": 10}
+        return {"diet_weight": 0.3, "C": 50.0, "min_ngram": 1, "max_ngram": 3, "ranking_length": 10}
 
     def __init__(
         self,
@@ -119,6 +129,7 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
         model = make_pipeline(
             TfidfVectorizer(
                 analyzer="char",
+                preprocessor=anchored,
                 ngram_range=(self.config["min_ngram"], self.config["max_ngram"]),
                 sublinear_tf=True,
             ),

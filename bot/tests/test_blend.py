@@ -59,7 +59,7 @@ def test_the_fast_scorer_matches_the_pipeline(tmp_path: Path) -> None:
     component, _, _ = _blend(tmp_path, 0.5)
     assert component.model is not None and component.scorer is not None
     assert component.scorer.classes == list(component.model.classes_)
-    for text in ["你好", "谢谢谢谢", "我要找人工", "完全没见过的句子", "ok", "", "好 好  好"]:
+    for text in ["你好", "谢谢谢谢", "我要找人工", "完全没见过的句子", "ok", "OK 好", "", "好 好  好"]:
         assert component.scorer.probabilities(text) == pytest.approx(component.model.predict_proba([text])[0])
 
 
@@ -95,3 +95,11 @@ def test_an_untrained_blend_and_an_empty_text_leave_the_message_alone(tmp_path: 
     blank = _diet_message("   ", {"thank": 0.8, "greet": 0.2})
     trained.process([blank])
     assert blank.get(INTENT) == {"name": "thank", "confidence": 0.8}
+
+
+def test_ngrams_know_where_the_text_begins_and_ends(tmp_path: Path) -> None:
+    component, _, _ = _blend(tmp_path, 0.5)
+    assert component.model is not None
+    vocabulary = component.model.steps[0][1].vocabulary_
+    assert {"^谢", "谢$", "^你好", "你好$"} <= set(vocabulary)
+    assert "^好" not in vocabulary
