@@ -49,6 +49,7 @@ P = {
     "reprompt": "您还在吗？请直接说出您的问题。需要人工服务，请按0。",
     "reprompt_keypad": "您还在吗？很抱歉，语音识别暂时无法使用。需要人工服务，请按0；再听一遍，请按井号键。",
     "reprompt_number": "您还在吗？请{how}{what}，输完请按井号键。需要人工服务，请按0。",
+    "reprompt_callback": "您还在吗？请{how}您的手机号码，输完请按井号键。收到号码后，工作人员会给您回电。",
     "goodbye": "很抱歉，一直没有听到您的声音。感谢您的来电，如需帮助请再次拨打。再见。",
     "slow_on": "已为您放慢语速。想恢复正常语速，请再按星号键。",
     "slow_ask": "已为您放慢语速。以后来电也用慢速吗？需要请按1，或者说“要”；不需要请按2，或者说“不要”。",
@@ -90,15 +91,19 @@ def expected_number(reply: str) -> Expect:
     return Expect.nothing
 
 
-def reprompt_for(expect: Expect, *, listening: bool) -> str:
+def reprompt_for(expect: Expect, *, listening: bool, callback: bool = False) -> str:
     """What a silent caller hears: the number still awaited, or what this line can do.
 
     Why: a keypad-only line (no speech model) must not ask the caller to speak, and a
     caller in the middle of a number needs that request again, not a general question.
+    A caller who pressed 0 and is giving a number for the callback has already asked
+    for a person: they hear what the number is for, not "press 0" once more.
     """
+    how = "说出或者用电话按键输入" if listening else "用电话按键输入"
+    if callback and expect is Expect.phone:
+        return P["reprompt_callback"].format(how=how)
     what = {Expect.phone: "您的手机号码", Expect.ticket: "工单号"}.get(expect)
     if what:
-        how = "说出或者用电话按键输入" if listening else "用电话按键输入"
         return P["reprompt_number"].format(how=how, what=what)
     return P["reprompt"] if listening else P["reprompt_keypad"]
 
@@ -439,7 +444,10 @@ class Call:
         elif self._consent:
             await self.say(P["slow_ask" if self._consent == "remember" else "slow_off_ask"], remember=False)
         else:
-            await self.say(reprompt_for(self.keys.expect, listening=self.hears_speech), remember=False)
+            reprompt = reprompt_for(
+                self.keys.expect, listening=self.hears_speech, callback=self.pending_action == "callback"
+            )
+            await self.say(reprompt, remember=False)
         self.silences = count
 
     async def end(self) -> None:

@@ -172,6 +172,9 @@ def test_silence_reprompt_fits_the_line_and_the_awaited_number() -> None:
     assert "用电话按键输入您的手机号码" in phone_by_keys and "说出" not in phone_by_keys
     assert "说出或者用电话按键输入工单号" in reprompt_for(Expect.ticket, listening=True)
     assert reprompt_for(Expect.consent, listening=False) == keypad
+    callback = reprompt_for(Expect.phone, listening=False, callback=True)
+    assert "用电话按键输入您的手机号码" in callback and "回电" in callback and "按0" not in callback
+    assert reprompt_for(Expect.ticket, listening=False, callback=True) == reprompt_for(Expect.ticket, listening=False)
 
 
 def test_service_hours_and_callback_promise() -> None:
