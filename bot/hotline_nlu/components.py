@@ -75,8 +75,9 @@ class TextNormalizer(GraphComponent):
 
 # A bare number (phone, work-order number, last four digits), typed, spoken or keyed.
 NUMBER_ONLY = re.compile(r"^[\s+\-#*()（）0-9]{4,}$")
-# Key 0 alone: a person (the voice gateway may pass the keypad digit through).
-KEY_ZERO = re.compile(r"^\s*0\s*#?\s*$")
+# Key 0 alone, or a text saying it was pressed ("按0", "我按0了"): a person (the voice
+# gateway may pass the keypad digit through, and a texter follows the spoken menu).
+KEY_ZERO = re.compile(r"^\s*(我?(已经)?按了?\s*)?[0零〇]\s*(号?键)?\s*了?\s*#?\s*$")
 # Typed input with no Chinese character and no digit: keyboard noise, stray punctuation,
 # unless it is one of the few Latin words people do type to the hotline.
 NO_CHINESE_NOR_DIGIT = re.compile(r"^[^\u4e00-\u9fff0-9]*$")

@@ -167,6 +167,12 @@ def test_action_answers_are_validated_with_rasas_schema() -> None:
     [
         ("我不想活了", "emergency"),
         ("0", "request_human"),
+        ("按0", "request_human"),
+        ("我按0了", "request_human"),
+        ("按零", "request_human"),
+        ("我已经按了0键", "request_human"),
+        ("按0是不是转人工", None),
+        ("10", None),
         ("13812345678", "inform"),
         ("hnfk", "out_of_scope"),
         ("。。。", "out_of_scope"),
