@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import subprocess
@@ -125,6 +126,28 @@ class Peer:
                 await self.ws.send(tp.peer_mark(self.sid, msg["mark"]["name"]))
             if pred(msg):
                 return got
+
+    async def until_on_open_line(self, pred: Any, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """`until`, while sending a silent frame every 20 ms as Twilio does for as long as a call is up.
+
+        Vosk checks for the end of an utterance only when audio reaches it; a peer that
+        falls quiet by sending nothing (unlike a phone line) can leave the last words
+        undecided when they arrived in one large batch.
+        """
+
+        async def keep_line_open() -> None:
+            quiet = codec.silence_pcm(codec.FRAME_MS)
+            while True:
+                await self.media(quiet)
+                await asyncio.sleep(codec.FRAME_MS / 1000)
+
+        line = asyncio.create_task(keep_line_open())
+        try:
+            return await self.until(pred, timeout)
+        finally:
+            line.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await line
 
     async def said(self, timeout: float = 20.0) -> str:
         msgs = await self.until(lambda m: m.get("event") == "hotline" and m["hotline"]["type"] == "say", timeout)

@@ -205,7 +205,7 @@ def test_spoken_turn_goes_through_the_gateway_into_the_log(voice_app: str, ko_sp
         assert await peer.said() == P["greeting"]  # recognition is available
         await peer.finish_utterance()
         await peer.media(ko_speech + codec.silence_pcm(1500))
-        msgs = await peer.until(lambda m: m["event"] == "hotline" and m["hotline"]["type"] == "turn", 60)
+        msgs = await peer.until_on_open_line(lambda m: m["event"] == "hotline" and m["hotline"]["type"] == "turn")
         turn = msgs[-1]["hotline"]
         await peer.ws.close()
         turn["call_sid"] = peer.call_sid
