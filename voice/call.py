@@ -40,6 +40,8 @@ from voice.tts import Synthesizer
 
 log = logging.getLogger("voice.call")
 
+DRAIN_SECONDS = 5.0  # how long a call that has ended may still decode what it received
+
 P = {
     "greeting": "您好，这里是残联服务热线。为了保证服务质量，通话内容会被记录。"
     "请直接说出您要咨询或办理的事情。需要人工服务，请随时按0。",
@@ -203,6 +205,7 @@ class Call:
         self._asr_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._asr_task: asyncio.Task[None] | None = None
         self._pending_timing: TurnTiming | None = None
+        self._unanswered: list[AsrResult] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consent = ""  # the open yes/no question: "remember" or "forget" slow speech
         self._consent_asked = False  # one such question per call, however often * is pressed
@@ -219,19 +222,53 @@ class Call:
         return self.asr_expected and self.recognizer is not None
 
     async def finish(self) -> None:
-        """The stream ended (stop, disconnect): stop everything, keep nothing running."""
+        """The stream ended (stop, disconnect): stop everything, keep nothing running.
+
+        What the caller said just before hanging up is still decoded and handed to the
+        assistant, unanswered: it reaches the grievance log, and an emergency still gets
+        its work order, even with no one left on the line.
+        """
         self.phase = Phase.ended
         await self._cancel_speaking()
-        if self._asr_task:
-            self._asr_queue.put_nowait(None)
-            self._asr_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._asr_task
-        if self.recognizer is not None:
-            with contextlib.suppress(Exception):
-                await self.recognizer.close()
+        last_words = await self._drain_recognition()
         for task in list(self._tasks):
             task.cancel()
+        if last_words is not None:
+            await self._log_last_words(last_words)
+
+    async def _drain_recognition(self) -> AsrResult | None:
+        """Decode the audio still queued, then what Vosk holds back for want of an endpoint."""
+        if self._asr_task:
+            self._asr_queue.put_nowait(None)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._asr_task), DRAIN_SECONDS)
+            except Exception:
+                self._asr_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._asr_task
+        heard = list(self._unanswered)
+        if self.recognizer is not None:
+            with contextlib.suppress(Exception):
+                tail = await self.recognizer.flush()
+                if tail is not None:
+                    heard.append(tail)
+            with contextlib.suppress(Exception):
+                await self.recognizer.close()
+        heard = [r for r in heard if correct_transcript(r.text.strip())]
+        if not heard:
+            return None
+        confs = [r.confidence for r in heard if r.confidence is not None]
+        return AsrResult(
+            "，".join(correct_transcript(r.text.strip()) for r in heard),
+            min(confs) if confs else None,
+            True,
+        )
+
+    async def _log_last_words(self, heard: AsrResult) -> None:
+        try:
+            await self.turn_handler(heard.text, heard.confidence)
+        except Exception:
+            log.exception("the caller's last words could not be handed over")
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -467,10 +504,12 @@ class Call:
             if chunk is None:
                 return
             parts = [chunk]
+            ended = False
             while not self._asr_queue.empty():
                 nxt = self._asr_queue.get_nowait()
                 if nxt is None:
-                    return
+                    ended = True
+                    break
                 parts.append(nxt)
             try:
                 result = await self.recognizer.accept(b"".join(parts), want_partial=self.phase is Phase.speaking)
@@ -481,9 +520,13 @@ class Call:
                 return
             if result is not None:
                 await self.on_asr(result, time.perf_counter())
+            if ended:
+                return
 
     async def on_asr(self, result: AsrResult, at: float) -> None:
         if self.phase in (Phase.ending, Phase.ended):
+            if result.final and result.text.strip():
+                self._unanswered.append(result)  # said while we hang up: logged by finish()
             return
         if not result.final:
             if len(result.text) >= 2 and self.phase is Phase.speaking:

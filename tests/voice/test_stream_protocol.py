@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import struct
+import time
 
 import pytest
 import websockets
@@ -222,3 +223,31 @@ def test_spoken_turn_goes_through_the_gateway_into_the_log(voice_app: str, ko_sp
     with Session(get_engine()) as s:
         rec = s.exec(select(GrievanceRecord).where(GrievanceRecord.session_id == f"voice-{turn['call_sid']}")).one()
         assert rec.text == turn["heard"] and rec.asr_confidence is not None and rec.outcome == "fallback"
+
+
+@pytest.mark.vosk_model("ko")
+def test_words_said_just_before_hanging_up_reach_the_log(voice_app: str, ko_speech: bytes) -> None:
+    """A caller who speaks and hangs up at once gets no answer, but what they said is logged."""
+
+    async def go() -> str:
+        peer = await connect(voice_app)
+        await peer.start()
+        assert await peer.said() == P["greeting"]
+        await peer.finish_utterance()
+        await peer.media(ko_speech)  # no pause after the words: Vosk has reached no endpoint
+        await peer.ws.send(tp.peer_stop(peer.sid, peer.call_sid))
+        await peer.ws.close()
+        return peer.call_sid
+
+    call_sid = run(go())
+    from api.db import get_engine
+    from api.models.grievance import GrievanceRecord
+
+    deadline = time.monotonic() + 30
+    records: list[GrievanceRecord] = []
+    while not records and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with Session(get_engine()) as s:
+            records = list(s.exec(select(GrievanceRecord).where(GrievanceRecord.session_id == f"voice-{call_sid}")))
+    assert len(records) == 1, "the last words were not logged"
+    assert records[0].text and records[0].asr_confidence is not None and records[0].channel == "voice"
