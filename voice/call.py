@@ -234,18 +234,17 @@ class Call:
         for task in list(self._tasks):
             task.cancel()
         if last_words is not None:
-            await self._log_last_words(last_words)
+            try:
+                await self.turn_handler(last_words.text, last_words.confidence)
+            except Exception:
+                log.exception("the caller's last words could not be handed over")
 
     async def _drain_recognition(self) -> AsrResult | None:
         """Decode the audio still queued, then what Vosk holds back for want of an endpoint."""
         if self._asr_task:
             self._asr_queue.put_nowait(None)
-            try:
-                await asyncio.wait_for(asyncio.shield(self._asr_task), DRAIN_SECONDS)
-            except Exception:
-                self._asr_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._asr_task
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # on timeout wait_for cancels it
+                await asyncio.wait_for(self._asr_task, DRAIN_SECONDS)
         heard = list(self._unanswered)
         if self.recognizer is not None:
             with contextlib.suppress(Exception):
@@ -254,21 +253,11 @@ class Call:
                     heard.append(tail)
             with contextlib.suppress(Exception):
                 await self.recognizer.close()
-        heard = [r for r in heard if correct_transcript(r.text.strip())]
-        if not heard:
+        said = [(text, r.confidence) for r in heard if (text := correct_transcript(r.text.strip()))]
+        if not said:
             return None
-        confs = [r.confidence for r in heard if r.confidence is not None]
-        return AsrResult(
-            "，".join(correct_transcript(r.text.strip()) for r in heard),
-            min(confs) if confs else None,
-            True,
-        )
-
-    async def _log_last_words(self, heard: AsrResult) -> None:
-        try:
-            await self.turn_handler(heard.text, heard.confidence)
-        except Exception:
-            log.exception("the caller's last words could not be handed over")
+        confs = [c for _, c in said if c is not None]
+        return AsrResult("，".join(text for text, _ in said), min(confs) if confs else None, True)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
