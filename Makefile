@@ -5,12 +5,14 @@ export RASA_TELEMETRY_ENABLED := false
 PY := .venv/bin/python
 BOTPY := .venv-bot/bin/python
 
-.PHONY: help run test lint format prepare envs env-app env-bot system db model bench lock
+.PHONY: help run test lint format prepare envs env-app env-bot system db model bench lock nlu-eval eval
 
 help:
 	@echo "make run    prepare what is missing and start the hotline (web chat on :8000)"
 	@echo "make test   lint, then every test (unit to end-to-end)"
 	@echo "make bench  benchmarks under bench/"
+	@echo "make eval   the end-to-end question set against a running hotline (URL=http://127.0.0.1:8000)"
+	@echo "make nlu-eval  NLU cross-validation and held-out report (a diagnostic, ~15 min)"
 	@echo "make lint / make format / make lock"
 
 env-app:
@@ -51,6 +53,12 @@ test: envs
 
 bench: prepare
 	@for b in bench/*.py; do echo "==> $$b"; $(PY) $$b || exit 1; done
+
+eval: env-app
+	$(PY) -m tests.conversation.runner --url "$${URL:-http://127.0.0.1:8000}" --show-failures
+
+nlu-eval: model
+	$(BOTPY) bot/tests/nlu_eval.py --model "$$(scripts/train_if_changed.sh)" --out test-artifacts/nlu
 
 lock:
 	.venv/bin/python -m pip freeze --exclude-editable > requirements/app.lock

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from accessibility import feedback, sms, web
 from api.errors import install_error_handlers
 from api.routes import audit as audit_routes
-from api.routes import auth, chat, departments, exports, health, knowledge, public, reports, tickets, users
+from api.routes import auth, chat, departments, exports, health, knowledge, on_duty, public, reports, tickets, users
 from api.routes import grievance_log as grievance_log_routes
 from api.services.rasa_client import RasaClient
 from api.settings import get_settings
@@ -40,6 +40,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(knowledge.router)
+    app.include_router(on_duty.router)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(tickets.router)

@@ -12,6 +12,7 @@ import secrets
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,7 +60,12 @@ class Settings(BaseSettings):
     )
     vosk_auto_download: bool = Field(default=True, description="Fetch the default model on first use when missing.")
     voice_transfer_number: str = Field(default="", description="On-duty staff number a call is <Dial>ed to on key 0.")
-    voice_service_hours: str = Field(default="08:30-17:30", description="Staffed hours, Monday to Friday, China time.")
+    voice_service_hours: str = Field(
+        default="08:30-17:30", description="Staffed hours on staffed days, China time (24:00 for the end of the day)."
+    )
+    service_days: Literal["workdays", "every_day"] = Field(
+        default="workdays", description="Staffed days: Chinese working days, or every day for a round-the-clock centre."
+    )
     voice_tts_rate: int = Field(default=190, ge=80, le=400, description="Speech rate (espeak words per minute).")
     voice_tts_slow_rate: int = Field(default=130, ge=80, le=400, description="Rate after the caller presses *.")
     voice_silence_seconds: float = Field(default=8.0, gt=0, le=60, description="Silence before asking again.")
@@ -71,7 +77,10 @@ class Settings(BaseSettings):
         default="", description="This federation's own place (e.g. 石家庄); its documents are preferred."
     )
     kb_min_confidence: float = Field(
-        default=0.5, ge=0, le=1, description="Below this the assistant says it has no reliable answer."
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Below this the assistant gives no answer as certain (only the closest rule, with a work-order offer).",
     )
     kb_corpus_dir: Path | None = Field(default=None, description="Policy documents; empty means nlu_data/policies.")
 

@@ -10,48 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from api.db import get_engine
 from api.models.ticket import TicketCreate, TicketKind
 from api.services import grievance_log, tickets
+from api.services.on_duty import CHINA_TZ, callback_promise, within_service_hours
 from api.settings import Settings
 
 log = logging.getLogger("voice.actions")
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
-WEEKDAYS = "一二三四五六日"
-
-
-def parse_hours(spec: str) -> tuple[time, time]:
-    start, _, end = spec.partition("-")
-    h1, m1 = (int(x) for x in start.strip().split(":"))
-    h2, m2 = (int(x) for x in end.strip().split(":"))
-    return time(h1, m1), time(h2, m2)
-
-
-def within_service_hours(now: datetime, spec: str) -> bool:
-    local = now.astimezone(CHINA_TZ)
-    start, end = parse_hours(spec)
-    return local.weekday() < 5 and start <= local.time() < end
-
-
-def callback_promise(now: datetime, spec: str) -> str:
-    """When staff will call back, in words (normalised later for speech)."""
-    local = now.astimezone(CHINA_TZ)
-    start, _ = parse_hours(spec)
-    if within_service_hours(now, spec):
-        return "两个小时内"
-    day = local.date()
-    if local.weekday() < 5 and local.time() < start:
-        return "今天上午十二点前"
-    day += timedelta(days=1)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return f"{day.month}月{day.day}日星期{WEEKDAYS[day.weekday()]}上午十二点前"
+__all__ = ["CHINA_TZ", "CallActions", "callback_promise", "within_service_hours"]
 
 
 @dataclass

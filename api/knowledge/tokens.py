@@ -51,8 +51,12 @@ DOMAIN_WORDS = (
 # question padding that carries no content ("请问…是多少呀")
 FILLERS = re.compile(
     r"请问|我想问一下|我想问问|想问一下|问一下|想咨询一下|咨询一下|你好|您好|麻烦|那个|就是说|的话|"
+    r"同志|姑娘|小姑娘|师傅|大姐|大哥|老师|领导|打听一下|打听|请教一下|请教|再问一句|再问一下|再问个事|问个事|问下|"
+    r"我想了解一下|了解一下|想知道|我想知道|告诉我|给我讲讲|讲讲|说说|帮我查一下|查一下|"
     r"怎么样|怎么办|怎么|怎样|如何|什么样|什么|哪些|哪个|哪里|哪儿|多少|几|多久|多长时间|"
-    r"能不能|可不可以|可以吗|是不是|有没有|要不要|会不会|行不行|吗|呢|呀|啊|吧|嘛|哦|呗"
+    r"能不能|可不可以|可以吗|是不是|有没有|要不要|会不会|行不行|吗|呢|呀|啊|吧|嘛|哦|呗|哈|啦|咧|"
+    r"咋样|咋弄|咋办|咋|啥样|啥子|啥|俺们|俺|咱们|咱|那种|这种|这一块|这块|这边|那边|这个|到底|具体|"
+    r"谢谢你?|谢啦|多谢|喂+"
 )
 STOPWORDS = frozenset(
     [
@@ -163,9 +167,71 @@ def _ensure_jieba() -> None:
             _jieba_ready = True
 
 
+# A bare number ("3" of "三级") says little about the topic: as much as an everyday word.
+DIGITS_INFORMATIVENESS = 6.0
+_opencc_lock = threading.Lock()
+_opencc: list[object] = []
+_CN_VALUE = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_NUMERAL = "零一二两三四五六七八九十百"
+_SPOKEN_PERCENT = re.compile(rf"百分之([{_CN_NUMERAL}]+)")
+# A spoken number before a counting word ("五年", "三十天", "两名"); plan names ("十三五") have none.
+_SPOKEN_COUNT = re.compile(rf"(?<![{_CN_NUMERAL}])([{_CN_NUMERAL}]{{1,4}})(?=年|名|个|天|次|人|周岁|岁|万|级|届|项|类|条|家|户|所|支|位)")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional to Simplified characters (OpenCC t2s), the converter built on first use."""
+    with _opencc_lock:
+        if not _opencc:
+            import opencc  # opencc-python-reimplemented
+
+            _opencc.append(opencc.OpenCC("t2s"))
+    return str(_opencc[0].convert(text))  # type: ignore[attr-defined]
+
+
+def chinese_number(words: str) -> int | None:
+    """"六十五" -> 65, "十" -> 10, "一百" -> 100, "二五" -> None (not a number as spoken)."""
+    total = current = 0
+    seen_unit = False
+    for ch in words:
+        if ch in _CN_VALUE:
+            if current and not seen_unit:
+                return None
+            current = _CN_VALUE[ch]
+            seen_unit = False
+        elif ch == "十":
+            total += (current or 1) * 10
+            current = 0
+            seen_unit = True
+        elif ch == "百":
+            total += (current or 1) * 100
+            current = 0
+            seen_unit = True
+        else:
+            return None
+        if ch in _CN_VALUE:
+            seen_unit = False
+    return total + current
+
+
+def spoken_numbers(text: str) -> str:
+    """Numbers as a caller says them, as documents write them: 百分之六十五 -> 65%, 五年 -> 5年, 一半 -> 50%."""
+
+    def percent(match: re.Match[str]) -> str:
+        value = chinese_number(match.group(1))
+        return f"{value}%" if value is not None else match.group(0)
+
+    def count(match: re.Match[str]) -> str:
+        value = chinese_number(match.group(1))
+        return str(value) if value is not None else match.group(0)
+
+    text = _SPOKEN_PERCENT.sub(percent, text).replace("一半", "50%")
+    return _SPOKEN_COUNT.sub(count, text)
+
+
 def normalize(text: str) -> str:
-    """Full-width to half-width, lower case, synonyms folded to their canonical spelling."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    """Full-width to half-width, Simplified characters, lower case, spoken numbers as digits,
+    synonyms folded to their canonical spelling."""
+    text = spoken_numbers(to_simplified(unicodedata.normalize("NFKC", text)).lower())
     return _VARIANT.sub(lambda m: _CANON[m.group(0)], text)
 
 
@@ -200,6 +266,8 @@ def pinyin_bigrams(word: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def informativeness(word: str) -> float:
     """How much a word says, from its frequency in general Chinese (jieba's dictionary): 来 little, 补办 much."""
+    if word.replace(".", "").isdigit():
+        return DIGITS_INFORMATIVENESS
     _ensure_jieba()
     freq = _GENERAL_FREQ.get(word, 0)
     return math.log(_GENERAL_TOTAL / (freq + 1)) if _GENERAL_TOTAL else 1.0

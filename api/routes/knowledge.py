@@ -25,6 +25,35 @@ class AskOut(BaseModel):
     citation: str | None
     score: float
     confidence: float
+    offer_work_order: bool = Field(
+        description="No exact answer: the reply offers a consultation work order (with or without the closest rule)."
+    )
+
+
+class EvidenceIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000, examples=["村里残协主席能不能由村干部兼着"])
+
+
+class EvidenceOut(BaseModel):
+    answered: bool = Field(description="Whether the documents hold an answer above the confidence threshold.")
+    confidence: float = Field(description="Share of the question's weighted words the best sentence covers (0-1).")
+    score: float
+    doc_id: str | None
+    place_not_covered: bool = Field(description="The text names a place no document covers.")
+
+
+@router.post("/evidence", response_model=EvidenceOut)
+async def evidence(body: EvidenceIn) -> EvidenceOut:
+    """How well the documents answer a text, without recording it: the assistant weighs this against its
+    intent ranking on every free-text turn (bot/hotline_nlu/evidence.py)."""
+    answer = await run_in_threadpool(ask, body.text)
+    return EvidenceOut(
+        answered=answer.answered,
+        confidence=answer.confidence,
+        score=answer.score,
+        doc_id=answer.citation.doc_id if answer.citation else None,
+        place_not_covered=answer.reason == "place_not_covered",
+    )
 
 
 @router.post("/ask", response_model=AskOut)
@@ -38,4 +67,5 @@ async def ask_policy(body: AskIn) -> AskOut:
         citation=answer.citation.full() if answer.citation else None,
         score=answer.score,
         confidence=answer.confidence,
+        offer_work_order=answer.offer_work_order,
     )

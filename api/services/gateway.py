@@ -16,7 +16,8 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.models.ticket import TicketCreate, TicketKind
-from api.services import grievance_log, handoff, tickets
+from api.services import grievance_log, tickets
+from api.services import handoff as handoffs
 from api.services.rasa_client import AssistantUnavailable, RasaClient
 
 CHANNELS = ("web", "sms", "voice")
@@ -61,19 +62,10 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
         text=turn.text,
         asr_confidence=turn.asr_confidence,
     )
-    if await run_in_threadpool(_held_by_a_person, session, turn.session_id):
-        # A person holds the conversation: the staff console shows the message; the assistant is not asked.
-        await run_in_threadpool(
-            grievance_log.complete,
-            session,
-            record_id=record.id,
-            outcome="held",
-            replies=[],
-            handoff=True,
-            latency_ms=_elapsed_ms(started),
-        )
-        return ChatAnswer(turn.session_id, [], None, True, None, record.id)
-    metadata: dict[str, Any] = {"channel": turn.channel, "log_id": record.id}
+    # A person may hold the conversation: the assistant is still asked, so that an emergency is
+    # answered at once and the citizen can take the request back; otherwise it stays silent.
+    held = await run_in_threadpool(_held_by_a_person, session, turn.session_id)
+    metadata: dict[str, Any] = {"channel": turn.channel, "log_id": record.id, "held": held}
     if turn.asr_confidence is not None:
         metadata["asr_confidence"] = turn.asr_confidence
     if turn.contact_phone:
@@ -82,6 +74,8 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     try:
         result = await rasa.send(session_id=turn.session_id, text=turn.text, metadata=metadata)
     except AssistantUnavailable:
+        if held:
+            return await _held_turn(session, turn, record.id, started)
         number = await run_in_threadpool(_follow_up_ticket, session, turn, None)
         replies = [{"text": FALLBACK_TEXT.format(number=number)}]
         await run_in_threadpool(
@@ -97,6 +91,10 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
         return ChatAnswer(turn.session_id, replies, None, True, number, record.id)
 
     replies, signals = split_signals(result.replies)
+    if held and not replies:
+        return await _held_turn(session, turn, record.id, started, result.intent, result.confidence)
+    if held and signals.get("withdrawn"):
+        await run_in_threadpool(handoffs.withdraw, session, session_id=turn.session_id)
     handoff = bool(result.slots.get("handoff") or signals.get("handoff"))
     ticket_number = signals.get("ticket_number") or None
     if signals.get("follow_up") and not ticket_number:
@@ -117,8 +115,32 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     return ChatAnswer(turn.session_id, replies, intent, handoff, ticket_number, record.id, signals)
 
 
+async def _held_turn(
+    session: Session,
+    turn: ChatTurn,
+    record_id: int,
+    started: float,
+    intent: str | None = None,
+    confidence: float | None = None,
+) -> ChatAnswer:
+    """A turn of a conversation a person holds: the staff console shows it; the assistant said nothing."""
+    await run_in_threadpool(
+        grievance_log.complete,
+        session,
+        record_id=record_id,
+        outcome="held",
+        replies=[],
+        intent=intent,
+        intent_confidence=confidence,
+        handoff=True,
+        latency_ms=_elapsed_ms(started),
+    )
+    reported = {"name": intent, "confidence": confidence} if intent else None
+    return ChatAnswer(turn.session_id, [], reported, True, None, record_id)
+
+
 def _held_by_a_person(session: Session, session_id: str) -> bool:
-    held = handoff.is_held(session, session_id=session_id)
+    held = handoffs.is_held(session, session_id=session_id)
     session.rollback()  # end the read: on SQLite an open read would block the writers that follow
     return held
 

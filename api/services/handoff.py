@@ -98,7 +98,8 @@ def queue(session: Session, *, now: datetime | None = None) -> list[QueueItem]:
             .order_by(col(GrievanceRecord.id))
         ).all()
         asked = [r for r in records if r.handoff]
-        if not asked:
+        if not asked or (not records[-1].handoff and (hold is None or hold.holder is None)):
+            # nobody asked, or the citizen took the request back and talks to the assistant again
             continue
         first = asked[0]
         citizen = [r for r in records if r.outcome != "staff" and r.text]
@@ -196,3 +197,19 @@ def release(session: Session, *, session_id: str, actor: Principal) -> Conversat
     audit.record(session, actor=actor, action="conversation.release", target_type="conversation", target_id=session_id)
     session.commit()
     return hold
+
+
+def withdraw(session: Session, *, session_id: str) -> None:
+    """The citizen took the request for a person back: whoever held the conversation lets go of it."""
+    begin_write(session)
+    hold = session.get(ConversationHold, session_id, with_for_update=True)
+    if hold is None or hold.holder is None:
+        session.rollback()
+        return
+    hold.holder = None
+    hold.held_since = None
+    hold.released_after = _last_record_id(session, session_id)
+    hold.updated_at = grievance_log.utcnow()
+    hold.version += 1
+    session.add(hold)
+    session.commit()

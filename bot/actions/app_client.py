@@ -126,6 +126,11 @@ class AppClient:
         )
         return self._json(response, "/api/knowledge/ask")
 
+    def on_duty(self) -> dict[str, Any]:
+        """GET /api/on-duty -> {"available", "reason", "hours", "next_service"}."""
+        response = self._request("GET", "/api/on-duty", idempotent=True)
+        return self._json(response, "/api/on-duty")
+
 
 _default: Optional[AppClient] = None
 

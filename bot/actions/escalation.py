@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.app_client import AppUnavailable, get_client
-from actions.helpers import channel_of, guess_category, say, text_of
+from actions.helpers import channel_of, guess_category, number_for, say, text_of
 
 HANDOFF_TEXT = (
     "好的，正在为您转接工作人员。您的对话已经记录，工作人员接手后会直接在这里回复您，"
@@ -53,8 +53,30 @@ def emergency_lines(text: str) -> list[str]:
     return lines
 
 
+async def staff_on_duty() -> Optional[dict[str, Any]]:
+    """The app's answer to "can a person take this now?", or None when it cannot be asked."""
+    try:
+        return await asyncio.to_thread(get_client().on_duty)
+    except AppUnavailable:
+        return None
+
+
+def nobody_text(state: dict[str, Any]) -> str:
+    """Why no person can answer now, honestly and in one sentence."""
+    if state.get("reason") == "out_of_hours":
+        when = f"，工作人员{state['next_service']}上班" if state.get("next_service") else ""
+        return f"现在是非工作时间（工作日{state.get('hours') or ''}有人值班）{when}。"
+    return "现在暂时没有工作人员在线。"
+
+
+def recent_citizen_texts(tracker: Tracker, limit: int = 5) -> list[str]:
+    texts = [str(e.get("text") or "") for e in (tracker.events or []) if e.get("event") == "user"]
+    return [t for t in texts if t and not t.startswith("/")][-limit:]
+
+
 class ActionHandoff(Action):
-    """Hands the session to a person; the gateway reports `handoff: true`."""
+    """Hands the session to a person when one is on duty; otherwise says so honestly, keeps the
+    request as a work order and goes on answering (the gateway reports `handoff` from the slot)."""
 
     def name(self) -> str:
         return "action_handoff"
@@ -62,12 +84,81 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        state = await staff_on_duty()
+        if state is not None and not state.get("available"):
+            return await self._nobody(dispatcher, tracker, state)
         if tracker.get_slot("reply_style") == "easy" and channel_of(tracker) != "voice":
             dispatcher.utter_message(text=HANDOFF_EASY)
         else:
             say(dispatcher, tracker, HANDOFF_TEXT, voice=HANDOFF_VOICE)
         dispatcher.utter_message(json_message={"handoff": True, "reason": "citizen_request"})
         return handoff_events("citizen_request")
+
+    async def _nobody(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, state: dict[str, Any]
+    ) -> list[EventType]:
+        said = recent_citizen_texts(tracker)
+        ticket = {
+            "kind": "咨询",
+            "category": guess_category(" ".join(said)) or "其他",
+            "description": "市民要求人工服务。对话中说：" + "／".join(said),
+            "wish": "请工作人员联系答复",
+            "contact_phone": tracker.get_slot("caller_phone") or "",
+            "channel": channel_of(tracker),
+            "session_id": tracker.sender_id,
+        }
+        key = f"handoff-{tracker.sender_id}-{len(tracker.events or [])}"
+        try:
+            created = await asyncio.to_thread(get_client().create_ticket, ticket, key)
+        except AppUnavailable:
+            dispatcher.utter_message(text=nobody_text(state) + "您的请求已经记录，工作人员上班后会跟进。")
+            dispatcher.utter_message(json_message={"follow_up": True, "reason": "ticket_api_unreachable", "ticket": ticket})
+            return [ActiveLoop(None), SlotSet("requested_slot", None)]
+        number = str(created.get("number") or "")
+        say(
+            dispatcher, tracker,
+            nobody_text(state) + f"我已为您登记工单，工单号是{number}，工作人员会按工单联系您。"
+            "在这之前，您有问题可以继续问我；遇到紧急情况请直接拨打110或120。",
+            voice=nobody_text(state) + f"我已经为您登记了工单，工单号是{number_for(tracker, number)}。"
+            "工作人员会联系您。您可以继续问我问题。",
+        )
+        dispatcher.utter_message(json_message={"ticket_number": number})
+        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("last_ticket_number", number)]
+
+
+class ActionWithdrawHandoff(Action):
+    """The citizen no longer wants a person: the assistant answers again."""
+
+    def name(self) -> str:
+        return "action_withdraw_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        say(
+            dispatcher, tracker,
+            "好的，已为您取消转人工。您有问题可以继续问我。",
+            voice="好的，已经取消转人工。您有问题可以继续问我。",
+        )
+        dispatcher.utter_message(json_message={"handoff": False, "withdrawn": True})
+        return [SlotSet("handoff", False)]
+
+
+class ActionWaitingForPerson(Action):
+    """While the citizen waits for a person: what happens next, and how to take the request back."""
+
+    def name(self) -> str:
+        return "action_waiting_for_person"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        say(
+            dispatcher, tracker,
+            "您说的已经记录，工作人员接手后会看到并在这里回复您。如果不需要人工了，请回复“不用了”。",
+            voice="您说的已经记录，工作人员接手后会回复您。不需要人工了，请说不用了。",
+        )
+        return []
 
 
 class ActionEmergency(Action):

@@ -10,6 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.knowledge import answer_policy
 from actions.helpers import (
     CATEGORIES,
     clean_text,
@@ -59,6 +60,13 @@ ANONYMOUS = re.compile(r"匿名|不留|不想留|不愿意留|不方便|不想�
 NO_CONFIDENTIAL = re.compile(r"不用保密|不需要保密|不保密|不要保密|无所谓|可以公开|公开|没关系|不用|不需要|不要")
 YES_CONFIDENTIAL = re.compile(r"保密|需要|要|是|对")
 UNKNOWN = re.compile(r"^(不知道|不清楚|不记得|忘了|记不清|说不清)")
+# An answer to a form question that is a question of its own ("等等 先问一下 助残志愿者去哪报名"):
+# it is answered, and the form's question is asked again; it never becomes a field.
+SIDE_QUESTION = re.compile(
+    r"^(等等|等一下|稍等|先问|请问|问一下|问下|顺便问|对了|另外问)|[吗呢？?]$|怎么(办|申请|报名|弄|领)|如何|"
+    r"多少钱|去哪|哪里(报名|办|申请|领)|能不能|可不可以|是不是|有没有"
+)
+GREETING_ONLY = re.compile(r"^(喂+|你好|您好|在吗|在不在|哈喽|嗨)[啊呀吗？?！!。，, ]*$")
 
 
 def field_named_in(text: str) -> Optional[str]:
@@ -180,6 +188,18 @@ class ActionAskIntakeConfirmed(Action):
         return []
 
 
+async def side_turn(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
+    """A greeting or a question given as a field's answer: greet back or answer it; True when it was one."""
+    if GREETING_ONLY.match(text):
+        say(dispatcher, tracker, "您好，我们接着登记。")
+        return True
+    if SIDE_QUESTION.search(text) and not UNKNOWN.match(text):
+        await answer_policy(dispatcher, tracker, text)
+        say(dispatcher, tracker, "我们接着登记。")
+        return True
+    return False
+
+
 class ValidateIntakeForm(FormValidationAction):
     def name(self) -> str:
         return "validate_intake_form"
@@ -224,29 +244,35 @@ class ValidateIntakeForm(FormValidationAction):
             return {"intake_category": named}
         return {"intake_category": "其他"}
 
-    def validate_intake_location(
+    async def validate_intake_location(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = normalize(str(value or "")).strip()
+        if await side_turn(dispatcher, tracker, text):
+            return {"intake_location": None}
         if UNKNOWN.match(text):
             return {"intake_location": "未说明"}
         if len(text) < 2:
-            say(dispatcher, tracker, "请说一下在哪个区、哪个街道或社区。")
+            say(dispatcher, tracker, "请写一下在哪个区、哪个街道或社区。", voice="请说一下在哪个区、哪个街道或社区。")
             return {"intake_location": None}
         return {"intake_location": clean_text(str(value))}
 
-    def validate_intake_time(
+    async def validate_intake_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = normalize(str(value or "")).strip()
+        if await side_turn(dispatcher, tracker, text):
+            return {"intake_time": None}
         if UNKNOWN.match(text):
             return {"intake_time": "不记得了"}
         return {"intake_time": clean_text(str(value)) or "未说明"}
 
-    def validate_intake_wish(
+    async def validate_intake_wish(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = normalize(str(value or "")).strip()
+        if await side_turn(dispatcher, tracker, text):
+            return {"intake_wish": None}
         if is_deny(tracker) and len(text) <= 4:
             return {"intake_wish": "希望尽快处理"}
         return {"intake_wish": clean_text(str(value)) or "希望尽快处理"}
@@ -288,7 +314,7 @@ class ValidateIntakeForm(FormValidationAction):
             return {"intake_confidential": False}
         if is_affirm(tracker) or YES_CONFIDENTIAL.search(text):
             return {"intake_confidential": True}
-        say(dispatcher, tracker, "请说“需要保密”或者“不用保密”。")
+        say(dispatcher, tracker, "请回复“需要保密”或者“不用保密”。", voice="请说“需要保密”或者“不用保密”。")
         return {"intake_confidential": None}
 
     def validate_intake_fix_field(
@@ -331,5 +357,5 @@ class ValidateIntakeForm(FormValidationAction):
             return {"intake_confirmed": None, "intake_fixing": True, "intake_fix_field": None}
         if is_affirm(tracker):
             return {"intake_confirmed": True}
-        say(dispatcher, tracker, "请说“确认”提交，或者说“修改”。")
+        say(dispatcher, tracker, "请回复“确认”提交，或者回复“修改”。", voice="请说“确认”提交，或者说“修改”。")
         return {"intake_confirmed": None}

@@ -144,8 +144,10 @@ class ActionSubmitIntake(Action):
             f"我们会在{deadline}答复您。要再听一遍工单号，请说再说一遍，或者按井号键。",
         )
         dispatcher.utter_message(json_message={"ticket_number": number})
+        phone = str(ticket["contact_phone"] or "")
         return reset + [
             SlotSet("last_ticket_number", number),
+            SlotSet("last_ticket_phone4", phone[-4:] if len(phone) >= 4 else None),
             SlotSet("ticket_deadline_text", deadline),
         ]
 

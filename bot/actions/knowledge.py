@@ -1,28 +1,45 @@
-"""Policy questions, answered from the app's knowledge base."""
+"""Policy questions, answered from the app's knowledge base.
+
+The knowledge base writes the answer with its source (once); this action only fits it to
+the channel, greets or thanks back when the message began that way ("喂 你好 我问个事 …"),
+and keeps an unanswered question so that a "yes" to the offered consultation work order
+files it (`action_file_consultation`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import re
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.app_client import AppUnavailable, get_client
-from actions.helpers import channel_of, reply_style, say, text_of, voice_sentences
+from actions.helpers import channel_of, guess_category, number_for, reply_style, say, text_of, voice_sentences
 
-NOT_FOUND_TEXT = (
-    "这个问题我暂时没有找到准确的政策依据，不想给您说错。"
-    "您可以说“转人工”，由工作人员为您解答。"
-)
-NOT_FOUND_VOICE = "这个问题我没有找到准确的答案。要找工作人员，请说转人工，或者按0。"
 UNAVAILABLE_TEXT = (
     "非常抱歉，政策资料库暂时连不上。您的问题已经记录，工作人员会尽快跟进答复您；"
     "您也可以说“转人工”。"
 )
 UNAVAILABLE_VOICE = "非常抱歉，政策资料暂时查不到。您的问题已经记录，工作人员会跟进。"
+CONSULTATION_DONE = "好的，已为您登记咨询工单，工单号是{number}。工作人员会在规定时限内答复您。"
+CONSULTATION_FAILED = "抱歉，咨询工单暂时没有登记成功。您的问题已经记录，工作人员会跟进；也可以说“转人工”。"
+NOTHING_PENDING = "好的。还有什么可以帮您？"
+
+# How the message began, and what the reply says first.
+GREETING_LEAD = re.compile(r"^\s*(喂+|你好|您好|哈喽|嗨|hello|hi)")
+THANKS_LEAD = re.compile(r"^\s*(谢谢|多谢|感谢|谢啦)")
+PENDING_SLOT = "consultation_question"
+
+
+def lead_for(text: str) -> str:
+    if THANKS_LEAD.search(text):
+        return "不客气。"
+    if GREETING_LEAD.search(text):
+        return "您好！"
+    return ""
 
 
 class ActionAskPolicy(Action):
@@ -36,29 +53,78 @@ class ActionAskPolicy(Action):
         if not question or question.startswith("/"):
             dispatcher.utter_message(response="utter_ask_question")
             return []
-        try:
-            result = await asyncio.to_thread(get_client().ask_knowledge, question, channel_of(tracker))
-        except AppUnavailable:
-            say(dispatcher, tracker, UNAVAILABLE_TEXT, voice=UNAVAILABLE_VOICE)
-            return []
-        if not result.get("answered") or not result.get("answer"):
-            say(
-                dispatcher, tracker, NOT_FOUND_TEXT, voice=NOT_FOUND_VOICE,
-                buttons=[{"title": "转人工", "payload": "/request_human"}],
-            )
-            return []
-        style = reply_style(tracker)
-        if style == "voice":
-            spoken = result.get("voice_answer") or result["answer"]
-            dispatcher.utter_message(text="".join(voice_sentences(str(spoken))))
-            return []
-        answer = str(result["answer"])
-        if style == "easy":
-            answer = "\n".join(voice_sentences(answer, limit=30))
-        citation = result.get("citation")
-        text = f"{answer}\n（依据：{citation}）" if citation else answer
-        dispatcher.utter_message(
-            text=text,
-            buttons=[{"title": "没解决，转人工", "payload": "/request_human"}],
+        return await answer_policy(dispatcher, tracker, question)
+
+
+async def answer_policy(dispatcher: CollectingDispatcher, tracker: Tracker, question: str) -> list[EventType]:
+    """Answer from the documents, or decline honestly and offer a consultation work order.
+
+    Also used by the forms, so that a question asked in the middle of an intake is answered
+    before the open question is asked again.
+    """
+    try:
+        result = await asyncio.to_thread(get_client().ask_knowledge, question, channel_of(tracker))
+    except AppUnavailable:
+        say(dispatcher, tracker, UNAVAILABLE_TEXT, voice=UNAVAILABLE_VOICE)
+        return [SlotSet(PENDING_SLOT, None)]
+    lead = lead_for(question)
+    style = reply_style(tracker)
+    if not result.get("answered") or result.get("offer_work_order"):
+        # The knowledge base's own honest refusal (or the closest rule, said to be only that), which
+        # offers a consultation work order.
+        say(
+            dispatcher, tracker, lead + str(result.get("answer") or ""),
+            voice=lead + str(result.get("voice_answer") or result.get("answer") or ""),
+            buttons=[
+                {"title": "登记咨询工单", "payload": "/affirm"},
+                {"title": "转人工", "payload": "/request_human"},
+            ],
         )
-        return []
+        return [SlotSet(PENDING_SLOT, question[:2000])]
+    if style == "voice":
+        spoken = result.get("voice_answer") or result["answer"]
+        dispatcher.utter_message(text=lead + "".join(voice_sentences(str(spoken))))
+        return [SlotSet(PENDING_SLOT, None)]
+    answer = lead + str(result["answer"])
+    if style == "easy":
+        answer = "\n".join(voice_sentences(answer, limit=30))
+    dispatcher.utter_message(
+        text=answer,
+        buttons=[{"title": "没解决，转人工", "payload": "/request_human"}],
+    )
+    return [SlotSet(PENDING_SLOT, None)]
+
+
+class ActionFileConsultation(Action):
+    """A "yes" after the knowledge base could not answer: the question becomes a consultation work order."""
+
+    def name(self) -> str:
+        return "action_file_consultation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        question = tracker.get_slot(PENDING_SLOT)
+        if not question:
+            dispatcher.utter_message(text=NOTHING_PENDING)
+            return []
+        ticket = {
+            "kind": "咨询",
+            "category": guess_category(str(question)) or "其他",
+            "description": f"市民咨询（政策文件中未找到答案）：{question}",
+            "wish": "请工作人员答复",
+            "contact_phone": tracker.get_slot("caller_phone") or "",
+            "channel": channel_of(tracker),
+            "session_id": tracker.sender_id,
+        }
+        try:
+            key = f"consult-{tracker.sender_id}-{len(tracker.events)}"
+            created = await asyncio.to_thread(get_client().create_ticket, ticket, key)
+        except AppUnavailable:
+            say(dispatcher, tracker, CONSULTATION_FAILED)
+            dispatcher.utter_message(json_message={"follow_up": True, "reason": "ticket_api_unreachable", "ticket": ticket})
+            return [SlotSet(PENDING_SLOT, None)]
+        number = str(created.get("number") or "")
+        say(dispatcher, tracker, CONSULTATION_DONE.format(number=number_for(tracker, number)))
+        dispatcher.utter_message(json_message={"ticket_number": number})
+        return [SlotSet(PENDING_SLOT, None), SlotSet("last_ticket_number", number)]

@@ -97,7 +97,7 @@ _NOT_WORDS = re.compile(r"[\s，,。.？?！!、…~～]+")
 # training or held-out examples holds one, so a text with one is never out of scope:
 # "残疾证过期了怎么办" was sent there by everyday "X过期了怎么办" questions.
 IN_SCOPE_PATTERN = re.compile(
-    r"(残疾|残联|残协|盲人|盲道|聋|轮椅|助听器|辅具|辅助器具|假肢|托养|补贴|评残|残保金|无障碍|手语|"
+    r"(残疾|残联|残协|助残|盲人|盲道|聋|轮椅|助听器|辅具|辅助器具|假肢|托养|补贴|评残|残保金|无障碍|手语|"
     r"12385|专职委员|康复|导盲)"
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
@@ -17,11 +18,27 @@ from rasa.shared.core.trackers import DialogueStateTracker
 HANDOFF_SLOT = "handoff"
 
 
+# Words by which a citizen takes back a request for a person.
+WITHDRAW = re.compile(r"不用了|不需要了|不要了|算了|不找了|不转了|不用转|不要转|取消|撤回|不用人工|不要人工|没事了|自己问")
+WITHDRAW_ACTION = "action_withdraw_handoff"
+WAITING_ACTION = "action_waiting_for_person"
+# While waiting (nobody holds the conversation yet) the assistant still answers these.
+ANSWERED_WHILE_WAITING = frozenset({"ask_policy", "faq"})
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
 class HandoffPolicy(Policy):
-    """While the bool slot `handoff` is true, the only prediction is `action_listen`.
+    """While the bool slot `handoff` is true, the assistant steps back, but never goes deaf.
+
+    - an emergency is left to the rules (the emergency reply, numbers first, at once);
+    - a withdrawal ("不用了", "算了", cancel, deny) runs `action_withdraw_handoff`, which
+      gives the conversation back to the assistant;
+    - while a person holds the conversation (the gateway says so in the message metadata,
+      `held`), anything else is theirs: `action_listen`;
+    - while the citizen only waits, questions are still answered, and anything else gets
+      `action_waiting_for_person` (what happens next and how to withdraw).
 
     Its priority is above RulePolicy's, so it wins every tie at confidence 1.0. The app
     hands the session back by setting the slot to false through the tracker events API.
@@ -46,9 +63,37 @@ class HandoffPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        if tracker.get_slot(self.config.get("slot", HANDOFF_SLOT)) is True:
-            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+        choice = handoff_choice(tracker, self.config.get("slot", HANDOFF_SLOT))
+        if choice is not None and choice in domain.action_names_or_texts:
+            probabilities[domain.index_for_action(choice)] = 1.0
         return self._prediction(probabilities)
+
+
+def handoff_choice(tracker: DialogueStateTracker, slot: str = HANDOFF_SLOT) -> Optional[str]:
+    """The action the hand-off state dictates, or None to let the other policies decide."""
+    latest = tracker.latest_action_name
+    if latest in (WITHDRAW_ACTION, WAITING_ACTION):
+        return ACTION_LISTEN_NAME
+    if tracker.get_slot(slot) is not True:
+        return None
+    if latest != ACTION_LISTEN_NAME:
+        # after the assistant's own reply (an answer, the emergency reply): wait for the citizen
+        return ACTION_LISTEN_NAME
+    message = tracker.latest_message
+    if message is None:
+        return ACTION_LISTEN_NAME
+    intent = (message.intent or {}).get("name")
+    text = message.text or ""
+    if intent == "emergency":
+        return None
+    if intent in ("cancel", "deny") or WITHDRAW.search(text):
+        return WITHDRAW_ACTION
+    held = bool((message.metadata or {}).get("held"))
+    if held:
+        return ACTION_LISTEN_NAME
+    if intent in ANSWERED_WHILE_WAITING:
+        return None
+    return WAITING_ACTION
 
 
 @DefaultV1Recipe.register(

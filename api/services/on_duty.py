@@ -1,0 +1,107 @@
+"""Whether a person can take a conversation now: staffed hours and a signed-in operator.
+
+One home for the service hours, used by the assistant's hand-off (`GET /api/staff/on-duty`)
+and by the phone line, so that what a caller is promised and what a texter is told agree.
+Hours are working days (the Chinese calendar of the SLA policy, holidays and make-up days)
+between the `voice_service_hours` times, China time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlmodel import Session, col, select
+
+from api.models.console import StaffSession
+from api.models.staff import StaffUser
+from api.services import sla
+from api.services.grievance_log import utcnow
+
+CHINA_TZ = sla.CHINA_TZ
+WEEKDAYS = "一二三四五六日"
+# Roles that answer citizens in the console.
+ANSWERING_ROLES = ("operator", "supervisor")
+
+
+def parse_hours(spec: str) -> tuple[time, time]:
+    """ "08:30-17:30" -> (08:30, 17:30); "24:00" is the end of the day."""
+    start, _, end = spec.partition("-")
+    h1, m1 = (int(x) for x in start.strip().split(":"))
+    h2, m2 = (int(x) for x in end.strip().split(":"))
+    return time(h1, m1), time.max if (h2, m2) == (24, 0) else time(h2, m2)
+
+
+def _staffed_day(day: date, days: str) -> bool:
+    return days == "every_day" or sla.is_workday(day)
+
+
+def within_service_hours(now: datetime, spec: str, days: str = "workdays") -> bool:
+    local = now.astimezone(CHINA_TZ)
+    start, end = parse_hours(spec)
+    return _staffed_day(local.date(), days) and start <= local.time() < end
+
+
+def next_service_day(now: datetime, spec: str, days: str = "workdays") -> datetime:
+    """The start of the next staffed period after `now` (today's, if it has not begun)."""
+    local = now.astimezone(CHINA_TZ)
+    start, _ = parse_hours(spec)
+    day = local.date()
+    if not (_staffed_day(day, days) and local.time() < start):
+        day += timedelta(days=1)
+        while not _staffed_day(day, days):
+            day += timedelta(days=1)
+    return datetime.combine(day, start, tzinfo=CHINA_TZ)
+
+
+def callback_promise(now: datetime, spec: str, days: str = "workdays") -> str:
+    """When staff will call back, in words (normalised later for speech)."""
+    if within_service_hours(now, spec, days):
+        return "两个小时内"
+    day = next_service_day(now, spec, days)
+    if day.date() == now.astimezone(CHINA_TZ).date():
+        return "今天上午十二点前"
+    return f"{day.month}月{day.day}日星期{WEEKDAYS[day.weekday()]}上午十二点前"
+
+
+@dataclass(frozen=True)
+class OnDuty:
+    available: bool
+    reason: str  # "on_duty" | "out_of_hours" | "nobody_signed_in"
+    hours: str
+    next_service: str  # e.g. "12月4日星期五8:30", empty when available
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "available": self.available,
+            "reason": self.reason,
+            "hours": self.hours,
+            "next_service": self.next_service,
+        }
+
+
+def signed_in_staff(session: Session, *, now: datetime) -> int:
+    """Console logins of answering staff that have not ended or expired."""
+    rows = session.exec(
+        select(StaffSession.username)
+        .join(StaffUser, col(StaffUser.username) == col(StaffSession.username))
+        .where(
+            StaffSession.ended_at == None,  # noqa: E711
+            StaffSession.expires_at > now,
+            StaffUser.active == True,  # noqa: E712
+            col(StaffUser.role).in_(ANSWERING_ROLES),
+        )
+    ).all()
+    session.rollback()
+    return len(set(rows))
+
+
+def on_duty(session: Session, *, hours: str, days: str = "workdays", now: datetime | None = None) -> OnDuty:
+    now = now or utcnow()
+    if not within_service_hours(now, hours, days):
+        start = next_service_day(now, hours, days)
+        words = f"{start.month}月{start.day}日星期{WEEKDAYS[start.weekday()]}{start.strftime('%H:%M')}"
+        return OnDuty(False, "out_of_hours", hours, words)
+    if not signed_in_staff(session, now=now):
+        return OnDuty(False, "nobody_signed_in", hours, "")
+    return OnDuty(True, "on_duty", hours, "")

@@ -1,0 +1,232 @@
+"""Routing by evidence: the knowledge base's confidence weighed against the intent ranking.
+
+The classifier only knows the training sentences; the documents know what they answer.
+A citizen's question in everyday words ("村里残协主席能不能由村干部兼着") looks to the
+classifier like an FAQ, a complaint or nothing it knows, while the knowledge base finds
+the sentence that answers it. So on every free-text turn this component asks the app's
+knowledge base how well the documents answer the text (`POST /api/knowledge/evidence`,
+a few milliseconds, nothing recorded) and decides with both:
+
+- an emergency, key 0, a bare number or a slash payload is never re-routed;
+- a request for a person, a complaint, a help request or a status lookup keeps its
+  intent when the text says so in words of its own (`KIND_MARKERS`); otherwise a
+  question the documents answer goes to `ask_policy`;
+- any other intent (greeting, thanks, FAQ, out of scope, an unsure guess) gives way to
+  `ask_policy` when the text is a question the documents answer, or names the
+  federation's services and asks something (the knowledge base then declines honestly
+  and offers a consultation work order, instead of a canned reply that does not fit);
+- a question inside a form is routed the same way, so the form's rules answer it and ask
+  the open question again instead of storing the question as a field.
+
+When the app cannot be reached the classifier decides alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from typing import Any, Optional
+
+import requests
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from hotline_nlu.components import (
+    EMERGENCY_PATTERN,
+    IN_SCOPE_PATTERN,
+    KEY_ZERO,
+    NUMBER_ONLY,
+    set_ranking,
+)
+
+logger = logging.getLogger(__name__)
+
+POLICY_INTENT = "ask_policy"
+# decide()'s answer for "not this intent: take the next one of the ranking".
+NEXT_INTENT = "<next>"
+# A question, or a statement that asks ("我想了解…", "请问…").
+QUESTION = re.compile(
+    r"[?？]|吗|么|呢|多少|几|怎么|怎样|咋|如何|什么|啥|哪|谁|是否|能否|可否|是不是|能不能|可不可以|可以不|"
+    r"有没有|有无|会不会|要不要|需不需要|用不用|算不算|行不行|够不够|还是|"
+    r"想了解|想问|请问|问一下|问下|问问|问个|咨询|打听|了解一下|规定|要求|标准|比例"
+)
+# Words by which a citizen says the message is of a protected kind (and not a question about rules).
+KIND_MARKERS: dict[str, re.Pattern[str]] = {
+    "request_human": re.compile(
+        r"人工|真人|活人|转接|不要机器|不跟机器|不和机器|"
+        r"(找|要|叫|换|接|转)(个|一个|你们的?)?(工作人员|客服|值班的?|领导|负责人|接线员|人来?)|"
+        r"(跟|和|同|让)(你们的?)?(工作人员|客服|值班的?|领导|负责人|接线员)(说|聊|讲|谈|通话|联系)"
+    ),
+    "complain": re.compile(
+        r"投诉|举报|告状|反映|反应一下|控告|不满|太差|很差|真差|恶劣|态度|刁难|推诿|推脱|踢皮球|拖着|不给办|不办|"
+        r"不理|不管|欺负|歧视|骂|凶|吼|冲|克扣|扣了|没发|不发|拖欠|乱收|收费|占用|堵|坏了|维权|讨说法|气死"
+    ),
+    "request_help": re.compile(
+        r"求助|帮帮|帮我|帮忙|救助|需要帮|请帮|想申请|我要申请|我想要|给我|我需要|没人照顾|没人管|困难|急需|"
+        r"能不能来|上门|派人|没钱|看不起病|吃不上|没饭|出不了门|下不了楼"
+    ),
+    "check_ticket_status": re.compile(
+        r"工单|单号|进度|进展|处理(得|到|的)?(怎么样|咋样|如何|哪|了没)|办(得|到)?(怎么样|咋样|哪)|"
+        r"有(结果|回复|答复)了?(吗|没)|结果(出来|怎么样)|上次(投诉|反映|说)的|\d{12}"
+    ),
+}
+PROTECTED = frozenset(KIND_MARKERS) | {"emergency"}
+# Intents that describe a reply to the assistant rather than a topic: a short text with one of
+# these needs stronger evidence (a bare place or a time typed into a form is not a question).
+ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "cancel"})
+# The FallbackClassifier's threshold (config.yml): below it the classifier's guess counts as none.
+FALLBACK_THRESHOLD = 0.4
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+class EvidenceClient:
+    """One HTTP session to the app's knowledge base, made on first use (never at import)."""
+
+    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+        self.url = f"{base_url.rstrip('/')}/api/knowledge/evidence"
+        self.token = token
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            if self.token:
+                session.headers["Authorization"] = f"Bearer {self.token}"
+            self._local.session = session
+        return session
+
+    def evidence(self, text: str) -> Optional[dict[str, Any]]:
+        try:
+            response = self._session().post(self.url, json={"text": text[:2000]}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            logger.warning("knowledge evidence unavailable: %s", type(exc).__name__)
+            return None
+        if response.status_code != 200:
+            logger.warning("knowledge evidence answered %s", response.status_code)
+            return None
+        data = response.json()
+        return data if isinstance(data, dict) else None
+
+
+def decide(
+    text: str,
+    intent: str,
+    confidence: float,
+    evidence: Optional[dict[str, Any]],
+    *,
+    strong: float,
+    answer_strong: float,
+) -> Optional[str]:
+    """The intent the turn should have, or None to keep the classifier's.
+
+    Pure (no network) so that the rule can be tested and read on its own.
+    """
+    if evidence is None or intent == POLICY_INTENT or intent in ("emergency",):
+        return None
+    asks = bool(QUESTION.search(text))
+    answered = bool(evidence.get("answered"))
+    kb_confidence = float(evidence.get("confidence") or 0.0)
+    in_scope = bool(IN_SCOPE_PATTERN.search(text)) or bool(evidence.get("place_not_covered"))
+    if intent in KIND_MARKERS:
+        if KIND_MARKERS[intent].search(text):
+            return None
+        if answered and (asks or kb_confidence >= strong):
+            return POLICY_INTENT
+        # "主要是那个工作人员说话太冲" names staff but asks for nobody: the next intent decides.
+        return NEXT_INTENT if intent == "request_human" else None
+    if intent in ANSWER_INTENTS:
+        return POLICY_INTENT if answered and asks and kb_confidence >= answer_strong else None
+    if answered and (asks or kb_confidence >= strong):
+        return POLICY_INTENT
+    unsure = confidence < FALLBACK_THRESHOLD
+    if asks and in_scope and (unsure or intent in ("out_of_scope", "faq", "greet", "thank", "bot_challenge")):
+        # A question about our services the documents do not answer: the honest "no reliable answer"
+        # with the offer of a consultation work order, not a canned reply that does not fit.
+        return POLICY_INTENT if intent != "faq" or kb_confidence >= answer_strong else None
+    return None
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class EvidenceRouter(GraphComponent, IntentClassifier):
+    """Re-routes a turn to `ask_policy` when the documents answer it better than the intent fits (see module)."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            # knowledge-base confidence that is enough without a question word
+            "strong": 0.75,
+            # confidence needed when the classifier took the text for an answer to a form question
+            "answer_strong": 0.6,
+            # a routed turn's confidence: above the FallbackClassifier's threshold
+            "confidence": 0.95,
+            "timeout": 0.8,
+            "min_chinese": 4,
+        }
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self._client: Optional[EvidenceClient] = None
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "EvidenceRouter":
+        return cls(config)
+
+    def client(self) -> EvidenceClient:
+        if self._client is None:
+            self._client = EvidenceClient(
+                os.environ.get("HOTLINE_APP_URL") or "http://127.0.0.1:8000",
+                os.environ.get("HOTLINE_SERVICE_TOKEN", ""),
+                float(self.config["timeout"]),
+            )
+        return self._client
+
+    def _worth_asking(self, text: str) -> bool:
+        if not text or text.startswith("/") or EMERGENCY_PATTERN.search(text):
+            return False
+        if KEY_ZERO.match(text) or NUMBER_ONLY.match(text):
+            return False
+        return len(CHINESE.findall(text)) >= int(self.config["min_chinese"])
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            current = message.get(INTENT) or {}
+            name = str(current.get(INTENT_NAME_KEY) or "")
+            if name in ("emergency", POLICY_INTENT) or not self._worth_asking(text):
+                continue
+            found = self.client().evidence(text)
+            routed = decide(
+                text,
+                name,
+                float(current.get(PREDICTED_CONFIDENCE_KEY) or 0.0),
+                found,
+                strong=float(self.config["strong"]),
+                answer_strong=float(self.config["answer_strong"]),
+            )
+            if routed is None:
+                continue
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            if routed == NEXT_INTENT:
+                rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != name]
+                if rest:
+                    set_ranking(message, [*rest, *[r for r in ranking if r.get(INTENT_NAME_KEY) == name]])
+                continue
+            ranking = [r for r in ranking if r.get(INTENT_NAME_KEY) != routed]
+            confidence = max(float(self.config["confidence"]), float(found.get("confidence") or 0.0) if found else 0.0)
+            set_ranking(message, [{INTENT_NAME_KEY: routed, PREDICTED_CONFIDENCE_KEY: confidence}, *ranking])
+        return messages
