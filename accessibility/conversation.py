@@ -115,7 +115,8 @@ def build(records: list[GrievanceRecord], *, easy: bool = False) -> Conversation
     for rec in records:
         last_id = max(last_id, rec.id)
         when = _clock(rec.created_at)
-        if rec.text and rec.outcome != "staff":
+        if rec.text and rec.outcome != "staff" and rec.text != EASY_READ_PAYLOAD:
+            # (the easy-read switch asks the assistant itself; the person typed nothing)
             messages.append(
                 Message(f"{rec.id}-u", rec.id, "me", SENDER_LABELS["me"], shown_text(rec.text, payload_titles), when)
             )

@@ -37,7 +37,6 @@ PLAIN_WORDS: dict[str, str] = {
     "需": "要",
     "届时": "到时候",
     "逾期": "过了期限",
-    "核发": "发",
     "申领": "申请",
     "前往": "去",
     "拨打": "打",
@@ -70,6 +69,7 @@ _KEEP = ("必须", "需要", "急需", "必需", "无须", "凭证", "文凭", "
 _CONDITION_START = re.compile(r"^(如果|要是|假如|若|因为|由于|只要|只有|除非|虽然|当|为了|一旦)")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n+")
 _CLAUSE = re.compile(r"(?<=[，,])")
+_CITATION = re.compile(r"(（(?:出处|依据)：[^\n]*?）(?=\n|$))")
 _LIST_AFTER_COLON = re.compile(r"^(?P<head>[^：:]{1,30}[：:])(?P<items>[^：:]+)$")
 
 
@@ -126,8 +126,19 @@ def _list_lines(sentence: str) -> list[str]:
 
 
 def sentences(text: str, *, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
-    """The easy-read lines of `text`, in order."""
-    text = _plain_words(text.replace("\r\n", "\n"))
+    """The easy-read lines of `text`, in order. A source line ("（出处：《…》…）") is kept whole and as
+    written: a citation cut into pieces or with its words swapped no longer names the document."""
+    lines: list[str] = []
+    for part in _CITATION.split(text.replace("\r\n", "\n")):
+        if _CITATION.fullmatch(part):
+            lines.append(part.strip())
+        elif part.strip():
+            lines.extend(_plain_sentences(part, max_chars))
+    return lines
+
+
+def _plain_sentences(text: str, max_chars: int) -> list[str]:
+    text = _plain_words(text)
     lines: list[str] = []
     for raw in _SENTENCE_END.split(text):
         if not raw or not raw.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from accessibility import feedback, sms, web
 from api.errors import install_error_handlers
+from api.knowledge import warm_up
 from api.routes import audit as audit_routes
 from api.routes import auth, chat, departments, exports, health, knowledge, on_duty, public, reports, tickets, users
 from api.routes import grievance_log as grievance_log_routes
@@ -25,9 +27,13 @@ from voice import routes as voice_routes
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
+    # The knowledge base (index, jieba, gazetteer) loads in the background, so that the first citizen's
+    # question is not the one that waits for it; the app answers meanwhile.
+    warm = asyncio.get_running_loop().run_in_executor(None, warm_up)
     try:
         yield
     finally:
+        warm.cancel()
         await app.state.rasa.aclose()
 
 

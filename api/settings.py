@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         default=0.6,
         ge=0,
         le=1,
-        description="Below this the assistant gives no answer as certain (only the closest rule, with a work-order offer).",
+        description="Below this no answer is given as certain: only the closest rule, with a work-order offer.",
     )
     kb_corpus_dir: Path | None = Field(default=None, description="Policy documents; empty means nlu_data/policies.")
 

@@ -24,9 +24,16 @@ CLOSEST_MIN_CONFIDENCE = 0.3
 CONFLICT_MIN_RATIO = 0.7
 SECOND_SENTENCE_RATIO = 0.6
 RUNNER_UP_RATIO = 0.9
+ALSO_RATIO = 0.9
 VOICE_MAX_CHARS = 60
 _NUMBER = re.compile(r"\d+(?:\.\d+)?%|\d+(?:[-—至]\d+)?(?:名|个|天|次|年|人|万)")
 _CN_ORDINAL = re.compile(r"^([一二三四五六七八九十]+)、")
+
+
+def chinese_date(value: str) -> str:
+    """ "2019-12-30" -> "2019年12月30日"; anything else (a period such as 2016—2020年) as it is."""
+    found = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", value.strip())
+    return f"{found.group(1)}年{int(found.group(2))}月{int(found.group(3))}日" if found else value
 
 
 @dataclass(frozen=True)
@@ -40,8 +47,8 @@ class Citation:
     section: str
 
     def full(self) -> str:
-        """《标题》（发文单位，日期），章节 — for text channels."""
-        meta = "，".join(x for x in (self.issuer, self.date or "未注明日期") if x)
+        """《标题》（发文单位，日期），章节 — for text channels; dates written the Chinese way."""
+        meta = "，".join(x for x in (self.issuer, chinese_date(self.date) or "未注明日期") if x)
         return f"《{self.title}》（{meta}）" + (f"，{self.section}" if self.section else "")
 
     def short(self) -> str:
@@ -116,7 +123,7 @@ def _answer_passages(index: KnowledgeIndex, hits: list[Hit]) -> list[int]:
         ):
             chosen.append(hit.passage)
             break
-    return sorted(chosen, key=lambda p: (index.sentences[p].position))
+    return sorted(chosen, key=lambda p: index.sentences[p].position)
 
 
 def _conflicts(index: KnowledgeIndex, hits: list[Hit], min_confidence: float) -> list[Hit]:
@@ -137,6 +144,19 @@ def _conflicts(index: KnowledgeIndex, hits: list[Hit], min_confidence: float) ->
         if hit.coverage >= min_confidence and numbers and numbers != top_numbers:
             found[doc.doc_id] = hit
     return list(found.values())
+
+
+def _also(index: KnowledgeIndex, hits: list[Hit], chosen: list[int]) -> Hit | None:
+    """The best sentence of another document that answers about as well as the top one: several
+    documents rule on the same matter (who chairs a village association), and the caller did not say
+    whose rule they mean."""
+    top = hits[0]
+    doc = index.sentences[top.passage].doc_id
+    for hit in hits[1:4]:
+        if hit.passage in chosen or index.sentences[hit.passage].doc_id == doc:
+            continue
+        return hit if hit.coverage >= ALSO_RATIO * top.coverage else None
+    return None
 
 
 def _voice_text(text: str, query: list[str]) -> str:
@@ -178,11 +198,12 @@ def _closest(index: KnowledgeIndex, question: str, hits: list[Hit], passages: li
     text = "".join(index.sentences[p].text for p in chosen)
     citation = _citation(index, top.passage)
     query, _, _ = index.query_tokens(question)
-    reply = (
-        "我没有找到与您的问题完全对应的规定。文件里最接近的是：\n"
-        f"{text}\n（出处：{citation.full()}）\n"
-        "如果这没有回答您的问题，可以为您登记一个咨询工单，工作人员会在规定时限内答复您。需要登记吗？"
-    )
+    reply = f"我没有找到与您的问题完全对应的规定。文件里最接近的是：\n{text}\n（出处：{citation.full()}）\n"
+    also = _also(index, hits, chosen)
+    if also is not None:
+        other = _citation(index, also.passage)
+        reply += f"《{other.title}》也有相关规定：{index.sentences[also.passage].text}（出处：{other.full()}）\n"
+    reply += "如果这没有回答您的问题，可以为您登记一个咨询工单，工作人员会在规定时限内答复您。需要登记吗？"
     voice = (
         f"我没有找到完全对应的规定。最接近的是{citation.short()}里的这句：{_voice_text(text, query)}。"
         "如果没有回答您的问题，请说“登记”，为您登记咨询工单。"
@@ -230,6 +251,9 @@ def answer_question(
         voice += "请注意，各地规定不同，" + "".join(
             f"{p.citation.short()}规定：{_voice_text(p.text, query)}。" for p in conflict_passages
         )
+    elif not result.named_places and (also := _also(index, result.hits, chosen)) is not None:
+        other = _citation(index, also.passage)
+        reply += f"\n另外，《{other.title}》也有相关规定：{index.sentences[also.passage].text}（出处：{other.full()}）"
     reply += "\n如需了解详细内容，请回复“详细”；也可以转人工服务。"
     voice += "要听详细内容请说“详细”，按9可以把原文发短信给您。"
     return Answer(

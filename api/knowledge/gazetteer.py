@@ -75,14 +75,15 @@ def lineages() -> dict[str, tuple[tuple[str, ...], ...]]:
 
 
 def names_in(text: str) -> dict[str, tuple[tuple[str, ...], ...]]:
-    """The gazetteer names in a text (longest first, a name inside a longer one not repeated)."""
+    """The gazetteer names in a text, longest first; a name overlapping one already found is not taken
+    ("定西乡" is 定西, not also 西乡)."""
     table = lineages()
     hits: dict[str, tuple[tuple[str, ...], ...]] = {}
     covered: list[tuple[int, int]] = []
     for length in range(min(8, len(text)), 1, -1):
         for start in range(len(text) - length + 1):
             piece = text[start : start + length]
-            if piece in table and not any(a <= start and start + length <= b for a, b in covered):
+            if piece in table and not any(start < b and a < start + length for a, b in covered):
                 hits[piece] = table[piece]
                 covered.append((start, start + length))
     return hits

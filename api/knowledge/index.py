@@ -156,7 +156,9 @@ class KnowledgeIndex:
         df = self._df.get(token, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def coverage(self, query_tokens: list[str], passage: int) -> float:
+    def coverage(
+        self, query_tokens: list[str], passage: int, alternatives: dict[str, tuple[str, ...]] | None = None
+    ) -> float:
         """Share of the question's words the passage contains, each weighted by how informative it is.
 
         A word counts as present verbatim, or when all its character bigrams are
@@ -173,6 +175,9 @@ class KnowledgeIndex:
                 weight *= UNKNOWN_WORD_WEIGHT
             total += weight
             if word in have or (len(word) == 1 and word in text):
+                found += weight
+                continue
+            if alternatives and any(alt in text for alt in alternatives.get(word, ())):
                 found += weight
                 continue
             grams = tokens.char_bigrams(word)
@@ -192,15 +197,21 @@ class KnowledgeIndex:
     def query_tokens(self, question: str) -> tuple[list[str], list[str], list[tuple[str, ...]]]:
         """(tokens, related tokens, places named with their parents); place names are removed, ranking
         handles them."""
+        main, related, named, _ = self.query(question)
+        return main, related, named
+
+    def query(self, question: str) -> tuple[list[str], list[str], list[tuple[str, ...]], dict[str, tuple[str, ...]]]:
+        """query_tokens() plus the formal alternatives of the everyday words replaced (tokens.paraphrase)."""
         question = tokens.to_simplified(question)
         named = places.places_in(question, self.places)
         text = question
         for line in named:
             text = re.sub(re.escape(line[0]) + r"(省|市|区|县|街道|街)?", " ", text)
-        text = tokens.normalize(tokens.strip_fillers(text))
+        text, alternatives = tokens.paraphrase(tokens.normalize(tokens.strip_fillers(text)))
         main = list(dict.fromkeys(tokens.tokenize(text)))
-        related = [t for w in tokens.related_terms(text) for t in tokens.tokenize(w) if t not in main]
-        return main, related, named
+        formal = [w for alts in alternatives.values() for w in alts[1:]]
+        related = [t for w in [*tokens.related_terms(text), *formal] for t in tokens.tokenize(w) if t not in main]
+        return main, related, named, alternatives
 
     def region_factors(self, named: list[str], home_region: str) -> np.ndarray:
         factors = np.ones(len(self._doc_order), dtype=np.float32)
@@ -223,7 +234,7 @@ class KnowledgeIndex:
         return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
 
     def search(self, question: str, k: int = 8, home_region: str = "") -> SearchResult:
-        main, related, lines = self.query_tokens(question)
+        main, related, lines, alternatives = self.query(question)
         named = list(dict.fromkeys(p for line in lines for p in line))
         raw = self._scores(main)
         if related:
@@ -232,7 +243,11 @@ class KnowledgeIndex:
         pool = min(max(k, RERANK_POOL), len(final))
         top = np.argpartition(-final, pool - 1)[:pool] if pool else np.array([], dtype=np.int64)
         top = top[np.argsort(-final[top], kind="stable")]
-        hits = [Hit(int(i), float(final[i]), float(raw[i]), self.coverage(main, int(i))) for i in top if final[i] > 0]
+        hits = [
+            Hit(int(i), float(final[i]), float(raw[i]), self.coverage(main, int(i), alternatives))
+            for i in top
+            if final[i] > 0
+        ]
         # BM25 finds the candidates; how much of the question a sentence covers decides among them.
         best = max((h.score for h in hits), default=0.0) or 1.0
         hits.sort(key=lambda h: -(h.coverage + RERANK_SCORE_WEIGHT * h.score / best))

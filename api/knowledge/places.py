@@ -31,9 +31,10 @@ def core(name: str) -> str:
 def lineage(name: str, prefer: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """(name, its parents…) from the gazetteer; of several places of that name, one under a
     `prefer` place first; a name the gazetteer does not know stands alone."""
-    lines = gazetteer.lineages().get(name, ())
+    table = gazetteer.lineages()
+    lines = table.get(name) or table.get(core(name)) or ()
     if not lines:
-        return (name,)
+        return (core(name),)
     for line in lines:
         if set(line) & prefer:
             return line
@@ -76,9 +77,9 @@ def _pinyin(text: str) -> tuple[str, ...]:
 def places_in(question: str, corpus_places: frozenset[str]) -> list[tuple[str, ...]]:
     """Places named in a question, each with its parents (陇西 -> 陇西, 定西, 甘肃): gazetteer names
     verbatim, corpus places also by sound ("石加庄")."""
-    spoken = {name: lineage(core(name), corpus_places) for name in gazetteer.names_in(question)}
+    spoken = {name: lineage(name, corpus_places) for name in gazetteer.names_in(question)}
     for name in corpus_places:
-        if name in question and name not in spoken:
+        if name in question and not any(name in other for other in spoken):
             spoken[name] = lineage(name, corpus_places)
     syllables = _pinyin(question)
     for name in corpus_places:
@@ -88,4 +89,4 @@ def places_in(question: str, corpus_places: frozenset[str]) -> list[tuple[str, .
         if any(syllables[i : i + len(target)] == target for i in range(len(syllables) - len(target) + 1)):
             spoken[name] = lineage(name, corpus_places)
     ordered = sorted(spoken, key=len, reverse=True)
-    return [(name, *[p for p in spoken[name] if p != name]) for name in ordered]
+    return [(name, *[p for p in spoken[name] if p not in (name, core(name))]) for name in ordered]

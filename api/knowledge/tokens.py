@@ -27,6 +27,54 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "专职委员": ("专委",),
     "志愿者": ("义工",),
 }
+# Everyday words for what the documents say in the register of government papers. The spoken word
+# is replaced by the first formal word before the search, and a passage that uses any of the formal
+# words counts as saying it ("兼着" -> 兼任 / 兼职, "工钱" -> 待遇 / 补贴 / 经费).
+PARAPHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("兼着", "兼着干", "兼一下"), ("兼任", "兼职", "担任")),
+    (("谁来当", "谁当", "谁来干", "谁干", "来当", "当主席", "当头"), ("担任", "兼任", "由")),
+    (("工钱", "工资", "薪水", "报酬", "补助钱"), ("待遇", "补贴", "经费")),
+    (("谁出钱", "谁给钱", "谁给发", "哪出的钱", "哪来的钱", "从哪来", "钱从哪"), ("负担", "资金", "经费", "财政")),
+    (("钱",), ("经费", "资金", "补贴")),
+    (("涨", "加钱"), ("提高", "增加")),
+    (("开会", "开大会", "开一回", "开一次"), ("召开", "会议")),
+    (("干多久", "干几年", "当几年", "任多久"), ("任期", "任满", "届")),
+    (("上门来", "到家里", "来家里", "上家里"), ("上门", "入户")),
+    (("在家", "家里头"), ("居家", "家庭")),
+    (("看看", "去看望", "来看望", "探望"), ("走访", "探视", "访视")),
+    (("本事", "本领"), ("能力", "素质")),
+    (("榜样", "好人好事"), ("模范", "典型", "先进")),
+    (("讲解", "讲讲", "解释"), ("宣传", "解读", "宣讲")),
+    (("地方", "场地", "地儿", "屋子"), ("场所", "阵地", "场地")),
+    (("盖楼", "盖房", "地皮", "给地"), ("用地", "建设")),
+    (("人手",), ("力量", "人员", "编制")),
+    (("活干", "找工作", "找活", "上班挣钱"), ("就业", "岗位")),
+    (("上学", "念书", "读书"), ("教育", "入学")),
+    (("看病",), ("医疗", "康复")),
+    (("网上",), ("互联网", "在线", "信息化")),
+    (("换掉", "撤掉", "辞退", "不让干"), ("退出", "能进能出", "动态")),
+    (("听谁的", "归谁管", "谁领导"), ("领导", "指导")),
+    (("拍板", "说了算", "做主"), ("决策", "决定", "评价")),
+    (("大事",), ("重大事项", "重大", "三重一大")),
+    (("村干部", "村里干部", "村委"), ("两委", "村委会", "村(居)委会")),
+    (("村主任",), ("村委会主任", "主任", "两委")),
+    (("家属", "家里人", "亲属", "家人"), ("亲友",)),
+    (("聋子", "聋哑人"), ("聋人",)),
+    (("瞎子",), ("盲人",)),
+    (("评残", "评残疾", "鉴定残疾"), ("残疾评定", "评定")),
+    (("补助",), ("补贴", "补助")),
+    (("挪作他用", "挪用", "乱用", "挪到别处"), ("变更使用", "用途", "禁止")),
+    (("做买卖", "赚钱", "做生意"), ("营利",)),
+    (("太慢", "效率低", "拖拉"), ("效率",)),
+    (("全办了", "一个地方办"), ("一站式",)),
+    (("诉求", "意见", "反映问题"), ("诉求", "信访", "受理")),
+    (("小组", "小主"), ("小组",)),
+    (("帮扶", "帮一把"), ("帮扶", "帮助", "服务")),
+    (("监督", "查一查", "管着"), ("监督", "监管", "评价")),
+    (("代表该怎么当", "代表怎么当"), ("代表职责", "履职")),
+    (("底子", "基础"), ("基础",)),
+    (("听不见的", "聋的"), ("聋人",)),
+)
 # related services: a question about one should also find the other, at lower weight
 RELATED: tuple[tuple[str, str], ...] = (("托养", "日间照料"), ("康复", "复健"))
 DOMAIN_WORDS = (
@@ -175,7 +223,8 @@ _CN_VALUE = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 
 _CN_NUMERAL = "零一二两三四五六七八九十百"
 _SPOKEN_PERCENT = re.compile(rf"百分之([{_CN_NUMERAL}]+)")
 # A spoken number before a counting word ("五年", "三十天", "两名"); plan names ("十三五") have none.
-_SPOKEN_COUNT = re.compile(rf"(?<![{_CN_NUMERAL}])([{_CN_NUMERAL}]{{1,4}})(?=年|名|个|天|次|人|周岁|岁|万|级|届|项|类|条|家|户|所|支|位)")
+_COUNTING_WORDS = "年|名|个|天|次|人|周岁|岁|万|级|届|项|类|条|家|户|所|支|位"
+_SPOKEN_COUNT = re.compile(rf"(?<![{_CN_NUMERAL}])([{_CN_NUMERAL}]{{1,4}})(?={_COUNTING_WORDS})")
 
 
 def to_simplified(text: str) -> str:
@@ -189,7 +238,7 @@ def to_simplified(text: str) -> str:
 
 
 def chinese_number(words: str) -> int | None:
-    """"六十五" -> 65, "十" -> 10, "一百" -> 100, "二五" -> None (not a number as spoken)."""
+    """ "六十五" -> 65, "十" -> 10, "一百" -> 100, "二五" -> None (not a number as spoken)."""
     total = current = 0
     seen_unit = False
     for ch in words:
@@ -291,6 +340,21 @@ def tokenize(text: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def tokenize_cached(text: str) -> tuple[str, ...]:
     return tuple(tokenize(normalize(text)))
+
+
+_PARAPHRASE_KEYS = sorted(
+    ((key, formal) for keys, formal in PARAPHRASES for key in keys), key=lambda pair: len(pair[0]), reverse=True
+)
+
+
+def paraphrase(text: str) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """(text with everyday words replaced by their formal word, formal word -> every formal alternative)."""
+    alternatives: dict[str, tuple[str, ...]] = {}
+    for key, formal in _PARAPHRASE_KEYS:
+        if key in text:
+            text = text.replace(key, f" {formal[0]} ")
+            alternatives[formal[0]] = tuple(dict.fromkeys((*alternatives.get(formal[0], ()), *formal)))
+    return text, alternatives
 
 
 def related_terms(normalized_question: str) -> list[str]:

@@ -35,7 +35,8 @@ class EvidenceIn(BaseModel):
 
 
 class EvidenceOut(BaseModel):
-    answered: bool = Field(description="Whether the documents hold an answer above the confidence threshold.")
+    answered: bool = Field(description="Whether the documents hold an answer or at least a close rule to quote.")
+    exact: bool = Field(description="The answer is above the confidence threshold (not only the closest rule).")
     confidence: float = Field(description="Share of the question's weighted words the best sentence covers (0-1).")
     score: float
     doc_id: str | None
@@ -49,6 +50,7 @@ async def evidence(body: EvidenceIn) -> EvidenceOut:
     answer = await run_in_threadpool(ask, body.text)
     return EvidenceOut(
         answered=answer.answered,
+        exact=answer.answered and not answer.offer_work_order,
         confidence=answer.confidence,
         score=answer.score,
         doc_id=answer.citation.doc_id if answer.citation else None,

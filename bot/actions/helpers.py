@@ -81,7 +81,8 @@ def reply_style(tracker: Tracker) -> str:
 
 
 def voice_sentences(text: str, limit: int = VOICE_SENTENCE_CHARS) -> list[str]:
-    """Split a text into sentences of about `limit` characters for speech."""
+    """Split a text into sentences of about `limit` characters for speech, only at punctuation: a piece
+    without a comma stays whole rather than being cut inside a word ("无障碍。化")."""
     text = re.sub(r"[*#_`>\[\]()（）]", "", text)
     text = re.sub(r"\s*\n+\s*", "。", text)
     parts = [p for p in re.split(r"(?<=[。！？!?；;])", text) if p.strip()]
@@ -89,13 +90,27 @@ def voice_sentences(text: str, limit: int = VOICE_SENTENCE_CHARS) -> list[str]:
     for part in parts:
         part = part.strip()
         while len(part) > limit:
-            cut = max(part.rfind("，", 0, limit), part.rfind("、", 0, limit), part.rfind(",", 0, limit))
-            cut = cut if cut > 8 else limit
-            out.append(part[: cut + 1].rstrip("，、,") + "。")
+            cut = max(part.rfind(mark, 0, limit) for mark in "，、,：:")
+            if cut <= 8:
+                cut = min((i for i in (part.find(mark, limit) for mark in "，、,：:") if i > 0), default=-1)
+            if cut <= 0 or cut >= len(part) - 1:
+                break
+            out.append(part[: cut + 1].rstrip("，、,：:") + "。")
             part = part[cut + 1 :].strip()
         if part:
             out.append(part)
     return out
+
+
+def easy_lines(text: str, limit: int = 30) -> str:
+    """An answer for easy reading: short sentences, one per line; a source line kept whole."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(("（出处", "（依据")):
+            lines.append(line)
+        elif line.strip():
+            lines.extend(voice_sentences(line, limit=limit))
+    return "\n".join(lines)
 
 
 def say(

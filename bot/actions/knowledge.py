@@ -17,7 +17,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.app_client import AppUnavailable, get_client
-from actions.helpers import channel_of, guess_category, number_for, reply_style, say, text_of, voice_sentences
+from actions.helpers import (
+    channel_of,
+    easy_lines,
+    guess_category,
+    number_for,
+    reply_style,
+    say,
+    text_of,
+    voice_sentences,
+)
 
 UNAVAILABLE_TEXT = (
     "非常抱歉，政策资料库暂时连不上。您的问题已经记录，工作人员会尽快跟进答复您；"
@@ -87,7 +96,7 @@ async def answer_policy(dispatcher: CollectingDispatcher, tracker: Tracker, ques
         return [SlotSet(PENDING_SLOT, None)]
     answer = lead + str(result["answer"])
     if style == "easy":
-        answer = "\n".join(voice_sentences(answer, limit=30))
+        answer = easy_lines(answer)
     dispatcher.utter_message(
         text=answer,
         buttons=[{"title": "没解决，转人工", "payload": "/request_human"}],

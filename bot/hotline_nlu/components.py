@@ -28,7 +28,10 @@ EMERGENCY_PATTERN = re.compile(
     r"(不想活|想死|活不下去|自杀|轻生|寻死|跳楼|跳河|割腕|救命|"
     r"家暴|被打|打我|打他|打她|虐待|掐我|拿刀|动刀|砍人|"
     r"走丢|走失|找不到人了|人不见了|失踪|"
-    r"晕倒|昏倒|昏迷|不省人事|抽搐|喘不上气|不能呼吸|没有呼吸|大出血|流了好多血|心脏病犯了)"
+    r"晕倒|昏倒|昏迷|不省人事|抽搐|喘不上气|喘不过气|不能呼吸|没有呼吸|大出血|流了好多血|心脏病犯了|"
+    r"倒地|叫不醒|喊不醒|不醒人事|噎住|噎着|被车撞|撞倒了|被撞了|抢劫|被抢|打伤|流血不止|"
+    r"被人?关起来|被绑|绑架|被拐|拐走|着火|失火|火灾|煤气泄漏|燃气泄漏|"
+    r"(出门|出去|走了).{0,12}(没回来|没回家|找不到|联系不上))"
 )
 
 
@@ -108,6 +111,19 @@ def set_ranking(message: Message, ranking: list[dict[str, Any]]) -> None:
     message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
 
+def promote(message: Message, intent: str, confidence: float) -> None:
+    """Put `intent` first with `confidence`; the others share what is left, in their order.
+
+    Leaving their old scores would let the FallbackClassifier's ambiguity rule (two intents
+    within 0.05) undo a deliberate decision.
+    """
+    rest = [dict(r) for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != intent]
+    total = sum(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) for r in rest) or 1.0
+    for row in rest:
+        row[PREDICTED_CONFIDENCE_KEY] = (1.0 - confidence) * float(row.get(PREDICTED_CONFIDENCE_KEY) or 0.0) / total
+    set_ranking(message, [{INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: confidence}, *rest])
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
@@ -183,11 +199,7 @@ class IntentOverrides(GraphComponent, IntentClassifier):
                 continue
             if not intent or current.get(INTENT_NAME_KEY) == intent:
                 continue
-            forced = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: self.config["confidence"]}
-            ranking = [
-                r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != intent
-            ]
-            set_ranking(message, [forced, *ranking])
+            promote(message, intent, float(self.config["confidence"]))
         return messages
 
 

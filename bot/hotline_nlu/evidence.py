@@ -43,6 +43,7 @@ from hotline_nlu.components import (
     IN_SCOPE_PATTERN,
     KEY_ZERO,
     NUMBER_ONLY,
+    promote,
     set_ranking,
 )
 
@@ -62,25 +63,50 @@ KIND_MARKERS: dict[str, re.Pattern[str]] = {
     "request_human": re.compile(
         r"人工|真人|活人|转接|不要机器|不跟机器|不和机器|"
         r"(找|要|叫|换|接|转)(个|一个|你们的?)?(工作人员|客服|值班的?|领导|负责人|接线员|人来?)|"
-        r"(跟|和|同|让)(你们的?)?(工作人员|客服|值班的?|领导|负责人|接线员)(说|聊|讲|谈|通话|联系)"
+        r"(跟|和|同|让|请)(你们)?(那边|那里|这边)?的?(工作人员?|客服|值班的?|领导|负责人|接线员|人)"
+        r".{0,6}(说|聊|讲|谈|通话|联系|接|回个?电话|打个?电话|来)"
     ),
-    "complain": re.compile(
-        r"投诉|举报|告状|反映|反应一下|控告|不满|太差|很差|真差|恶劣|态度|刁难|推诿|推脱|踢皮球|拖着|不给办|不办|"
-        r"不理|不管|欺负|歧视|骂|凶|吼|冲|克扣|扣了|没发|不发|拖欠|乱收|收费|占用|堵|坏了|维权|讨说法|气死"
-    ),
-    "request_help": re.compile(
-        r"求助|帮帮|帮我|帮忙|救助|需要帮|请帮|想申请|我要申请|我想要|给我|我需要|没人照顾|没人管|困难|急需|"
-        r"能不能来|上门|派人|没钱|看不起病|吃不上|没饭|出不了门|下不了楼"
-    ),
+    "complain": re.compile(r"投诉|投宿|举报|告状|控告|维权|讨说法|我要反映|我反映|反映一下|反映个"),
+    "request_help": re.compile(r"求助|帮帮我|救救|需要帮助|请帮我|帮我(联系|申请|办|找|打|叫|问|弄)|你们能帮|能帮我"),
     "check_ticket_status": re.compile(
         r"工单|单号|进度|进展|处理(得|到|的)?(怎么样|咋样|如何|哪|了没)|办(得|到)?(怎么样|咋样|哪)|"
-        r"有(结果|回复|答复)了?(吗|没)|结果(出来|怎么样)|上次(投诉|反映|说)的|\d{12}"
+        r"有(结果|回复|答复|信)了?(吗|没)|结果(出来|怎么样)|\d{12}|"
+        r"(上回|上次|上周|上礼拜|上个月|前几天|前些天|之前|昨天|早先).{0,16}(投诉|反映|报|说|打|登记|提)"
+        r".{0,30}(咋样|怎么样|结果|有信|进展|处理|回复|回覆|答复|有人管|没人管|人回)"
     ),
 }
+# Words that show a complaint or a request for help in a statement; in a message that says it is
+# asking ("我想问一下…管不管"), they describe the question's topic and do not count.
+WEAK_MARKERS: dict[str, re.Pattern[str]] = {
+    "complain": re.compile(
+        r"不满|太差|很差|真差|恶劣|态度(差|不好|恶劣|太)|刁难|推诿|推脱|踢皮球|拖着|不给(我|俺)?办|不办|不理|"
+        r"欺负|歧视|骂|凶|吼|太冲|克扣|扣了|没发|不发|拖欠|乱收费|被占|占用|堵了|坏了|气死|没人管|没人理|不接"
+    ),
+    "request_help": re.compile(
+        r"帮忙|帮一下|我需要|我想要|给我(弄|办|找|送)|没人照顾|急需|能不能来|派人|派个|没钱|看不起病|吃不上|"
+        r"出不了门|下不了楼|陪一下|陪我|教我"
+    ),
+}
+# A message that says it asks: "我想问一下", "请问", "打听", "请教".
+ASKING = re.compile(r"请问|想问|问一下|问下|问问|问个|打听|请教|咨询|了解一下|想知道|我想了解")
 PROTECTED = frozenset(KIND_MARKERS) | {"emergency"}
 # Intents that describe a reply to the assistant rather than a topic: a short text with one of
 # these needs stronger evidence (a bare place or a time typed into a form is not a question).
 ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "cancel"})
+SMALL_TALK_INTENTS = frozenset({"greet", "thank", "goodbye", "bot_challenge", "affirm"})
+SMALL_TALK = re.compile(
+    r"喂|你好|您好|哈喽|嗨|谢谢|多谢|感谢|谢啦|好的|好吧|知道了|明白了|晓得了|再见|拜拜|听得到|听得见|听到|"
+    r"在吗|在不在|是不是|是残联|残联吗|残联吧|残联啊|热线|客服|机器人|真人|你是谁|啊|呀|哎|唉|嗯|哦|了|吧|吗|呢|我"
+)
+# Chinese characters a message needs besides small talk to hold a question of its own.
+MIN_SUBSTANCE = 4
+# What the canned FAQ replies are about: the hotline itself (where, when, cost, privacy, how long,
+# what it can do, access for deaf and blind users, the keypad). A question on anything else that the
+# documents come near is theirs to answer.
+FAQ_TOPIC = re.compile(
+    r"地址|电话|号码|在哪|哪里办|怎么走|几点|上班|下班|周末|节假日|收费|要钱|免费|话费|保密|隐私|个人信息|泄露|"
+    r"多久|几天|多长时间|答复时间|你能|你会|能做什么|能干什么|功能|手语|读屏|短信|打字|文字|按键|按几|按0|热线"
+)
 # The FallbackClassifier's threshold (config.yml): below it the classifier's guess counts as none.
 FALLBACK_THRESHOLD = 0.4
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -117,6 +143,27 @@ class EvidenceClient:
         return data if isinstance(data, dict) else None
 
 
+def small_talk_only(text: str) -> bool:
+    """A greeting, thanks or "can you hear me" with no question of substance left once those are taken out."""
+    rest = SMALL_TALK.sub("", text)
+    return len(CHINESE.findall(rest)) < MIN_SUBSTANCE
+
+
+def marks(kind: str, text: str) -> bool:
+    """The text says it is of this protected kind: its own words, or (in a statement, not a question
+    that says it asks) the words of a complaint or a plea."""
+    if KIND_MARKERS[kind].search(text):
+        return True
+    weak = WEAK_MARKERS.get(kind)
+    return bool(weak and weak.search(text) and not ASKING.search(text))
+
+
+def marked_kind(text: str) -> Optional[str]:
+    """The one protected kind the text names in words of its own, if exactly one."""
+    kinds = [kind for kind in KIND_MARKERS if marks(kind, text)]
+    return kinds[0] if len(kinds) == 1 else None
+
+
 def decide(
     text: str,
     intent: str,
@@ -130,28 +177,38 @@ def decide(
 
     Pure (no network) so that the rule can be tested and read on its own.
     """
-    if evidence is None or intent == POLICY_INTENT or intent in ("emergency",):
+    if intent == "emergency":
         return None
+    unsure = confidence < FALLBACK_THRESHOLD
+    if evidence is None:
+        return marked_kind(text) if unsure else None
     asks = bool(QUESTION.search(text))
-    answered = bool(evidence.get("answered"))
+    exact = bool(evidence.get("exact", evidence.get("answered")))
+    close = bool(evidence.get("answered"))
     kb_confidence = float(evidence.get("confidence") or 0.0)
-    in_scope = bool(IN_SCOPE_PATTERN.search(text)) or bool(evidence.get("place_not_covered"))
+    in_scope = bool(IN_SCOPE_PATTERN.search(text))
+    # The documents answer it, or it asks about the federation's own matters: the knowledge base
+    # gives the answer, the closest rule, or its honest "no reliable answer" with a work-order offer.
+    about_policy = (exact and (asks or kb_confidence >= strong)) or (in_scope and asks) or (close and in_scope)
     if intent in KIND_MARKERS:
-        if KIND_MARKERS[intent].search(text):
+        if marks(intent, text):
             return None
-        if answered and (asks or kb_confidence >= strong):
+        if about_policy and (exact or asks):
             return POLICY_INTENT
         # "主要是那个工作人员说话太冲" names staff but asks for nobody: the next intent decides.
         return NEXT_INTENT if intent == "request_human" else None
     if intent in ANSWER_INTENTS:
-        return POLICY_INTENT if answered and asks and kb_confidence >= answer_strong else None
-    if answered and (asks or kb_confidence >= strong):
+        return POLICY_INTENT if exact and asks and kb_confidence >= answer_strong else None
+    if intent in SMALL_TALK_INTENTS and small_talk_only(text):
+        return None
+    if unsure and marked_kind(text) and not (exact and asks):
+        return marked_kind(text)
+    if intent == POLICY_INTENT:
+        return POLICY_INTENT if about_policy else None
+    if intent == "faq" and FAQ_TOPIC.search(text) and not exact:
+        return None
+    if about_policy and (unsure or exact or intent in SMALL_TALK_INTENTS or intent in ("out_of_scope", "faq")):
         return POLICY_INTENT
-    unsure = confidence < FALLBACK_THRESHOLD
-    if asks and in_scope and (unsure or intent in ("out_of_scope", "faq", "greet", "thank", "bot_challenge")):
-        # A question about our services the documents do not answer: the honest "no reliable answer"
-        # with the offer of a consultation work order, not a canned reply that does not fit.
-        return POLICY_INTENT if intent != "faq" or kb_confidence >= answer_strong else None
     return None
 
 
@@ -168,7 +225,7 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             "answer_strong": 0.6,
             # a routed turn's confidence: above the FallbackClassifier's threshold
             "confidence": 0.95,
-            "timeout": 0.8,
+            "timeout": 1.5,
             "min_chinese": 4,
         }
 
@@ -207,7 +264,7 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             text = message.get(TEXT) or ""
             current = message.get(INTENT) or {}
             name = str(current.get(INTENT_NAME_KEY) or "")
-            if name in ("emergency", POLICY_INTENT) or not self._worth_asking(text):
+            if name == "emergency" or not self._worth_asking(text):
                 continue
             found = self.client().evidence(text)
             routed = decide(
@@ -224,9 +281,8 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             if routed == NEXT_INTENT:
                 rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != name]
                 if rest:
-                    set_ranking(message, [*rest, *[r for r in ranking if r.get(INTENT_NAME_KEY) == name]])
+                    demoted = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 0.0}
+                    set_ranking(message, [*rest, demoted])
                 continue
-            ranking = [r for r in ranking if r.get(INTENT_NAME_KEY) != routed]
-            confidence = max(float(self.config["confidence"]), float(found.get("confidence") or 0.0) if found else 0.0)
-            set_ranking(message, [{INTENT_NAME_KEY: routed, PREDICTED_CONFIDENCE_KEY: confidence}, *ranking])
+            promote(message, routed, float(self.config["confidence"]))
         return messages

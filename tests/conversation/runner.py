@@ -54,8 +54,9 @@ def flat(text: str) -> str:
 
 
 def voice_source(title: str) -> str:
-    """Spoken citations shorten the federation's name (see api/knowledge/answer.py, Citation.short)."""
-    return title.replace("残疾人联合会", "残联")
+    """Spoken citations shorten the federation's name (api/knowledge/answer.py, Citation.short) and
+    speech drops brackets (bot/actions/helpers.py, voice_sentences)."""
+    return re.sub(r"[()（）]", "", title.replace("残疾人联合会", "残联"))
 
 
 @dataclass
