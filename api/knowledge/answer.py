@@ -21,6 +21,15 @@ DEFAULT_MIN_CONFIDENCE = 0.6
 # "no exact rule found" and the offer of a consultation work order: the citizen sees what the
 # documents say nearest to the question and decides.
 CLOSEST_MIN_CONFIDENCE = 0.3
+# How to do something (apply, replace, where to go, what to bring): the documents are plans and
+# opinions, so only an exact answer is given, never the closest rule.
+PROCEDURE = re.compile(
+    r"怎么(办|补办|申请|办理|领|换|补|开)|如何(办|申请|办理|领取)|去哪(里|儿)?(办|申请|领|补|换)|在哪(里|儿)?(办|申请|领)|"
+    r"需要(带)?(什么|哪些)(材料|证件|手续)|流程|手续|要带什么|丢了"
+)
+# A question whose content words weigh less than this asks about nothing the documents could answer
+# ("你们人呢": one common character); "天津 专职委员" weighs 18, "残联代表大会几年开一次" 46.
+MIN_SUBSTANCE = 12.0
 CONFLICT_MIN_RATIO = 0.7
 SECOND_SENTENCE_RATIO = 0.6
 RUNNER_UP_RATIO = 0.9
@@ -86,7 +95,12 @@ class Answer:
 
     @property
     def offer_work_order(self) -> bool:
-        return not self.answered or self.reason == "closest"
+        return not self.answered
+
+    @property
+    def closest(self) -> bool:
+        """Not an answer, but the nearest rule is quoted (as such) beside the work-order offer."""
+        return self.reason == "closest"
 
 
 def _citation(index: KnowledgeIndex, passage: int) -> Citation:
@@ -208,7 +222,7 @@ def _closest(index: KnowledgeIndex, question: str, hits: list[Hit], passages: li
         f"我没有找到完全对应的规定。最接近的是{citation.short()}里的这句：{_voice_text(text, query)}。"
         "如果没有回答您的问题，请说“登记”，为您登记咨询工单。"
     )
-    return Answer(question, True, text, citation, top.coverage, top.score, reply, voice, "closest", passages)
+    return Answer(question, False, text, citation, top.coverage, top.score, reply, voice, "closest", passages)
 
 
 def answer_question(
@@ -226,7 +240,7 @@ def answer_question(
     passages = [
         Passage(index.sentences[h.passage].text, _citation(index, h.passage), h.score, h.coverage) for h in result.hits
     ]
-    if not result.hits:
+    if not result.hits or result.substance < MIN_SUBSTANCE:
         return _no_answer(question, 0.0, 0.0, passages, result.uncovered_places)
     top = result.hits[0]
     top_regions = index.docs[index.sentences[top.passage].doc_id].regions
@@ -234,7 +248,11 @@ def answer_question(
         return _no_answer(question, top.coverage, top.score, passages, result.uncovered_places)
     if top.coverage < min(closest_confidence, min_confidence):
         return _no_answer(question, top.coverage, top.score, passages, [])
-    if top.coverage < min_confidence:
+    if top.coverage < min_confidence or result.foreign_terms:
+        if PROCEDURE.search(question):
+            # Plans and opinions hold no procedures: a nearby sentence of a plan does not tell anyone
+            # how to replace a lost card.
+            return _no_answer(question, top.coverage, top.score, passages, [])
         return _closest(index, question, result.hits, passages)
     chosen = _answer_passages(index, result.hits)
     text = "".join(index.sentences[p].text for p in chosen)

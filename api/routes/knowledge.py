@@ -49,8 +49,8 @@ async def evidence(body: EvidenceIn) -> EvidenceOut:
     intent ranking on every free-text turn (bot/hotline_nlu/evidence.py)."""
     answer = await run_in_threadpool(ask, body.text)
     return EvidenceOut(
-        answered=answer.answered,
-        exact=answer.answered and not answer.offer_work_order,
+        answered=answer.answered or answer.closest,
+        exact=answer.answered,
         confidence=answer.confidence,
         score=answer.score,
         doc_id=answer.citation.doc_id if answer.citation else None,

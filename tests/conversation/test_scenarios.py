@@ -39,7 +39,7 @@ class Console:
         assert resp.status_code == 303, resp.text[:500]
 
     def csrf(self) -> str:
-        found = CSRF.search(self.client.get("/staff/home").text)
+        found = CSRF.search(self.client.get("/staff").text)
         assert found, "no CSRF token on the console page"
         return found.group(1)
 

@@ -122,7 +122,9 @@ def test_threshold_is_a_parameter(kb_index: KnowledgeIndex) -> None:
 def test_passages_considered_are_reported(kb_index: KnowledgeIndex) -> None:
     a = answer_question(kb_index, "天津注册助残志愿者要达到多少人")
     assert 1 < len(a.passages) <= 8
-    assert a.passages == sorted(a.passages, key=lambda p: -p.score)
+    # ranked by how much of the question a sentence covers, plus half its share of the best BM25 score
+    best = max(p.score for p in a.passages)
+    assert a.passages == sorted(a.passages, key=lambda p: -(p.coverage + 0.5 * p.score / best))
     assert a.score == a.passages[0].score
 
 
