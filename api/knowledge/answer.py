@@ -32,9 +32,9 @@ PROCEDURE = re.compile(
 MIN_SUBSTANCE = 12.0
 CONFLICT_MIN_RATIO = 0.7
 SECOND_SENTENCE_RATIO = 0.6
-RUNNER_UP_RATIO = 0.9
-ALSO_RATIO = 0.9
-VOICE_MAX_CHARS = 60
+RUNNER_UP_RATIO = 0.8
+ALSO_RATIO = 0.75
+VOICE_MAX_CHARS = 80
 _NUMBER = re.compile(r"\d+(?:\.\d+)?%|\d+(?:[-—至]\d+)?(?:名|个|天|次|年|人|万)")
 _CN_ORDINAL = re.compile(r"^([一二三四五六七八九十]+)、")
 
@@ -113,8 +113,9 @@ def _numbers(text: str) -> set[str]:
     return set(_NUMBER.findall(text))
 
 
-def _answer_passages(index: KnowledgeIndex, hits: list[Hit]) -> list[int]:
-    """The top sentence, plus an adjacent one from the same section when it also answers."""
+def _answer_passages(index: KnowledgeIndex, hits: list[Hit], words: list[str] | None = None) -> list[int]:
+    """The top sentence, plus an adjacent one from the same section when it also answers (it ranks
+    close, the top sentence is only a lead-in, or it holds a question word the top sentence lacks)."""
     top = hits[0]
     by_passage = {h.passage: h for h in hits}
     chosen = [top.passage]
@@ -127,6 +128,14 @@ def _answer_passages(index: KnowledgeIndex, hits: list[Hit]) -> list[int]:
         nxt = index.neighbour(top.passage, 1)
         if nxt is not None and len(index.sentences[top.passage].text) < 20:
             chosen.append(nxt)
+        else:
+            top_text = index.sentences[top.passage].text
+            missing = [w for w in words or [] if len(w) > 1 and ":" not in w and w not in top_text]
+            for step in (1, -1):
+                other = index.neighbour(top.passage, step)
+                if other is not None and any(w in index.sentences[other].text for w in missing):
+                    chosen.append(other)
+                    break
     # A runner-up of the same document that answers about as well: the question may be about both.
     doc = index.sentences[top.passage].doc_id
     for hit in hits[1:3]:
@@ -174,17 +183,25 @@ def _also(index: KnowledgeIndex, hits: list[Hit], chosen: list[int]) -> Hit | No
 
 
 def _voice_text(text: str, query: list[str]) -> str:
-    """At most two clauses, those sharing the most words (and figures) with the question."""
+    """What a caller hears of a quoted passage: the run of up to three clauses (within VOICE_MAX_CHARS)
+    sharing the most words, character pairs and figures with the question."""
     text = text.rstrip("。；;！？!? ")
     if len(text) <= VOICE_MAX_CHARS:
         return text
-    clauses = [c for c in re.split(r"[,，;；:：]", text) if c]
+    clauses = [c for c in re.split(r"[,，;；:：。]", text) if c]
     words = [t for t in query if ":" not in t and len(t) > 1]
+    pairs = {t[2:] for t in query if t.startswith("b:")}
 
     def value(chunk: str) -> float:
-        return sum(1 for w in words if w in chunk) + (0.5 if _NUMBER.search(chunk) else 0)
+        shared = sum(1 for i in range(len(chunk) - 1) if chunk[i : i + 2] in pairs)
+        return sum(1 for w in words if w in chunk) + 0.3 * shared + (0.5 if _NUMBER.search(chunk) else 0)
 
-    windows = [clauses[i : i + 2] for i in range(len(clauses))]
+    windows = [
+        clauses[i : i + n]
+        for n in (1, 2, 3)
+        for i in range(len(clauses) - n + 1)
+        if len("，".join(clauses[i : i + n])) <= VOICE_MAX_CHARS
+    ] or [clauses[:1]]
     best = max(windows, key=lambda w: (value("".join(w)), -len("".join(w))))
     return "，".join(best)
 
@@ -208,10 +225,10 @@ def _closest(index: KnowledgeIndex, question: str, hits: list[Hit], passages: li
     """Middling evidence: say that no rule answers exactly, quote the nearest one with its source, offer
     a consultation work order."""
     top = hits[0]
-    chosen = _answer_passages(index, hits)
+    query, _, _ = index.query_tokens(question)
+    chosen = _answer_passages(index, hits, query)
     text = "".join(index.sentences[p].text for p in chosen)
     citation = _citation(index, top.passage)
-    query, _, _ = index.query_tokens(question)
     reply = f"我没有找到与您的问题完全对应的规定。文件里最接近的是：\n{text}\n（出处：{citation.full()}）\n"
     also = _also(index, hits, chosen)
     if also is not None:
@@ -254,12 +271,12 @@ def answer_question(
             # how to replace a lost card.
             return _no_answer(question, top.coverage, top.score, passages, [])
         return _closest(index, question, result.hits, passages)
-    chosen = _answer_passages(index, result.hits)
+    query, _, _ = index.query_tokens(question)
+    chosen = _answer_passages(index, result.hits, query)
     text = "".join(index.sentences[p].text for p in chosen)
     citation = _citation(index, top.passage)
     conflicts = [] if result.named_places else _conflicts(index, result.hits, min_confidence)
     conflict_passages = [p for p in passages if any(p.text == index.sentences[h.passage].text for h in conflicts)]
-    query, _, _ = index.query_tokens(question)
     reply = f"{text}\n（出处：{citation.full()}）"
     voice = f"{_voice_text(text, query)}。这是{citation.short()}的规定。"
     if conflict_passages:

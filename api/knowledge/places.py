@@ -89,4 +89,4 @@ def places_in(question: str, corpus_places: frozenset[str]) -> list[tuple[str, .
         if any(syllables[i : i + len(target)] == target for i in range(len(syllables) - len(target) + 1)):
             spoken[name] = lineage(name, corpus_places)
     ordered = sorted(spoken, key=len, reverse=True)
-    return [(name, *[p for p in spoken[name] if p not in (name, core(name))]) for name in ordered]
+    return [(core(name), *[p for p in spoken[name] if p not in (name, core(name))]) for name in ordered]

@@ -75,6 +75,10 @@ PARAPHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("底子", "基础"), ("基础",)),
     (("听不见的", "聋的"), ("聋人",)),
 )
+# A question that asks for several things: "哪三个", "哪几条", "都有哪些", "还有啥".
+ASKS_FOR_A_LIST = re.compile(
+    r"哪[两三四五六七八九几]|哪些|几个方面|几方面|几条|几支|几类|几项|都是啥|都有啥|还有啥|还.啥|都.些什么"
+)
 # related services: a question about one should also find the other, at lower weight
 RELATED: tuple[tuple[str, str], ...] = (("托养", "日间照料"), ("康复", "复健"))
 DOMAIN_WORDS = (

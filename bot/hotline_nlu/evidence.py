@@ -189,7 +189,11 @@ def decide(
     in_scope = bool(IN_SCOPE_PATTERN.search(text))
     # The documents answer it, or it asks about the federation's own matters: the knowledge base
     # gives the answer, the closest rule, or its honest "no reliable answer" with a work-order offer.
-    about_policy = (exact and (asks or kb_confidence >= strong)) or (in_scope and asks) or (close and in_scope)
+    about_policy = (
+        (exact and (asks or kb_confidence >= strong))
+        or (in_scope and asks)
+        or (close and (in_scope or (asks and kb_confidence >= answer_strong)))
+    )
     if intent in KIND_MARKERS:
         if marks(intent, text):
             return None
@@ -197,8 +201,10 @@ def decide(
             return POLICY_INTENT
         # "主要是那个工作人员说话太冲" names staff but asks for nobody: the next intent decides.
         return NEXT_INTENT if intent == "request_human" else None
-    if intent in ANSWER_INTENTS:
-        return POLICY_INTENT if exact and asks and kb_confidence >= answer_strong else None
+    if intent in ANSWER_INTENTS and not unsure:
+        # Taken for an answer to a form question: only a question the documents come near is re-routed
+        # (a place, a time or a wish typed into a form asks nothing).
+        return POLICY_INTENT if asks and close and kb_confidence >= answer_strong else None
     if intent in SMALL_TALK_INTENTS and small_talk_only(text):
         return None
     if unsure and marked_kind(text) and not (exact and asks):
@@ -222,7 +228,7 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             # knowledge-base confidence that is enough without a question word
             "strong": 0.75,
             # confidence needed when the classifier took the text for an answer to a form question
-            "answer_strong": 0.6,
+            "answer_strong": 0.5,
             # a routed turn's confidence: above the FallbackClassifier's threshold
             "confidence": 0.95,
             "timeout": 1.5,
