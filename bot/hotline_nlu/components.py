@@ -101,7 +101,8 @@ _NOT_WORDS = re.compile(r"[\s，,。.？?！!、…~～]+")
 # "残疾证过期了怎么办" was sent there by everyday "X过期了怎么办" questions.
 IN_SCOPE_PATTERN = re.compile(
     r"(残疾|残联|残协|助残|盲人|盲道|聋|轮椅|助听器|辅具|辅助器具|假肢|托养|补贴|评残|残保金|无障碍|手语|"
-    r"12385|专职委员|康复|导盲)"
+    r"12385|专职委员|康复|导盲|自闭症|孤独症|特殊教育|特教|智障|智力障碍|精神障碍|肢体障碍|视力障碍|听力障碍|"
+    r"视障|听障|聋哑|失明|截肢|瘫痪|护理补贴|生活补贴)"
 )
 
 
@@ -197,7 +198,11 @@ class IntentOverrides(GraphComponent, IntentClassifier):
                 if reordered:
                     set_ranking(message, reordered)
                 continue
-            if not intent or current.get(INTENT_NAME_KEY) == intent:
+            if not intent:
+                continue
+            if current.get(INTENT_NAME_KEY) == intent and float(current.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= float(
+                self.config["confidence"]
+            ):
                 continue
             promote(message, intent, float(self.config["confidence"]))
         return messages

@@ -64,15 +64,15 @@ KIND_MARKERS: dict[str, re.Pattern[str]] = {
         r"人工|真人|活人|转接|不要机器|不跟机器|不和机器|"
         r"(找|要|叫|换|接|转)(个|一个|你们的?)?(工作人员|客服|值班的?|领导|负责人|接线员|人来?)|"
         r"(跟|和|同|让|请)(你们)?(那边|那里|这边)?的?(工作人员?|客服|值班的?|领导|负责人|接线员|人)"
-        r".{0,6}(说|聊|讲|谈|通话|联系|接|回个?电话|打个?电话|来)"
+        r".{0,6}(说|聊|讲|谈|通话|联系|接|回个?电话|打个?电话|来)|"
+        r"(让|叫)(他|她)(来)?(跟|和|给)我(说|聊|讲|打)|(工作人员|值班的?人?)(在不在|在吗|呢)"
     ),
     "complain": re.compile(r"投诉|投宿|举报|告状|控告|维权|讨说法|我要反映|我反映|反映一下|反映个"),
     "request_help": re.compile(r"求助|帮帮我|救救|需要帮助|请帮我|帮我(联系|申请|办|找|打|叫|问|弄)|你们能帮|能帮我"),
     "check_ticket_status": re.compile(
-        r"工单|单号|进度|进展|处理(得|到|的)?(怎么样|咋样|如何|哪|了没)|办(得|到)?(怎么样|咋样|哪)|"
-        r"有(结果|回复|答复|信)了?(吗|没)|结果(出来|怎么样)|\d{12}|"
-        r"(上回|上次|上周|上礼拜|上个月|前几天|前些天|之前|昨天|早先).{0,16}(投诉|反映|报|说|打|登记|提)"
-        r".{0,30}(咋样|怎么样|结果|有信|进展|处理|回复|回覆|答复|有人管|没人管|人回)"
+        r"工单|单号|\d{12}|"
+        r"(上回|上次|上周|上礼拜|上个礼拜|上个星期|上个月|前几天|前些天|之前|昨天|早先).{0,16}"
+        r"(投诉|反映|报|说|打|登记|提).{0,40}(咋样|怎么样|结果|有信|进展|处理|回复|回覆|答复|有人管|没人管|人回)"
     ),
 }
 # Words that show a complaint or a request for help in a statement; in a message that says it is
@@ -81,6 +81,10 @@ WEAK_MARKERS: dict[str, re.Pattern[str]] = {
     "complain": re.compile(
         r"不满|太差|很差|真差|恶劣|态度(差|不好|恶劣|太)|刁难|推诿|推脱|踢皮球|拖着|不给(我|俺)?办|不办|不理|"
         r"欺负|歧视|骂|凶|吼|太冲|克扣|扣了|没发|不发|拖欠|乱收费|被占|占用|堵了|坏了|气死|没人管|没人理|不接"
+    ),
+    "check_ticket_status": re.compile(
+        r"进度|进展|处理(得|到|的)?(怎么样|咋样|如何|哪|了没)|办(得|到)?(怎么样|咋样|哪)|"
+        r"有(结果|回复|答复|信)了?(吗|没)|结果(出来|怎么样)"
     ),
     "request_help": re.compile(
         r"帮忙|帮一下|我需要|我想要|给我(弄|办|找|送)|没人照顾|急需|能不能来|派人|派个|没钱|看不起病|吃不上|"
@@ -194,6 +198,8 @@ def decide(
         or (in_scope and asks)
         or (close and (in_scope or (asks and kb_confidence >= answer_strong)))
     )
+    if intent in ("complain", "request_help") and KIND_MARKERS["check_ticket_status"].search(text):
+        return "check_ticket_status"  # "我上周投诉过…想问问处理结果": about a report already made
     if intent in KIND_MARKERS:
         if marks(intent, text):
             return None
@@ -207,6 +213,14 @@ def decide(
         return POLICY_INTENT if asks and close and kb_confidence >= answer_strong else None
     if intent in SMALL_TALK_INTENTS and small_talk_only(text):
         return None
+    explicit = [k for k in ("request_human", "check_ticket_status") if KIND_MARKERS[k].search(text)]
+    if (
+        len(explicit) == 1
+        and not (intent == "faq" and FAQ_TOPIC.search(text))
+        and not (exact and asks)
+    ):
+        # "让你们那里的人给我回个电话" asks for a person in so many words, whatever the classifier guessed
+        return explicit[0]
     if unsure and marked_kind(text) and not (exact and asks):
         return marked_kind(text)
     if intent == POLICY_INTENT:
