@@ -120,7 +120,13 @@ def start_stack(tmp: Path, **extra_env: str) -> Stack:
         app_port=free_port(),
         rasa_port=free_port(),
         actions_port=free_port(),
-        extra_env={"HOTLINE_DATABASE_URL": "", **extra_env},
+        # Staffed round the clock: whether a person is on duty depends on who is signed in, not on the hour.
+        extra_env={
+            "HOTLINE_DATABASE_URL": "",
+            "HOTLINE_SERVICE_DAYS": "every_day",
+            "HOTLINE_VOICE_SERVICE_HOURS": "00:00-24:00",
+            **extra_env,
+        },
     )
     env = stack.env()
     subprocess.run([str(ROOT / ".venv/bin/hotline"), "db", "upgrade"], env=env, cwd=ROOT, check=True)

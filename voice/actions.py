@@ -54,7 +54,9 @@ class CallActions:
             self.settings.twilio_enabled
             and self.settings.voice_transfer_number
             and self.is_twilio_call
-            and within_service_hours(now or datetime.now(CHINA_TZ), self.settings.voice_service_hours)
+            and within_service_hours(
+                now or datetime.now(CHINA_TZ), self.settings.voice_service_hours, self.settings.service_days
+            )
         )
 
     async def transfer(self) -> bool:

@@ -103,6 +103,21 @@ class Answer:
         return self.reason == "closest"
 
 
+OMITTED = "……"
+
+
+def _quote(index: KnowledgeIndex, chosen: list[int]) -> str:
+    """The chosen sentences as written, "……" where the document's text between them is left out."""
+    parts: list[str] = []
+    previous: int | None = None
+    for passage in chosen:
+        if previous is not None and index.neighbour(previous, 1) != passage:
+            parts.append(OMITTED)
+        parts.append(index.sentences[passage].text)
+        previous = passage
+    return "".join(parts)
+
+
 def _citation(index: KnowledgeIndex, passage: int) -> Citation:
     s = index.sentences[passage]
     d = index.docs[s.doc_id]
@@ -227,7 +242,7 @@ def _closest(index: KnowledgeIndex, question: str, hits: list[Hit], passages: li
     top = hits[0]
     query, _, _ = index.query_tokens(question)
     chosen = _answer_passages(index, hits, query)
-    text = "".join(index.sentences[p].text for p in chosen)
+    text = _quote(index, chosen)
     citation = _citation(index, top.passage)
     reply = f"我没有找到与您的问题完全对应的规定。文件里最接近的是：\n{text}\n（出处：{citation.full()}）\n"
     also = _also(index, hits, chosen)
@@ -273,7 +288,7 @@ def answer_question(
         return _closest(index, question, result.hits, passages)
     query, _, _ = index.query_tokens(question)
     chosen = _answer_passages(index, result.hits, query)
-    text = "".join(index.sentences[p].text for p in chosen)
+    text = _quote(index, chosen)
     citation = _citation(index, top.passage)
     conflicts = [] if result.named_places else _conflicts(index, result.hits, min_confidence)
     conflict_passages = [p for p in passages if any(p.text == index.sentences[h.passage].text for h in conflicts)]

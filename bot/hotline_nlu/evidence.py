@@ -55,13 +55,13 @@ NEXT_INTENT = "<next>"
 # A question, or a statement that asks ("我想了解…", "请问…").
 QUESTION = re.compile(
     r"[?？]|吗|么|呢|多少|几|怎么|怎样|咋|如何|什么|啥|哪|谁|是否|能否|可否|是不是|能不能|可不可以|可以不|"
-    r"有没有|有无|会不会|要不要|需不需要|用不用|算不算|行不行|够不够|还是|"
+    r"有没有|有无|会不会|要不要|需不需要|用不用|算不算|行不行|够不够|还是|对不对|对吗|是吗|没错吧|"
     r"想了解|想问|请问|问一下|问下|问问|问个|咨询|打听|了解一下|规定|要求|标准|比例"
 )
 # Words by which a citizen says the message is of a protected kind (and not a question about rules).
 KIND_MARKERS: dict[str, re.Pattern[str]] = {
     "request_human": re.compile(
-        r"人工|真人|活人|转接|不要机器|不跟机器|不和机器|"
+        r"(?<!疾)人工(?!耳蜗|智能|关节|晶体|流产)|真人|活人|转接|不要机器|不跟机器|不和机器|"
         r"(找|要|叫|换|接|转)(个|一个|你们的?)?(工作人员|客服|值班的?|领导|负责人|接线员|人来?)|"
         r"(跟|和|同|让|请)(你们)?(那边|那里|这边)?的?(工作人员?|客服|值班的?|领导|负责人|接线员|人)"
         r".{0,6}(说|聊|讲|谈|通话|联系|接|回个?电话|打个?电话|来)|"
@@ -181,9 +181,9 @@ def decide(
 
     Pure (no network) so that the rule can be tested and read on its own.
     """
-    if intent == "emergency":
-        return None
     unsure = confidence < FALLBACK_THRESHOLD
+    if intent == "emergency" and not unsure:
+        return None
     if evidence is None:
         return marked_kind(text) if unsure else None
     asks = bool(QUESTION.search(text))
@@ -284,7 +284,10 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             text = message.get(TEXT) or ""
             current = message.get(INTENT) or {}
             name = str(current.get(INTENT_NAME_KEY) or "")
-            if name == "emergency" or not self._worth_asking(text):
+            confident_emergency = name == "emergency" and float(current.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= (
+                FALLBACK_THRESHOLD
+            )
+            if confident_emergency or not self._worth_asking(text):
                 continue
             found = self.client().evidence(text)
             routed = decide(

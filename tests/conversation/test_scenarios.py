@@ -2,15 +2,12 @@
 
 Staff are real too: an operator signs in to the real console (so the assistant's hand-off
 sees someone on duty) and takes conversations over through the console's own form; the
-work orders are read back through the staff API. The stack runs round the clock
-(`HOTLINE_SERVICE_DAYS=every_day`, hours 00:00-24:00) so that "on duty" depends only on
-who is signed in, not on the hour CI runs at.
+work orders are read back through the staff API. Test stacks are staffed round the clock
+(tests/conftest.py), so "on duty" depends only on who is signed in, not on the hour CI runs at.
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,49 +15,13 @@ import httpx
 import pytest
 from stack import Stack  # scripts/, on the path through tests/conftest.py
 
-from tests.conftest import ROOT, start_stack
+from tests.conftest import start_stack
 from tests.conversation.runner import Gateway, load_scenarios, run_scenario
+from tests.staff_support import PASSWORD, Console, create_user
 
 pytestmark = pytest.mark.stack
 
-PASSWORD = "场景测试口令-2026-长"
-CSRF = re.compile(r'name="csrf-token" content="([0-9a-f]+)"')
 SCENARIOS = load_scenarios()
-
-
-class Console:
-    """One staff member's browser session on the real console."""
-
-    def __init__(self, base_url: str, username: str) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
-        resp = self.client.post(
-            "/staff/login", data={"username": username, "password": PASSWORD, "next": "/staff/home"}
-        )
-        assert resp.status_code == 303, resp.text[:500]
-
-    def csrf(self) -> str:
-        found = CSRF.search(self.client.get("/staff").text)
-        assert found, "no CSRF token on the console page"
-        return found.group(1)
-
-    def take(self, session_id: str) -> None:
-        resp = self.client.post(f"/staff/conversations/{session_id}/take", data={"csrf": self.csrf()})
-        assert resp.status_code in (200, 303), resp.text[:500]
-
-    def close(self) -> None:
-        self.client.post("/staff/logout", data={"csrf": self.csrf()})
-        self.client.close()
-
-
-def _create_user(stack: Stack, username: str, role: str) -> None:
-    env = {**stack.env(), "HOTLINE_NEW_USER_PASSWORD": PASSWORD}
-    subprocess.run(
-        [str(ROOT / ".venv/bin/hotline"), "user", "create", username, "--role", role, "--full-name", username],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +33,8 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         HOTLINE_VOICE_SERVICE_HOURS="00:00-24:00",
     )
     try:
-        _create_user(stack, "scenario.op", "operator")
-        _create_user(stack, "scenario.sup", "supervisor")
+        create_user(stack, "scenario.op", "operator")
+        create_user(stack, "scenario.sup", "supervisor")
         yield stack
     finally:
         stack.stop()

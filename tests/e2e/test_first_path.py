@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, start_stack
+from tests.staff_support import on_duty
 
 pytestmark = pytest.mark.stack
 
@@ -43,11 +44,12 @@ def test_greeting_is_answered_in_chinese_and_logged(stack) -> None:
 
 
 def test_request_for_a_person_hands_over(stack) -> None:
-    resp = httpx.post(
-        f"{stack.app_url}/api/chat/messages",
-        json={"session_id": "web-e2e-2", "text": "转人工", "channel": "web"},
-        timeout=30,
-    )
+    with on_duty(stack, "e2e.operator"):
+        resp = httpx.post(
+            f"{stack.app_url}/api/chat/messages",
+            json={"session_id": "web-e2e-2", "text": "转人工", "channel": "web"},
+            timeout=30,
+        )
     body = resp.json()
     assert body["handoff"] is True
     assert all("custom" not in r for r in body["replies"])

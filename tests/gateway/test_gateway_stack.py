@@ -12,6 +12,8 @@ import sqlite3
 import httpx
 import pytest
 
+from tests.staff_support import on_duty
+
 pytestmark = pytest.mark.stack
 
 
@@ -41,9 +43,11 @@ def test_each_turn_reports_its_own_intent_and_every_event_is_stored_once(stack) 
 
 
 def test_handoff_keeps_the_bot_silent_until_staff_hand_back(stack) -> None:
-    first = _turn(stack, "web-gw-handoff", "转人工")
-    assert first["handoff"] is True
-    silent = _turn(stack, "web-gw-handoff", "你好")
+    with on_duty(stack, "gw.operator") as console:
+        first = _turn(stack, "web-gw-handoff", "转人工")
+        assert first["handoff"] is True
+        console.take("web-gw-handoff")
+        silent = _turn(stack, "web-gw-handoff", "你好")
     assert silent["replies"] == [] and silent["handoff"] is True and silent["intent"]["name"] == "greet"
     back = httpx.post(
         f"{stack.rasa_url}/conversations/web-gw-handoff/tracker/events",
