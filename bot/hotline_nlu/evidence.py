@@ -213,12 +213,11 @@ def decide(
         return POLICY_INTENT if asks and close and kb_confidence >= answer_strong else None
     if intent in SMALL_TALK_INTENTS and small_talk_only(text):
         return None
-    explicit = [k for k in ("request_human", "check_ticket_status") if KIND_MARKERS[k].search(text)]
-    if (
-        len(explicit) == 1
-        and not (intent == "faq" and FAQ_TOPIC.search(text))
-        and not (exact and asks)
-    ):
+    found = {k: KIND_MARKERS[k].search(text) for k in ("request_human", "check_ticket_status")}
+    explicit = [k for k, m in found.items() if m]
+    # "人工服务几点上班" is about the hotline's hours; "让你们那里的人给我回个电话" asks for a person
+    bare_word = len(explicit) == 1 and len(found[explicit[0]].group(0)) <= 2  # type: ignore[union-attr]
+    if len(explicit) == 1 and not (intent == "faq" and bare_word and FAQ_TOPIC.search(text)) and not (exact and asks):
         # "让你们那里的人给我回个电话" asks for a person in so many words, whatever the classifier guessed
         return explicit[0]
     if unsure and marked_kind(text) and not (exact and asks):
