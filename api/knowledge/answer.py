@@ -9,7 +9,7 @@ there is no reliable answer and offered a consultation work order instead.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from api.knowledge.index import Hit, KnowledgeIndex, get_index
@@ -34,6 +34,7 @@ CONFLICT_MIN_RATIO = 0.7
 SECOND_SENTENCE_RATIO = 0.6
 RUNNER_UP_RATIO = 0.8
 ALSO_RATIO = 0.75
+DETAIL_MAX_CHARS = 400
 VOICE_MAX_CHARS = 80
 _NUMBER = re.compile(r"\d+(?:\.\d+)?%|\d+(?:[-—至]\d+)?(?:名|个|天|次|年|人|万)")
 _CN_ORDINAL = re.compile(r"^([一二三四五六七八九十]+)、")
@@ -311,6 +312,35 @@ def answer_question(
     )
 
 
+def detail(index: KnowledgeIndex, answer: Answer) -> Answer:
+    """The fuller passage behind an answer ("详细"): its whole section, up to DETAIL_MAX_CHARS, with the source."""
+    if answer.citation is None or not answer.passages:
+        return answer
+    top = next(
+        (
+            i
+            for i, s in enumerate(index.sentences)
+            if s.text == answer.passages[0].text and s.doc_id == answer.citation.doc_id
+        ),
+        None,
+    )
+    if top is None:
+        return answer
+    chosen = [top]
+    for step in (-1, 1):
+        current = top
+        while (other := index.neighbour(current, step)) is not None:
+            if sum(len(index.sentences[p].text) for p in chosen) + len(index.sentences[other].text) > DETAIL_MAX_CHARS:
+                break
+            chosen.append(other)
+            current = other
+    chosen.sort(key=lambda p: index.sentences[p].position)
+    text = _quote(index, chosen)
+    reply = f"详细内容：\n{text}\n（出处：{answer.citation.full()}）"
+    voice = f"详细内容是：{text}。这是{answer.citation.short()}的规定。按9可以把原文发短信给您。"
+    return replace(answer, text=text, reply=reply, voice=voice)
+
+
 def ask(
     question: str,
     *,
@@ -319,6 +349,7 @@ def ask(
     min_confidence: float | None = None,
     corpus_dir: Path | None = None,
     data_dir: Path | None = None,
+    more: bool = False,
 ) -> Answer:
     """Answer a citizen's question; with a channel, questions left unanswered are recorded for staff."""
     settings = get_settings()
@@ -326,6 +357,8 @@ def ask(
     threshold = min_confidence if min_confidence is not None else getattr(settings, "kb_min_confidence", None)
     index = get_index(corpus_dir, data_dir)
     answer = answer_question(index, question, region or "", DEFAULT_MIN_CONFIDENCE if threshold is None else threshold)
+    if more:
+        return detail(index, answer)
     if channel and answer.offer_work_order and question.strip():
         record_unanswered(question, channel, answer.confidence, data_dir=data_dir)
     return answer

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api/knowledge", tags=["knowledge"])
 class AskIn(BaseModel):
     question: str = Field(min_length=1, max_length=2000, examples=["县残联多久开一次代表大会"])
     channel: Literal["web", "sms", "voice", "staff"] = "web"
+    more: bool = Field(default=False, description="The fuller passage (the whole section) behind the answer: 详细.")
 
 
 class AskOut(BaseModel):
@@ -61,7 +62,7 @@ async def evidence(body: EvidenceIn) -> EvidenceOut:
 @router.post("/ask", response_model=AskOut)
 async def ask_policy(body: AskIn) -> AskOut:
     """Answer from the federation's own documents; unanswered questions are kept for staff."""
-    answer = await run_in_threadpool(ask, body.question, channel=body.channel)
+    answer = await run_in_threadpool(ask, body.question, channel=None if body.more else body.channel, more=body.more)
     return AskOut(
         answered=answer.answered,
         answer=answer.reply,

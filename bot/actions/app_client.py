@@ -118,11 +118,12 @@ class AppClient:
         response = self._request("GET", path, idempotent=True, params={"phone_last4": phone_last4})
         return self._json(response, path)
 
-    def ask_knowledge(self, question: str, channel: str) -> dict[str, Any]:
-        """POST /api/knowledge/ask -> {"answered", "answer", "voice_answer", "citation", "score"}."""
+    def ask_knowledge(self, question: str, channel: str, more: bool = False) -> dict[str, Any]:
+        """POST /api/knowledge/ask -> {"answered", "answer", "voice_answer", "citation", "score"}; `more`
+        asks for the fuller passage behind the answer (详细)."""
         response = self._request(
             "POST", "/api/knowledge/ask", idempotent=True,
-            json={"question": question, "channel": channel},
+            json={"question": question, "channel": channel, "more": more},
         )
         return self._json(response, "/api/knowledge/ask")
 

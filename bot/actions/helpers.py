@@ -17,13 +17,14 @@ if _BOT_DIR not in sys.path:
     sys.path.insert(0, _BOT_DIR)
 
 from hotline_nlu.normalize import (  # noqa: E402
+    MORE,
     digits_only,
     normalize,
     remove_cjk_spaces,
     to_simplified,
 )
 
-__all__ = ["digits_only", "normalize", "clean_text"]
+__all__ = ["MORE", "clean_text", "digits_only", "normalize"]
 
 
 def clean_text(text: str) -> str:

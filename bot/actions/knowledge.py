@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.app_client import AppUnavailable, get_client
 from actions.helpers import (
+    MORE,
     channel_of,
     easy_lines,
     guess_category,
@@ -41,6 +42,9 @@ NOTHING_PENDING = "好的。还有什么可以帮您？"
 GREETING_LEAD = re.compile(r"^\s*(喂+|你好|您好|哈喽|嗨|hello|hi)")
 THANKS_LEAD = re.compile(r"^\s*(谢谢|多谢|感谢|谢啦)")
 PENDING_SLOT = "consultation_question"
+# The last question answered from the documents: "详细" asks for the fuller passage behind it.
+LAST_QUESTION_SLOT = "last_policy_question"
+NOTHING_FOR_MORE = "请先问一个政策问题，我再给您详细内容。"
 
 
 def lead_for(text: str) -> str:
@@ -62,17 +66,25 @@ class ActionAskPolicy(Action):
         if not question or question.startswith("/"):
             dispatcher.utter_message(response="utter_ask_question")
             return []
+        last = tracker.get_slot(LAST_QUESTION_SLOT)
+        if MORE.match(question):
+            if last:
+                return await answer_policy(dispatcher, tracker, str(last), more=True)
+            say(dispatcher, tracker, NOTHING_FOR_MORE)
+            return []
         return await answer_policy(dispatcher, tracker, question)
 
 
-async def answer_policy(dispatcher: CollectingDispatcher, tracker: Tracker, question: str) -> list[EventType]:
+async def answer_policy(
+    dispatcher: CollectingDispatcher, tracker: Tracker, question: str, *, more: bool = False
+) -> list[EventType]:
     """Answer from the documents, or decline honestly and offer a consultation work order.
 
     Also used by the forms, so that a question asked in the middle of an intake is answered
     before the open question is asked again.
     """
     try:
-        result = await asyncio.to_thread(get_client().ask_knowledge, question, channel_of(tracker))
+        result = await asyncio.to_thread(get_client().ask_knowledge, question, channel_of(tracker), more)
     except AppUnavailable:
         say(dispatcher, tracker, UNAVAILABLE_TEXT, voice=UNAVAILABLE_VOICE)
         return [SlotSet(PENDING_SLOT, None)]
@@ -90,10 +102,13 @@ async def answer_policy(dispatcher: CollectingDispatcher, tracker: Tracker, ques
             ],
         )
         return [SlotSet(PENDING_SLOT, question[:2000])]
+    remembered = [SlotSet(PENDING_SLOT, None), SlotSet(LAST_QUESTION_SLOT, question[:2000])]
+    if more:
+        lead = ""
     if style == "voice":
         spoken = result.get("voice_answer") or result["answer"]
         dispatcher.utter_message(text=lead + "".join(voice_sentences(str(spoken))))
-        return [SlotSet(PENDING_SLOT, None)]
+        return remembered
     answer = lead + str(result["answer"])
     if style == "easy":
         answer = easy_lines(answer)
@@ -101,7 +116,7 @@ async def answer_policy(dispatcher: CollectingDispatcher, tracker: Tracker, ques
         text=answer,
         buttons=[{"title": "没解决，转人工", "payload": "/request_human"}],
     )
-    return [SlotSet(PENDING_SLOT, None)]
+    return remembered
 
 
 class ActionFileConsultation(Action):

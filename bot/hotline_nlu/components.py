@@ -21,7 +21,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from hotline_nlu.normalize import normalize
+from hotline_nlu.normalize import MORE, normalize
 
 # Words that mean danger to life or safety whatever the rest of the sentence says.
 EMERGENCY_PATTERN = re.compile(
@@ -81,6 +81,9 @@ NUMBER_ONLY = re.compile(r"^[\s+\-#*()（）0-9]{4,}$")
 # Key 0 alone, or a text saying it was pressed ("按0", "我按0了"): a person (the voice
 # gateway may pass the keypad digit through, and a texter follows the spoken menu).
 KEY_ZERO = re.compile(r"^\s*(我?(已经)?按了?\s*)?[0零〇]\s*(号?键)?\s*了?\s*#?\s*$")
+# "登记" alone (or "帮我登记一下"): yes to the consultation work order the knowledge base offered; the spoken
+# prompt says "请说登记". The classifier took the bare word for cancel.
+REGISTER = re.compile(r"^\s*(好的?|行|嗯)?[，, ]*(要|帮我|给我|请|那就|就)?登记(一下|吧|一个|工单)?[。！!]?\s*$")
 # Typed input with no Chinese character and no digit: keyboard noise, stray punctuation,
 # unless it is one of the few Latin words people do type to the hotline.
 NO_CHINESE_NOR_DIGIT = re.compile(r"^[^\u4e00-\u9fff0-9]*$")
@@ -168,6 +171,10 @@ class IntentOverrides(GraphComponent, IntentClassifier):
             return "emergency"
         if KEY_ZERO.match(text):
             return "request_human"
+        if REGISTER.match(text):
+            return "affirm"
+        if MORE.match(text):
+            return "ask_policy"
         if NUMBER_ONLY.match(text):
             return "inform"
         bare = _NOT_WORDS.sub("", text)

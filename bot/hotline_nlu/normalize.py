@@ -158,3 +158,8 @@ def digits_only(text: str) -> str:
     out = re.sub(r"[后尾末]?[四4]位(数字|数)?|尾号|第[一二三四五六七八九十\d]+", "", out)
     out = "".join(_CN_DIGITS.get(ch, ch) for ch in out)
     return re.sub(r"\D", "", out)
+
+
+# "详细", offered after every policy answer: the fuller passage of the last answer (actions/knowledge.py);
+# IntentOverrides sends it to ask_policy whatever the classifier thought.
+MORE = re.compile(r"^\s*(详细|详细点|详细一点|详细些|说详细点|说详细一点|详细说说|详细内容|更多|全文|原文|具体点)[。！!]?\s*$")
