@@ -19,6 +19,7 @@ if _BOT_DIR not in sys.path:
 from hotline_nlu.normalize import (  # noqa: E402
     MORE,
     digits_only,
+    fix_asr_errors,
     normalize,
     remove_cjk_spaces,
     to_simplified,
@@ -160,6 +161,18 @@ def intent_of(tracker: Tracker) -> str:
 
 def text_of(tracker: Tracker) -> str:
     return normalize((tracker.latest_message or {}).get("text") or "").strip()
+
+
+def said_text(tracker: Tracker) -> str:
+    """The newest message as the citizen wrote or said it (the user event keeps it; the parse data holds
+    the normalised text). The knowledge base has its own reading, and a deaf writer's spaces between
+    topic words ("街道 残疾人工作 专人 几个") help it."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            said = str(event.get("text") or "").strip()
+            # the recogniser's known homophones (残连 -> 残联) are still corrected; spaces stay
+            return fix_asr_errors(to_simplified(said)) if said else text_of(tracker)
+    return text_of(tracker)
 
 
 def is_affirm(tracker: Tracker) -> bool:

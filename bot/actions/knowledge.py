@@ -24,6 +24,7 @@ from actions.helpers import (
     guess_category,
     number_for,
     reply_style,
+    said_text,
     say,
     text_of,
     voice_sentences,
@@ -72,7 +73,7 @@ class ActionAskPolicy(Action):
                 return await answer_policy(dispatcher, tracker, str(last), more=True)
             say(dispatcher, tracker, NOTHING_FOR_MORE)
             return []
-        return await answer_policy(dispatcher, tracker, question)
+        return await answer_policy(dispatcher, tracker, said_text(tracker) or question)
 
 
 async def answer_policy(

@@ -55,8 +55,9 @@ NEXT_INTENT = "<next>"
 # A question, or a statement that asks ("我想了解…", "请问…").
 QUESTION = re.compile(
     r"[?？]|吗|么|呢|多少|几|怎么|怎样|咋|如何|什么|啥|哪|谁|是否|能否|可否|是不是|能不能|可不可以|可以不|"
-    r"有没有|有无|会不会|要不要|需不需要|用不用|算不算|行不行|够不够|还是|对不对|对吗|是吗|没错吧|"
-    r"想了解|想问|请问|问一下|问下|问问|问个|咨询|打听|了解一下|规定|要求|标准|比例"
+    r"有没有|有无|会不会|要不要|需不需要|用不用|算不算|行不行|够不够|还是|对不对|对吗|是吗|没错吧|多久|多长|多大|"
+    r"想了解|想问|请问|问一下|问下|问问|问个|咨询|打听|了解一下|规定|要求|标准|比例|"
+    r"([\u4e00-\u9fff])[不没]\1"
 )
 # Words by which a citizen says the message is of a protected kind (and not a question about rules).
 KIND_MARKERS: dict[str, re.Pattern[str]] = {
@@ -109,7 +110,8 @@ MIN_SUBSTANCE = 4
 # documents come near is theirs to answer.
 FAQ_TOPIC = re.compile(
     r"地址|电话|号码|在哪|哪里办|怎么走|几点|上班|下班|周末|节假日|收费|要钱|免费|话费|保密|隐私|个人信息|泄露|"
-    r"多久|几天|多长时间|答复时间|你能|你会|能做什么|能干什么|功能|手语|读屏|短信|打字|文字|按键|按几|按0|热线"
+    r"(多久|几天|多长时间).{0,4}(答复|回复|处理|办好|办完|结果|回电)|答复时间|你能|你会|能做什么|能干什么|功能|"
+    r"手语|读屏|短信|打字|文字|按键|按几|按0|热线"
 )
 # The FallbackClassifier's threshold (config.yml): below it the classifier's guess counts as none.
 FALLBACK_THRESHOLD = 0.4
