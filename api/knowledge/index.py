@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import threading
 from collections import Counter
@@ -144,7 +145,8 @@ class KnowledgeIndex:
             "sentences": [[s.doc_id, s.position, s.text, list(s.path)] for s in self.sentences],
             "tokens": [list(t) for t in self.passage_tokens],
         }
-        tmp = folder / "passages.json.tmp"
+        # a name of its own per writer: several app instances (or the warm-up and a first question) may build
+        tmp = folder / f"passages.json.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
         tmp.replace(folder / "passages.json")
 
@@ -321,6 +323,7 @@ class KnowledgeIndex:
 
 _loaded: dict[tuple[Path, Path], KnowledgeIndex] = {}
 _lock = threading.Lock()
+_build_lock = threading.Lock()
 
 
 def default_corpus_dir() -> Path:
@@ -351,8 +354,15 @@ def get_index(corpus_dir: Path | None = None, data_dir: Path | None = None) -> K
     with _lock:
         if key in _loaded:
             return _loaded[key]
+    # One build at a time in this process: the start-up warm-up and the first question must not both
+    # build (and write the cache) at once; the second waits and takes the first one's index.
+    with _build_lock:
+        with _lock:
+            if key in _loaded:
+                return _loaded[key]
         index = KnowledgeIndex.load(data_dir, corpus_fingerprint(corpus_dir))
         if index is not None:
-            _loaded[key] = index
+            with _lock:
+                _loaded[key] = index
             return index
-    return build_index(corpus_dir, data_dir)
+        return build_index(corpus_dir, data_dir)

@@ -188,15 +188,20 @@ def release(session: Session, *, session_id: str, actor: Principal) -> Conversat
         holder = hold.holder
         session.rollback()
         raise problem(409, "conversation_held", holder=holder)
-    hold.holder = None
-    hold.held_since = None
-    hold.released_after = _last_record_id(session, session_id)
-    hold.updated_at = grievance_log.utcnow()
-    hold.version += 1
-    session.add(hold)
+    _let_go(session, hold)
     audit.record(session, actor=actor, action="conversation.release", target_type="conversation", target_id=session_id)
     session.commit()
     return hold
+
+
+def _let_go(session: Session, hold: ConversationHold) -> None:
+    """Nobody holds the conversation from now; requests for a person before this point leave the queue."""
+    hold.holder = None
+    hold.held_since = None
+    hold.released_after = _last_record_id(session, hold.session_id)
+    hold.updated_at = grievance_log.utcnow()
+    hold.version += 1
+    session.add(hold)
 
 
 def withdraw(session: Session, *, session_id: str) -> None:
@@ -206,10 +211,5 @@ def withdraw(session: Session, *, session_id: str) -> None:
     if hold is None or hold.holder is None:
         session.rollback()
         return
-    hold.holder = None
-    hold.held_since = None
-    hold.released_after = _last_record_id(session, session_id)
-    hold.updated_at = grievance_log.utcnow()
-    hold.version += 1
-    session.add(hold)
+    _let_go(session, hold)
     session.commit()
