@@ -76,23 +76,15 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     except AssistantUnavailable:
         if held:
             return await _held_turn(session, turn, record.id, started)
-        number = await run_in_threadpool(_follow_up_ticket, session, turn, None)
-        replies = [{"text": FALLBACK_TEXT.format(number=number)}]
-        await run_in_threadpool(
-            grievance_log.complete,
-            session,
-            record_id=record.id,
-            outcome="fallback",
-            replies=replies,
-            handoff=True,
-            ticket_number=number,
-            latency_ms=_elapsed_ms(started),
-        )
-        return ChatAnswer(turn.session_id, replies, None, True, number, record.id)
+        return await _fallback_turn(session, turn, record.id, started)
 
     replies, signals = split_signals(result.replies)
     if held and not replies:
         return await _held_turn(session, turn, record.id, started, result.intent, result.confidence)
+    if not replies and not signals:
+        # The assistant answered with nothing (its action server down or failing): never silence. The citizen
+        # hears that the message is recorded, and a work order keeps it, as when Rasa itself is down.
+        return await _fallback_turn(session, turn, record.id, started)
     if held and signals.get("withdrawn"):
         await run_in_threadpool(handoffs.withdraw, session, session_id=turn.session_id)
     handoff = bool(result.slots.get("handoff") or signals.get("handoff"))
@@ -113,6 +105,23 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
         latency_ms=_elapsed_ms(started),
     )
     return ChatAnswer(turn.session_id, replies, intent, handoff, ticket_number, record.id, signals)
+
+
+async def _fallback_turn(session: Session, turn: ChatTurn, record_id: int, started: float) -> ChatAnswer:
+    """The assistant could not answer: a work order for staff, and a reply that says so."""
+    number = await run_in_threadpool(_follow_up_ticket, session, turn, None)
+    replies = [{"text": FALLBACK_TEXT.format(number=number)}]
+    await run_in_threadpool(
+        grievance_log.complete,
+        session,
+        record_id=record_id,
+        outcome="fallback",
+        replies=replies,
+        handoff=True,
+        ticket_number=number,
+        latency_ms=_elapsed_ms(started),
+    )
+    return ChatAnswer(turn.session_id, replies, None, True, number, record_id)
 
 
 async def _held_turn(

@@ -99,3 +99,22 @@ def test_killing_rasa_keeps_the_hotline_answering(own_stack) -> None:
     assert verify.returncode == 0 and "OK" in verify.stdout
     own_stack.wait_ready(timeout=180)
     assert own_stack.restarts.get("rasa") == 1
+
+
+def test_action_server_down_is_never_silence(own_stack) -> None:
+    """With the action server gone, Rasa answers a complaint with nothing; the citizen still hears that the
+    message is recorded, and a work order keeps it."""
+    own_stack.kill_part("actions")
+    time.sleep(0.2)
+    resp = httpx.post(
+        f"{own_stack.app_url}/api/chat/messages",
+        json={"session_id": "web-e2e-actions-down", "text": "我要投诉社区办事员态度太差", "channel": "web"},
+        timeout=30,
+    )
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["replies"] and "已经记录" in body["replies"][0]["text"]
+    assert body["handoff"] is True and re.fullmatch(r"\d{12}", body["ticket_number"])
+    tail = _log_tail(own_stack.env())
+    assert "态度太差" in tail and '"outcome": "fallback"' in tail and body["ticket_number"] in tail
+    own_stack.wait_ready(timeout=180)
