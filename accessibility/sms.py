@@ -10,6 +10,8 @@ lone digit 1–5 answering a pending follow-up (回访) of one of the sender's w
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -22,12 +24,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from accessibility import conversation, easy_read, security, workorders
 from api.deps import SessionDep
-from api.services import follow_up, gateway, grievance_log
+from api.integrations import twilio
+from api.services import follow_up, gateway, grievance_log, text_input
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("hotline.sms")
@@ -149,11 +151,22 @@ def state_for(request: Request, settings: Settings) -> SmsState:
 
 def is_unsubscribed(settings: Settings, phone: str) -> bool:
     """For any module that sends SMS (voice "9", notifications): respect 退订."""
-    key = grievance_log.caller_key(normalize_phone(phone), salt=settings.caller_key_salt)
+    key = grievance_log.caller_key(normalize_phone(phone), salt=settings.effective_caller_salt)
     return SmsState(settings.data_dir / "sms_state.json").has("unsubscribed", key)
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def sms_session_id(phone: str, settings: Settings) -> str:
+    """The conversation of one phone number, keyed with the secret key.
+
+    Not derived from the caller key (which exports show), so nobody who knows a phone
+    number or an exported key can continue, confirm or cancel that citizen's conversation
+    through the chat API.
+    """
+    mac = hmac.new(settings.effective_secret_key.encode(), f"sms-session:{phone}".encode(), hashlib.sha256)
+    return f"sms-{mac.hexdigest()[:24]}"
 
 
 def normalize_phone(raw: str) -> str:
@@ -171,18 +184,6 @@ def twiml(text: str | None) -> Response:
     if text:
         resp.message(text)
     return Response(str(resp), media_type="application/xml")
-
-
-def _signature_ok(request: Request, form: dict[str, str], settings: Settings) -> bool:
-    if not settings.twilio_auth_token:
-        return True
-    signature = request.headers.get("x-twilio-signature", "")
-    if not signature:
-        return False
-    url = str(request.url)
-    if settings.public_base_url:
-        url = settings.public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return bool(RequestValidator(settings.twilio_auth_token).validate(url, form, signature))
 
 
 def _log_local(
@@ -223,15 +224,15 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     settings = get_settings()
     raw = await request.form()
     form = {k: str(v) for k, v in raw.items()}
-    if not _signature_ok(request, form, settings):
-        log.warning("SMS webhook refused: Twilio signature missing or wrong")
-        return Response("forbidden", status_code=403, media_type="text/plain")
+    verdict = twilio.check_webhook(request, form, settings)
+    if verdict is not twilio.Verdict.OK:
+        return twilio.refusal(verdict)
     phone = normalize_phone(form.get("From", ""))
     if len(re.sub(r"\D", "", phone)) < 5:
         return Response(str(MessagingResponse()), status_code=400, media_type="application/xml")
-    body = form.get("Body", "")
-    caller = grievance_log.caller_key(phone, salt=settings.caller_key_salt)
-    sid = f"sms-{caller[:24]}"
+    body = text_input.clean(form.get("Body", ""))
+    caller = grievance_log.caller_key(phone, salt=settings.effective_caller_salt)
+    sid = sms_session_id(phone, settings)
     state = state_for(request, settings)
     keyword = normalize_keyword(body)
 
@@ -311,7 +312,7 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         db,
         request.app.state.rasa,
         gateway.ChatTurn(session_id=sid, text=text, channel="sms", caller=phone, contact_phone=phone),
-        caller_salt=settings.caller_key_salt,
+        caller_salt=settings.effective_caller_salt,
     )
     reply = _reply_text(answer.replies, easy=state.has("easy", caller))
     if keyword in EASY_WORDS and not reply:

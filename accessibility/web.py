@@ -109,7 +109,7 @@ async def _chat_turn(
         db,
         request.app.state.rasa,
         gateway.ChatTurn(session_id=sid, text=text.strip(), channel="web", caller=sid),
-        caller_salt=settings.caller_key_salt,
+        caller_salt=settings.effective_caller_salt,
     )
     return answer, None, None, 200
 
@@ -285,7 +285,7 @@ async def toggle_pref(request: Request, db: SessionDep) -> Response:
             db,
             request.app.state.rasa,
             gateway.ChatTurn(session_id=sid, text=conversation.EASY_READ_PAYLOAD, channel="web", caller=sid),
-            caller_salt=settings.caller_key_salt,
+            caller_salt=settings.effective_caller_salt,
         )
     if "application/json" in request.headers.get("accept", ""):
         resp: Response = JSONResponse({"prefs": sorted(prefs)})
@@ -448,7 +448,7 @@ async def complaint_submit(request: Request, db: SessionDep) -> Response:
         db,
         channel="web",
         session_id=form_session,
-        caller=grievance_log.caller_key(sid, salt=settings.caller_key_salt),
+        caller=grievance_log.caller_key(sid, salt=settings.effective_caller_salt),
         text=summary,
     )
     fields = {

@@ -20,6 +20,7 @@ MESSAGES: dict[str, str] = {
         "消息太长了，请分几次发送，每次不超过{limit}个字。 / The message is longer than {limit} characters."
     ),
     "unknown_channel": "不支持的渠道，只能是 web、sms 或 voice。 / Unknown channel; use web, sms or voice.",
+    "bad_request": "请求格式不正确，无法读取。 / The request could not be read.",
     "not_found": "没有找到您要的内容。 / Not found.",
     "method_not_allowed": "不支持这种请求方式。 / Method not allowed.",
     "unauthorized": "请先登录。 / Authentication required.",
@@ -44,6 +45,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 _STATUS_CODES = {
+    400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
@@ -70,6 +72,10 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.detail if isinstance(exc.detail, str) and code == "http_error" else MESSAGES.get(code, str(exc.detail))
         )
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:
+        return JSONResponse(error_body("invalid_json", MESSAGES["invalid_json"]), status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,11 +12,13 @@ from fastapi.staticfiles import StaticFiles
 
 from accessibility import feedback, sms, web
 from api.errors import install_error_handlers
+from api.integrations import twilio
 from api.knowledge import warm_up
 from api.routes import audit as audit_routes
 from api.routes import auth, chat, departments, exports, health, knowledge, on_duty, public, reports, tickets, users
 from api.routes import grievance_log as grievance_log_routes
 from api.services.rasa_client import RasaClient
+from api.services.text_input import CleanInputMiddleware
 from api.settings import get_settings
 from staff_console import deps as console_deps
 from staff_console import routes as console_routes
@@ -26,7 +29,9 @@ from voice import routes as voice_routes
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    app.state.rasa = RasaClient(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
+    app.state.rasa = RasaClient(
+        settings.rasa_url, token=settings.effective_rasa_token, timeout=settings.rasa_timeout_seconds
+    )
     # The knowledge base (index, jieba, gazetteer) loads in the background, so that the first citizen's
     # question is not the one that waits for it; the app answers meanwhile.
     warm = asyncio.get_running_loop().run_in_executor(None, warm_up)
@@ -37,13 +42,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.rasa.aclose()
 
 
+def _refuse_unsafe_start() -> None:
+    """Production never starts with its doors open; development only warns."""
+    problems = twilio.startup_problems(get_settings())
+    if problems:
+        print("The hotline will not start:\n" + "\n".join(f"  {p}" for p in problems), file=sys.stderr)
+        raise SystemExit(2)
+
+
 def create_app() -> FastAPI:
+    _refuse_unsafe_start()
     app = FastAPI(
         title="残联服务热线 API / Disability-services hotline API",
         version="0.1.0",
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(CleanInputMiddleware, skip_paths=("/sms/", "/voice/"))
     app.include_router(chat.router)
     app.include_router(knowledge.router)
     app.include_router(on_duty.router)

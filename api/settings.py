@@ -36,17 +36,39 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: str = Field(default="", description="Address Twilio reaches us at; empty means http://host:port.")
 
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start with Twilio webhooks open or secrets missing.",
+    )
+
     rasa_url: str = "http://127.0.0.1:5005"
     action_server_url: str = "http://127.0.0.1:5055"
     rasa_timeout_seconds: float = Field(default=8.0, gt=0, le=60)
+    rasa_interface: str = Field(
+        default="127.0.0.1", description="Address Rasa and the action server listen on (loopback or a private one)."
+    )
+    rasa_token: str = Field(
+        default="", description="Rasa's API token; empty means the one stored in data_dir/rasa_token."
+    )
+    action_server_token: str = Field(
+        default="", description="Rasa's secret for the action server; empty means data_dir/action_server_token."
+    )
 
-    secret_key: str = Field(default="", description="Signs staff tokens and cookies; generated per process when empty.")
+    secret_key: str = Field(
+        default="", description="Signs staff tokens and cookies; empty means the one stored in data_dir/secret_key."
+    )
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    caller_key_salt: str = Field(default="hotline-caller-key", description="Salt for pseudonymous caller keys.")
+    caller_key_salt: str = Field(
+        default="", description="Salt for pseudonymous caller keys; empty means data_dir/caller_key_salt."
+    )
 
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_phone_number: str = ""
+    twilio_webhooks: bool = Field(
+        default=False,
+        description="Development only: open the Twilio webhooks without an auth token (a warning is printed).",
+    )
 
     vosk_model: str = Field(
         default="", description="Path to a Vosk model folder; empty means the default under data_dir."
@@ -136,11 +158,28 @@ class Settings(BaseSettings):
 
     @property
     def effective_secret_key(self) -> str:
-        return self.secret_key or _process_secret()
+        return self.secret_key or stored_secret(self.data_dir, "secret_key")
+
+    @property
+    def effective_caller_salt(self) -> str:
+        return self.caller_key_salt or stored_secret(self.data_dir, "caller_key_salt")
 
     @property
     def effective_service_token(self) -> str:
-        return self.service_token or stored_service_token(self.data_dir)
+        return self.service_token or stored_secret(self.data_dir, "service_token")
+
+    @property
+    def effective_rasa_token(self) -> str:
+        return self.rasa_token or stored_secret(self.data_dir, "rasa_token")
+
+    @property
+    def effective_action_server_token(self) -> str:
+        return self.action_server_token or stored_secret(self.data_dir, "action_server_token")
+
+    @property
+    def twilio_webhooks_open(self) -> bool:
+        """Whether /sms and /voice webhooks answer: signed by Twilio, or explicitly opened in development."""
+        return bool(self.twilio_auth_token) or (self.environment == "development" and self.twilio_webhooks)
 
     @property
     def twilio_enabled(self) -> bool:
@@ -152,22 +191,26 @@ class Settings(BaseSettings):
         return Path(self.vosk_model) if self.vosk_model else self.data_dir / "models" / name
 
 
-@lru_cache
-def _process_secret() -> str:
-    return secrets.token_urlsafe(32)
+SECRET_NAMES = frozenset(
+    {"secret_key", "caller_key_salt", "service_token", "rasa_token", "action_server_token", "log_key"}
+)
 
 
 @lru_cache
-def stored_service_token(data_dir: Path) -> str:
-    """Read data_dir/service_token, creating it (0600) atomically the first time.
+def stored_secret(data_dir: Path, name: str) -> str:
+    """Read data_dir/<name>, creating it (0600) atomically the first time.
 
-    The token is written to a private temporary file and hard-linked into place, so a
-    concurrent reader never sees a half-written file and only one token ever wins.
+    Secrets left empty in the environment are generated once and kept, so that a
+    restart keeps citizens' chats and staff sessions and every process of the stack
+    shares them. The value is written to a private temporary file and hard-linked into
+    place: a concurrent reader never sees a half-written file and only one value wins.
     """
-    path = data_dir / "service_token"
+    if name not in SECRET_NAMES:
+        raise ValueError(f"unknown secret {name!r}")
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = data_dir / f".service_token.{os.getpid()}.{secrets.token_hex(4)}"
+        tmp = data_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(secrets.token_urlsafe(32) + "\n")

@@ -24,7 +24,7 @@ from typing import IO
 import httpx
 from honcho.environ import parse_procfile
 
-from api.settings import stored_service_token
+from api.settings import stored_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +63,11 @@ class Stack:
         return f"http://{self.host}:{self.actions_port}"
 
     @property
+    def rasa_token(self) -> str:
+        """Rasa's API token (a query parameter `token`), for the health check and for tests that read trackers."""
+        return self.env()["HOTLINE_RASA_TOKEN"]
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "stack.log"
 
@@ -93,8 +98,12 @@ class Stack:
         env.setdefault("HOTLINE_REDIS_PORT", "6379")
         env.update(self.extra_env)
         env["HOTLINE_RASA_LOCK_STORE"] = "redis" if self.rasa_workers(env) > 1 else "in_memory"
-        # The action server authenticates to the app with the stack's shared service token.
-        env["HOTLINE_SERVICE_TOKEN"] = env.get("HOTLINE_SERVICE_TOKEN") or stored_service_token(Path(data))
+        # Every process shares the stack's secrets: the action server's token to the app, the app's
+        # token to Rasa, Rasa's to the action server; both Rasa processes listen on a private address.
+        for name in ("service_token", "rasa_token", "action_server_token"):
+            var = f"HOTLINE_{name.upper()}"
+            env[var] = env.get(var) or stored_secret(Path(data), name)
+        env.setdefault("HOTLINE_RASA_INTERFACE", "127.0.0.1")
         return env
 
     @staticmethod
@@ -161,7 +170,7 @@ class Stack:
         """What does not answer yet, by part; empty when everything is up."""
         checks = {
             "app": f"{self.app_url}/health",
-            "rasa": f"{self.rasa_url}/status",
+            "rasa": f"{self.rasa_url}/status?token={self.rasa_token}",
             "actions": f"{self.actions_url}/health",
         }
         out: dict[str, str] = {}

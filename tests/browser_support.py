@@ -61,6 +61,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         "HOTLINE_ACTION_SERVER_URL": f"http://127.0.0.1:{_free_port()}",
         "HOTLINE_RASA_TIMEOUT_SECONDS": "1",
         "HOTLINE_SECRET_KEY": SECRET,
+        "HOTLINE_TWILIO_WEBHOOKS": "true",
         "HOTLINE_CHAT_RATE_LIMIT": "40",
         "HOTLINE_CHAT_RATE_WINDOW_SECONDS": "30",
         "HOTLINE_CHAT_REPEAT_SECONDS": "3",

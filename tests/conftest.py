@@ -75,6 +75,8 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: 
     monkeypatch.setenv("HOTLINE_RASA_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("HOTLINE_ACTION_SERVER_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("HOTLINE_RASA_TIMEOUT_SECONDS", "2")
+    # Test peers play Twilio unsigned; tests/security shows the webhooks closed without this.
+    monkeypatch.setenv("HOTLINE_TWILIO_WEBHOOKS", "true")
     _reset_caches()
     from api.migrate import upgrade
     from api.settings import get_settings
@@ -125,6 +127,7 @@ def start_stack(tmp: Path, **extra_env: str) -> Stack:
             "HOTLINE_DATABASE_URL": "",
             "HOTLINE_SERVICE_DAYS": "every_day",
             "HOTLINE_VOICE_SERVICE_HOURS": "00:00-24:00",
+            "HOTLINE_TWILIO_WEBHOOKS": "true",
             **extra_env,
         },
     )

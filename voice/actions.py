@@ -101,7 +101,7 @@ class CallActions:
                 channel="voice",
                 session_id=self.session_id,
                 caller=grievance_log.caller_key(
-                    self.caller_phone or self.session_id, salt=self.settings.caller_key_salt
+                    self.caller_phone or self.session_id, salt=self.settings.effective_caller_salt
                 ),
                 text=text,
             )

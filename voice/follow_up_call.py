@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.db import new_session
 from api.errors import ApiError
+from api.integrations import twilio
 from api.services import follow_up
 from api.settings import Settings, get_settings
 from voice import codec
@@ -42,24 +43,9 @@ PROMPTS = {
 MAX_TRIES = 2
 
 
-def _forbidden() -> Response:
-    body = '{"error":{"code":"bad_signature","message":"签名无效 / invalid Twilio signature"}}'
-    return Response(body, status_code=403, media_type="application/json")
-
-
-async def _signature_ok(request: Request, settings: Settings) -> bool:
-    """Twilio signs its webhooks with the account's auth token; without one configured there is nothing to check."""
-    if not settings.twilio_auth_token:
-        return True
-    from twilio.request_validator import RequestValidator
-
+async def _webhook_verdict(request: Request, settings: Settings) -> twilio.Verdict:
     form = await request.form()
-    params = {k: str(v) for k, v in form.items()}
-    url = (settings.public_base_url + request.url.path) if settings.public_base_url else str(request.url)
-    if request.url.query and settings.public_base_url:
-        url += "?" + request.url.query
-    signature = request.headers.get("X-Twilio-Signature", "")
-    return bool(signature) and RequestValidator(settings.twilio_auth_token).validate(url, params, signature)
+    return twilio.check_webhook(request, {k: str(v) for k, v in form.items()}, settings)
 
 
 def _base(request: Request, settings: Settings) -> str:
@@ -108,8 +94,9 @@ def _number_for(token: str) -> str | None:
 async def call_answered(request: Request, token: str) -> Response:
     """Twilio fetches this when the citizen picks up: ask for the rating."""
     settings = get_settings()
-    if not await _signature_ok(request, settings):
-        return _forbidden()
+    verdict = await _webhook_verdict(request, settings)
+    if verdict is not twilio.Verdict.OK:
+        return twilio.refusal(verdict)
     if await run_in_threadpool(_number_for, token[:64]) is None:
         return _xml(_play_and_hang_up(request, settings, token[:64], "goodbye"))
     return _xml(_gather(request, settings, token[:64], "ask", 1))
@@ -119,8 +106,9 @@ async def call_answered(request: Request, token: str) -> Response:
 async def rating(request: Request, token: str, tries: int = 1) -> Response:
     """The digit the citizen pressed (Twilio's `Digits`), or nothing when they pressed none."""
     settings = get_settings()
-    if not await _signature_ok(request, settings):
-        return _forbidden()
+    verdict = await _webhook_verdict(request, settings)
+    if verdict is not twilio.Verdict.OK:
+        return twilio.refusal(verdict)
     token = token[:64]
     digits = str((await request.form()).get("Digits") or "").strip()
     if digits not in ("1", "2", "3", "4", "5"):

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import Session
 
 from api.db import get_engine
+from api.integrations import twilio
 from api.services import gateway, grievance_log
 from api.settings import Settings, get_settings
 from voice import asr, model_fetch, preferences
@@ -65,13 +66,6 @@ router = APIRouter(tags=["voice"], lifespan=lifespan)
 # --- Twilio webhook ----------------------------------------------------------------------------------
 
 
-def _public_url(request: Request, settings: Settings) -> str:
-    if settings.public_base_url:
-        url = settings.public_base_url + request.url.path
-        return url + (f"?{request.url.query}" if request.url.query else "")
-    return str(request.url)
-
-
 def stream_url(request: Request, settings: Settings) -> str:
     base = settings.public_base_url or f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
     return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/voice/stream"
@@ -86,21 +80,14 @@ def caller_token(settings: Settings, call_sid: str, caller: str) -> str:
 @router.post("/voice/incoming", include_in_schema=True)
 async def incoming(request: Request) -> Response:
     """Twilio's call webhook: check the signature, answer with a bidirectional Media Stream."""
-    from twilio.request_validator import RequestValidator
     from twilio.twiml.voice_response import Connect, VoiceResponse
 
     settings = get_settings()
     form = await request.form()
     params = {k: str(v) for k, v in form.items()}
-    if settings.twilio_auth_token:
-        signature = request.headers.get("X-Twilio-Signature", "")
-        validator = RequestValidator(settings.twilio_auth_token)
-        if not signature or not validator.validate(_public_url(request, settings), params, signature):
-            return Response(
-                '{"error":{"code":"bad_signature","message":"签名无效 / invalid Twilio signature"}}',
-                status_code=403,
-                media_type="application/json",
-            )
+    verdict = twilio.check_webhook(request, params, settings)
+    if verdict is not twilio.Verdict.OK:
+        return twilio.refusal(verdict)
     call_sid = params.get("CallSid", "")
     caller = params.get("From", "")
     twiml = VoiceResponse()
@@ -131,7 +118,7 @@ async def _gateway_turn(
                 asr_confidence=confidence,
                 contact_phone=caller or None,
             ),
-            caller_salt=settings.caller_key_salt,
+            caller_salt=settings.effective_caller_salt,
         )
     reply = "".join(str(r.get("text", "")) for r in answer.replies if r.get("text")) or "好的。"
     return TurnReply(reply, answer.handoff, answer.ticket_number, answer.log_id)
@@ -237,7 +224,7 @@ async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: An
     async def turn(text: str, confidence: float | None) -> TurnReply:
         return await _gateway_turn(ws, settings, session_id, caller, text, confidence)
 
-    key = grievance_log.caller_key(caller, salt=settings.caller_key_salt) if caller else ""
+    key = grievance_log.caller_key(caller, salt=settings.effective_caller_salt) if caller else ""
     slow = await _stored_slow(key)
     return Call(
         send=send,

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import RasaDep, SessionDep, SettingsDep
 from api.errors import ApiError
-from api.services import gateway, grievance_log
+from api.services import gateway, grievance_log, text_input
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
@@ -83,14 +83,14 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
         payload = json.loads(raw.decode("utf-8"))
         if not isinstance(payload, dict):
             raise ValueError("not an object")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise await _reject(
             db,
             code="invalid_json",
             status=400,
             channel="unknown",
             session_id="",
-            text=raw.decode("utf-8", "replace"),
+            text=text_input.clean(raw.decode("utf-8", "replace")),
         ) from None
 
     session_id = payload.get("session_id") or ""
@@ -124,6 +124,6 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
         db,
         rasa,
         gateway.ChatTurn(session_id=session_id, text=text.strip(), channel=channel),
-        caller_salt=settings.caller_key_salt,
+        caller_salt=settings.effective_caller_salt,
     )
     return ChatOut.model_validate(answer, from_attributes=True)

@@ -38,10 +38,14 @@ def _reply_from_rasa(msg: dict[str, Any]) -> dict[str, Any] | None:
 class RasaClient:
     """Talks to Rasa's gateway channel over kept-alive connections (one request per turn)."""
 
-    def __init__(self, base_url: str, *, timeout: float, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, base_url: str, *, token: str, timeout: float, client: httpx.AsyncClient | None = None) -> None:
         self.base_url = base_url
         self.timeout = timeout
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=2.0))
+        # Rasa's API token: a query parameter for Rasa's own API, a bearer header for the gateway channel.
+        self._token = token
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=2.0), headers={"Authorization": f"Bearer {token}"}
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -78,7 +82,7 @@ class RasaClient:
     async def health(self) -> str | None:
         """None when Rasa answers and has a model loaded, else the reason."""
         try:
-            resp = await self._client.get(self.base_url + "/status", timeout=2.0)
+            resp = await self._client.get(self.base_url + "/status", params={"token": self._token}, timeout=2.0)
         except httpx.HTTPError as exc:
             return f"unreachable: {type(exc).__name__}"
         if resp.status_code != 200:

@@ -11,7 +11,9 @@ store the channel reads the tracker back, which is correct but slower.
 from __future__ import annotations
 
 import contextvars
+import hmac
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, Optional
 
@@ -63,6 +65,18 @@ def turn_summary(tracker: Optional[DialogueStateTracker]) -> dict[str, Any]:
     return {"intent": intent, "slots": tracker.current_slot_values()}
 
 
+def authorised(request: Request) -> bool:
+    """Only the app's gateway may speak for a citizen: it sends Rasa's token (HOTLINE_RASA_TOKEN).
+
+    Rasa's `--auth-token` guards its own API but not input channels, so this channel checks
+    the same token itself; with no token configured it refuses every turn.
+    """
+    expected = os.environ.get("HOTLINE_RASA_TOKEN", "")
+    header = request.headers.get("Authorization", "")
+    supplied = header[7:] if header.startswith("Bearer ") else ""
+    return bool(expected) and hmac.compare_digest(supplied.encode(), expected.encode())
+
+
 class GatewayInput(RestInput):
     """`POST /webhooks/gateway/webhook`: REST's request body, answer `{messages, intent, slots}`."""
 
@@ -91,6 +105,8 @@ class GatewayInput(RestInput):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not authorised(request):
+                return response.json({"error": "the gateway's Rasa token is missing or wrong"}, status=401)
             body = request.json if isinstance(request.json, dict) else {}
             sender_id, text = body.get("sender"), body.get("message")
             if not isinstance(sender_id, str) or not sender_id or not isinstance(text, str):

@@ -74,13 +74,13 @@ def test_missing_bad_and_expired_tokens_are_401(client: TestClient) -> None:
 
 
 def test_service_token_is_stored_once_with_private_permissions(settings_env: Path) -> None:
-    from api.settings import get_settings, stored_service_token
+    from api.settings import get_settings, stored_secret
 
     token = get_settings().effective_service_token
     path = settings_env / "service_token"
     assert path.read_text().strip() == token and len(token) >= 32
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    stored_service_token.cache_clear()
+    stored_secret.cache_clear()
     assert get_settings().effective_service_token == token  # another process reads the same file
 
 

@@ -32,7 +32,9 @@ def test_each_turn_reports_its_own_intent_and_every_event_is_stored_once(stack) 
     intents = [_turn(stack, "web-gw-intents", text)["intent"]["name"] for text in said]
     assert intents == ["greet", "thank", "bot_challenge", "goodbye", "greet", "thank"]
     tracker = httpx.get(
-        f"{stack.rasa_url}/conversations/web-gw-intents/tracker", params={"include_events": "ALL"}, timeout=10
+        f"{stack.rasa_url}/conversations/web-gw-intents/tracker",
+        params={"include_events": "ALL", "token": stack.rasa_token},
+        timeout=10,
     ).json()
     assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == said
     with sqlite3.connect(stack.data_dir / "tracker.db") as db:
@@ -52,6 +54,7 @@ def test_handoff_keeps_the_bot_silent_until_staff_hand_back(stack) -> None:
     back = httpx.post(
         f"{stack.rasa_url}/conversations/web-gw-handoff/tracker/events",
         json={"event": "slot", "name": "handoff", "value": False},
+        params={"token": stack.rasa_token},
         timeout=10,
     )
     assert back.status_code == 200
@@ -61,7 +64,12 @@ def test_handoff_keeps_the_bot_silent_until_staff_hand_back(stack) -> None:
 
 
 def test_gateway_channel_refuses_a_turn_without_sender(stack) -> None:
-    resp = httpx.post(f"{stack.rasa_url}/webhooks/gateway/webhook", json={"message": "你好"}, timeout=10)
+    resp = httpx.post(
+        f"{stack.rasa_url}/webhooks/gateway/webhook",
+        json={"message": "你好"},
+        headers={"Authorization": f"Bearer {stack.rasa_token}"},
+        timeout=10,
+    )
     assert resp.status_code == 400
 
 

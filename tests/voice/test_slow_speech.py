@@ -56,7 +56,7 @@ def key_of(number: str) -> str:
     from api.services.grievance_log import caller_key
     from api.settings import get_settings
 
-    return caller_key(number, salt=get_settings().caller_key_salt)
+    return caller_key(number, salt=get_settings().effective_caller_salt)
 
 
 def test_slow_speech_is_remembered_with_consent_and_forgotten_on_request(voice_app: str) -> None:

@@ -1,0 +1,1 @@
+"""Outside services the hotline talks to (Twilio), each in one module."""
