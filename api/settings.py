@@ -129,7 +129,15 @@ class Settings(BaseSettings):
     console_poll_seconds: float = Field(
         default=2.0, gt=0, le=60, description="How often the live queue looks for news."
     )
-    public_lookup_per_minute: int = Field(default=10, ge=1, le=10000, description="Citizen lookups per client IP.")
+    public_lookup_per_minute: int = Field(
+        default=10, ge=1, le=10000, description="Work-order lookups per citizen (conversation or client address)."
+    )
+    chat_api_per_address_per_minute: int = Field(
+        default=60, ge=1, le=100000, description="Chat API turns per outside client address (this machine is exempt)."
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1", description="Proxies whose X-Forwarded-For names the client (comma-separated)."
+    )
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "api" / "sla_policy.yml", description="Deadlines per kind.")
     admin_username: str = Field(default="admin", description="First administrator (hotline user ensure-admin).")
     admin_password: str = Field(default="", description="Empty: ensure-admin generates one and prints it once.")
@@ -175,6 +183,10 @@ class Settings(BaseSettings):
     @property
     def effective_action_server_token(self) -> str:
         return self.action_server_token or stored_secret(self.data_dir, "action_server_token")
+
+    @property
+    def trusted_proxy_set(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
     @property
     def twilio_webhooks_open(self) -> bool:

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import RasaDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.services import gateway, grievance_log, text_input
+from api.services.ratelimit import client_address, limiter_for
+from api.settings import Settings
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 
@@ -65,6 +67,20 @@ async def _reject(
     return ApiError(status, code, **fmt)
 
 
+def _flood_wait(request: Request, settings: Settings, session_id: str) -> float:
+    """Seconds an outside client must wait: limited per conversation and per address.
+
+    Clients on this machine (the web and SMS channels go through the gateway directly;
+    staff tools, benchmarks and evaluations call this API locally) are not limited.
+    """
+    address, internal = client_address(request, settings.trusted_proxy_set)
+    if internal:
+        return 0.0
+    per_session = limiter_for(request, "chat_session", settings.chat_rate_limit, settings.chat_rate_window_seconds)
+    per_address = limiter_for(request, "chat_address", settings.chat_api_per_address_per_minute, 60.0)
+    return per_session.hit(session_id) or per_address.hit(address)
+
+
 @router.post(
     "/messages",
     response_model=ChatOut,
@@ -74,7 +90,11 @@ async def _reject(
             "content": {"application/json": {"schema": ChatIn.model_json_schema()}},
         }
     },
-    responses={400: {"description": "Invalid JSON"}, 422: {"description": "Empty, too long or unknown channel"}},
+    responses={
+        400: {"description": "Invalid JSON"},
+        422: {"description": "Empty, too long or unknown channel"},
+        429: {"description": "Too many messages from this conversation or address"},
+    },
 )
 async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings: SettingsDep) -> ChatOut:
     """One citizen turn: logged first, answered by the assistant, or recorded for staff when it is down."""
@@ -118,6 +138,12 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
             session_id=session_id,
             text=text,
             limit=settings.max_message_chars,
+        )
+
+    wait = _flood_wait(request, settings, session_id)
+    if wait:
+        raise await _reject(
+            db, code="rate_limited", status=429, channel=channel, session_id=session_id, text=text, wait=wait
         )
 
     answer = await gateway.handle_turn(

@@ -1,31 +1,42 @@
 """`/api/public/tickets/{number}`: citizens check their work order with the phone's last four digits.
 
 The same 404 answers "no such number" and "wrong digits", so the endpoint cannot
-be used to discover numbers; lookups are rate-limited per client address.
+be used to discover numbers; lookups are rate-limited per citizen: per conversation
+when the assistant asks on a citizen's behalf (it names the conversation in
+`X-Hotline-Citizen` with its service token), else per client address, so that one
+caller's wrong guesses never lock out another caller on any channel.
 """
 
 from __future__ import annotations
 
+import hmac
 import math
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from api.deps import SessionDep, SettingsDep, client_ip
+from api.deps import SessionDep, SettingsDep
 from api.models.ticket import TicketCitizenView
 from api.services import tickets
 from api.services.problems import problem
-from api.services.ratelimit import SlidingWindowLimiter
+from api.services.ratelimit import client_address, limiter_for
+from api.settings import Settings
 
 router = APIRouter(prefix="/api/public", tags=["public"])
 
 
-def _limiter(request: Request, per_minute: int) -> SlidingWindowLimiter:
-    limiter: SlidingWindowLimiter | None = getattr(request.app.state, "public_lookup_limiter", None)
-    if limiter is None or limiter.limit != per_minute:
-        limiter = SlidingWindowLimiter(per_minute, 60.0)
-        request.app.state.public_lookup_limiter = limiter
-    return limiter
+CITIZEN_HEADER = "X-Hotline-Citizen"
+
+
+def _citizen_key(request: Request, settings: Settings) -> str:
+    """Who is asking: the conversation the assistant names (only with its token), else the client address."""
+    citizen = request.headers.get(CITIZEN_HEADER, "")[:128]
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:] if auth.startswith("Bearer ") else ""
+    service = settings.effective_service_token
+    if citizen and token and hmac.compare_digest(token.encode(), service.encode()):
+        return "citizen:" + citizen
+    return "addr:" + client_address(request, settings.trusted_proxy_set)[0]
 
 
 @router.get(
@@ -45,7 +56,8 @@ def lookup(
     phone_last4: Annotated[str, Query(pattern=r"^\d{4}$", examples=["8000"])],
 ) -> TicketCitizenView:
     """Status, dates and the public reply; nothing about the caller or the internal handling."""
-    wait = _limiter(request, settings.public_lookup_per_minute).hit(client_ip(request) or "unknown")
+    limiter = limiter_for(request, "public_lookup", settings.public_lookup_per_minute, 60.0)
+    wait = limiter.hit(_citizen_key(request, settings))
     if wait > 0:
         # HTTPException carries Retry-After; the shared handler gives the standard 429 body.
         raise HTTPException(status_code=429, headers={"Retry-After": str(max(1, math.ceil(wait)))})

@@ -112,10 +112,17 @@ class AppClient:
         )
         return self._json(response, "/api/tickets")
 
-    def ticket_status(self, number: str, phone_last4: str) -> dict[str, Any]:
-        """GET /api/public/tickets/{number}?phone_last4= ; NotFound for unknown/wrong digits."""
+    def ticket_status(self, number: str, phone_last4: str, citizen: str = "") -> dict[str, Any]:
+        """GET /api/public/tickets/{number}?phone_last4= ; NotFound for unknown/wrong digits.
+
+        `citizen` (the conversation) is the app's rate-limit key, so that one caller's wrong
+        guesses do not lock out everyone the assistant speaks for.
+        """
         path = f"/api/public/tickets/{number}"
-        response = self._request("GET", path, idempotent=True, params={"phone_last4": phone_last4})
+        response = self._request(
+            "GET", path, idempotent=True, params={"phone_last4": phone_last4},
+            headers={"X-Hotline-Citizen": citizen} if citizen else None,
+        )
         return self._json(response, path)
 
     def ask_knowledge(self, question: str, channel: str, more: bool = False) -> dict[str, Any]:

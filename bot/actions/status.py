@@ -132,7 +132,7 @@ async def check(dispatcher: CollectingDispatcher, tracker: Tracker, number: str,
         SlotSet("status_number", None), SlotSet("status_last4", None), SlotSet("status_retry_number", None)
     ]
     try:
-        data = await asyncio.to_thread(get_client().ticket_status, number, last4)
+        data = await asyncio.to_thread(get_client().ticket_status, number, last4, tracker.sender_id)
     except NotFound:
         say(
             dispatcher, tracker,
