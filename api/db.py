@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlmodel import Session, create_engine
 
+from api.services.masking import mask_text
 from api.settings import get_settings
+
+# A value the server quotes in its message: `invalid input syntax for type integer: "…"`,
+# `value "…" is out of range` (names of tables and constraints are quoted too, and kept).
+_QUOTED_VALUE = re.compile(r'(value |:\s*)"[^"]*"')
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine tuned for concurrent writers on either backend."""
+    """Create an engine tuned for concurrent writers on either backend.
+
+    Nothing a citizen wrote reaches the process log through a database error: the
+    statement's parameters are hidden (`hide_parameters`), and the server's own
+    message keeps its first line only, masked, without a quoted value (PostgreSQL
+    adds `DETAIL: Key (id_number)=(…)` or `Failing row contains (…)`).
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        event.listen(engine, "handle_error", _hide_values)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -37,7 +50,21 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+    event.listen(engine, "handle_error", _hide_values)
+    return engine
+
+
+def _hide_values(ctx: ExceptionContext) -> None:
+    """Strip the values out of the driver's message, in the driver's exception and in SQLAlchemy's wrapper."""
+    for error in (ctx.original_exception, ctx.sqlalchemy_exception):
+        if error is not None and error.args and isinstance(error.args[0], str):
+            error.args = (_without_values(error.args[0]), *error.args[1:])
+
+
+def _without_values(message: str) -> str:
+    first = message.split("\n", 1)[0]
+    return mask_text(_QUOTED_VALUE.sub(r'\1"…"', first)) or first
 
 
 @lru_cache

@@ -15,7 +15,7 @@ def test_mask_text_hides_phones_and_id_numbers_but_not_ticket_numbers() -> None:
 
 def test_contact_fields() -> None:
     assert mask_phone("13800138000") == "138****8000"
-    assert mask_phone("01012345678") == "*******5678"
+    assert mask_phone("01012345678") == "010-****5678"
     assert mask_phone("110") == "***" and mask_phone(None) is None
     assert mask_name("王小明") == "王**" and mask_name("李") == "李*"
 
