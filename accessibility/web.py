@@ -478,12 +478,15 @@ async def complaint_done(request: Request, db: SessionDep, number: str = "") -> 
         return _redirect(request, "/complaint")
     ticket = workorders.by_number(db, number)
     db.rollback()
+    if ticket is None or ticket.session_id != f"{ui.session_id(request)}-form":
+        # Only the browser that filed it learns anything: no "this number exists" nor its deadline for others.
+        return _redirect(request, "/complaint")
     return ui.render(
         request,
         "complaint_done.html",
         {
             "title": "已经提交成功 · 残联服务热线",
             "number_grouped": workorders.group_digits(number),
-            "deadline": workorders.deadline_text(ticket) if ticket else "",
+            "deadline": workorders.deadline_text(ticket),
         },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import typer
 from sqlmodel import Session
@@ -55,4 +56,5 @@ def log_tail(limit: int = typer.Option(10, min=1, max=1000, help="How many recor
 
 
 def main() -> None:
+    os.umask(0o077)  # what the CLI writes (database, exports, checkpoints) is private to the hotline's user
     app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from api.knowledge import warm_up
 from api.routes import audit as audit_routes
 from api.routes import auth, chat, departments, exports, health, knowledge, on_duty, public, reports, tickets, users
 from api.routes import grievance_log as grievance_log_routes
+from api.services.masking import MaskingLogFilter
 from api.services.rasa_client import RasaClient
 from api.services.text_input import CleanInputMiddleware
 from api.settings import get_settings
@@ -29,6 +31,8 @@ from voice import routes as voice_routes
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    # Generated now, once, rather than by whichever request needs them first.
+    _ = settings.effective_secret_key, settings.effective_caller_salt
     app.state.rasa = RasaClient(
         settings.rasa_url, token=settings.effective_rasa_token, timeout=settings.rasa_timeout_seconds
     )
@@ -50,8 +54,17 @@ def _refuse_unsafe_start() -> None:
         raise SystemExit(2)
 
 
+def _mask_process_logs() -> None:
+    """A safety net: whatever reaches the process logs has its phone and ID numbers masked."""
+    for name in ("", "uvicorn", "uvicorn.error"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, MaskingLogFilter) for f in handler.filters):
+                handler.addFilter(MaskingLogFilter())
+
+
 def create_app() -> FastAPI:
     _refuse_unsafe_start()
+    _mask_process_logs()
     app = FastAPI(
         title="残联服务热线 API / Disability-services hotline API",
         version="0.1.0",

@@ -127,6 +127,8 @@ class Stack:
 
     def start(self) -> None:
         self.check_redis()
+        # Databases, logs and secrets hold citizens' words: readable by the hotline's own user only.
+        os.umask(0o077)
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("ab", buffering=0)
         procfile = parse_procfile((ROOT / "Procfile").read_text(encoding="utf-8"))

@@ -143,6 +143,16 @@ def start_stack(tmp: Path, **extra_env: str) -> Stack:
     return stack
 
 
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A stack of the test's own, for tests that kill or restart its parts."""
+    s = start_stack(tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The real app + Rasa + action server, shared by the end-to-end tests of a session."""

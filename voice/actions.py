@@ -18,6 +18,7 @@ from sqlmodel import Session
 from api.db import get_engine
 from api.models.ticket import TicketCreate, TicketKind
 from api.services import grievance_log, tickets
+from api.services.masking import mask_text
 from api.services.on_duty import CHINA_TZ, callback_promise, within_service_hours
 from api.settings import Settings
 
@@ -45,7 +46,7 @@ class CallActions:
         try:
             await asyncio.wait_for(loop.run_in_executor(None, fn), self.settings.twilio_timeout_seconds + 2)
         except Exception as exc:  # any Twilio or network error: the caller is told, a work order follows
-            log.warning("Twilio action failed: %s: %s", type(exc).__name__, str(exc)[:200])
+            log.warning("Twilio action failed: %s: %s", type(exc).__name__, mask_text(str(exc)[:200]))
             return False
         return True
 

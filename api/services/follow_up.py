@@ -36,7 +36,7 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import lifecycle, sla, tickets
+from api.services import lifecycle, masking, sla, tickets
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.settings import Settings
@@ -306,8 +306,9 @@ def send_sms(settings: Settings, *, to: str, body: str, http_client: Any = None)
     try:
         client.messages.create(to=to, from_=settings.twilio_phone_number, body=body[:1500])
     except Exception as exc:  # any Twilio or network error: staff are told to call instead
-        log.warning("follow-up SMS failed: %s: %s", type(exc).__name__, str(exc)[:200])
-        return f"{type(exc).__name__}: {str(exc)[:200]}"
+        reason = f"{type(exc).__name__}: {masking.mask_text(str(exc)[:200])}"  # Twilio names the number
+        log.warning("follow-up SMS failed: %s", reason)
+        return reason
     return None
 
 

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+from api.models.common import storable
+
 # Cheap first look at a raw body: a NUL or control (raw or escaped) or any surrogate escape.
 _JSON_SUSPECT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u[dD][89a-fA-F]")
 _FORM_SUSPECT = re.compile(rb"%[01][0-9a-f]|%7f", re.IGNORECASE)
@@ -27,9 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def clean(text: str) -> str:
-    """Drop control characters (keeping tab and line breaks) and replace lone surrogates with U+FFFD."""
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+clean = storable
 
 
 def clean_value(value: Any) -> Any:

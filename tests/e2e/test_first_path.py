@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, start_stack
+from tests.conftest import ROOT
 from tests.staff_support import on_duty
 
 pytestmark = pytest.mark.stack
@@ -66,15 +64,6 @@ def test_chat_page_is_served_in_chinese(stack) -> None:
     page = httpx.get(f"{stack.app_url}/", timeout=10)
     assert page.status_code == 200 and 'lang="zh-CN"' in page.text and 'role="log"' in page.text
     assert httpx.get(f"{stack.app_url}/static/chat.js", timeout=10).status_code == 200
-
-
-@pytest.fixture
-def own_stack(tmp_path: Path) -> Iterator:
-    s = start_stack(tmp_path)
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def test_killing_rasa_keeps_the_hotline_answering(own_stack) -> None:

@@ -188,3 +188,19 @@ def test_staff_and_form_input_with_nul_never_reaches_the_database_as_an_error(cl
         "/complaint", content=b"description=%00abc", headers={"content-type": "application/x-www-form-urlencoded"}
     )
     assert page.status_code < 500
+
+
+def test_complaint_receipt_page_tells_strangers_nothing(client: TestClient, settings_env: Path) -> None:
+    from tests.web.test_pages import _complaint, _csrf
+
+    filed = _complaint(client, _csrf(client, "/complaint"))
+    assert filed.status_code == 303
+    own = client.get(filed.headers["location"])
+    assert own.status_code == 200 and "已经提交成功" in own.text
+    from api.main import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as stranger:
+        peek = stranger.get(filed.headers["location"], follow_redirects=False)
+        missing = stranger.get("/complaint/done?number=202601010001", follow_redirects=False)
+    assert peek.status_code == missing.status_code == 303  # the same answer whether the order exists or not
+    assert peek.headers["location"].endswith("/complaint") and missing.headers["location"].endswith("/complaint")
