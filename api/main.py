@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from accessibility import feedback, sms, web
@@ -18,6 +18,7 @@ from api.knowledge import warm_up
 from api.routes import audit as audit_routes
 from api.routes import auth, chat, departments, exports, health, knowledge, on_duty, public, reports, tickets, users
 from api.routes import grievance_log as grievance_log_routes
+from api.routes.params import strict_query
 from api.services.masking import MaskingLogFilter
 from api.services.rasa_client import RasaClient
 from api.services.text_input import CleanInputMiddleware
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
         title="残联服务热线 API / Disability-services hotline API",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(strict_query)],
     )
     install_error_handlers(app)
     app.add_middleware(CleanInputMiddleware, skip_paths=("/sms/", "/voice/"))

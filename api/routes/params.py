@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, get_args, get_origin
 from zoneinfo import ZoneInfo
 
-from fastapi import Query
+from fastapi import Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator
+
+from api.errors import MESSAGES, ApiError
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 NO_NUL = r"^[^\x00]*$"
@@ -42,3 +46,33 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 SessionId = Annotated[str | None, Query(max_length=128, pattern=NO_NUL, examples=["web-3f2a9c"])]
 TicketNumberQuery = Annotated[str | None, Query(pattern=r"^\d{12}$", examples=["202611240007"])]
+
+
+def strict_query(request: Request) -> None:
+    """The API refuses query parameters it does not know, or a single-valued one given twice (422).
+
+    Ignoring them would let a misspelt filter (`?satus=办结`) silently return everything.
+    Applied to `/api/` routes only: citizens' pages keep tolerating whatever a link adds.
+    """
+    route = request.scope.get("route")
+    if not request.url.path.startswith("/api/") or not isinstance(route, APIRoute):
+        return
+    declared = _query_params(route.dependant)
+    for name in request.query_params:
+        if name not in declared:
+            raise ApiError(422, "validation_error", MESSAGES["validation_error"] + f" (unknown: {name[:40]})")
+        if len(request.query_params.getlist(name)) > 1 and not declared[name]:
+            raise ApiError(422, "validation_error", MESSAGES["validation_error"] + f" ({name[:40]})")
+
+
+def _query_params(dependant: Dependant) -> dict[str, bool]:
+    """Query parameter names of a route and its dependencies: whether each may repeat (a list)."""
+    found: dict[str, bool] = {}
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        for field in current.query_params:
+            annotation = field.field_info.annotation
+            found[field.alias] = any(get_origin(a) in (list, tuple, set) for a in (annotation, *get_args(annotation)))
+        pending.extend(current.dependencies)
+    return found
