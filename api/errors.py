@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger("hotline.errors")
@@ -54,6 +55,22 @@ _STATUS_CODES = {
 }
 
 
+def _wants_page(request: Request) -> bool:
+    """A person's browser outside the API gets a page, not JSON."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _error_page(message: str) -> str:
+    chinese = html.escape(message.split(" / ", 1)[0])
+    return (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{chinese} · 残联服务热线</title></head>"
+        f'<body><main><h1>{chinese}</h1><p><a href="/">回到首页，和智能助手对话</a></p>'
+        '<p><a href="/staff/login">工作人员登录</a></p></main></body></html>'
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -66,11 +83,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("validation_error", message), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         message = (
             exc.detail if isinstance(exc.detail, str) and code == "http_error" else MESSAGES.get(code, str(exc.detail))
         )
+        if _wants_page(request):
+            return HTMLResponse(_error_page(message), status_code=exc.status_code, headers=exc.headers)
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RecursionError)

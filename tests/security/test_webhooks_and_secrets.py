@@ -204,3 +204,12 @@ def test_complaint_receipt_page_tells_strangers_nothing(client: TestClient, sett
         missing = stranger.get("/complaint/done?number=202601010001", follow_redirects=False)
     assert peek.status_code == missing.status_code == 303  # the same answer whether the order exists or not
     assert peek.headers["location"].endswith("/complaint") and missing.headers["location"].endswith("/complaint")
+
+
+def test_a_browser_gets_chinese_pages_for_errors_and_the_api_keeps_json(client: TestClient) -> None:
+    page = client.get("/no-such-page", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert 'lang="zh-CN"' in page.text and "没有找到您要的内容" in page.text and "Not found" not in page.text
+    assert '<a href="/">' in page.text
+    api = client.get("/api/no-such-thing", headers={"accept": "text/html"})
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
