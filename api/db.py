@@ -18,6 +18,10 @@ from api.settings import get_settings
 # `value "…" is out of range` (names of tables and constraints are quoted too, and kept).
 _QUOTED_VALUE = re.compile(r'(value |:\s*)"[^"]*"')
 
+# SQLite: whether the connection's open transaction holds the write lock (IMMEDIATE, or it has written).
+_WRITER = "hotline_sqlite_writer"
+_READS = ("SELECT", "PRAGMA", "BEGIN")
+
 
 def make_engine(url: str) -> Engine:
     """Create an engine tuned for concurrent writers on either backend.
@@ -47,7 +51,14 @@ def make_engine(url: str) -> Engine:
             # ticket sequence) ask for IMMEDIATE through `begin_write`, taking the
             # write lock before their first read so no other process interleaves.
             immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.info[_WRITER] = immediate
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_note_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            # A DEFERRED transaction that has written holds the write lock: `begin_write` keeps it.
+            if not conn.info.get(_WRITER, True) and not statement.lstrip()[:6].upper().startswith(_READS):
+                conn.info[_WRITER] = True
 
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
@@ -88,7 +99,20 @@ def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE).
 
     Call before the read of a read-then-write sequence; PostgreSQL callers lock rows
-    with SELECT ... FOR UPDATE as usual. A transaction already open is left as it is.
+    with SELECT ... FOR UPDATE as usual.
+
+    SQLite: a transaction already open that has only read so far (the auth check, a
+    page's lookup) is ended first and begun again as IMMEDIATE. Left open, it would
+    have to upgrade its read snapshot to a writer when it first writes, which fails at
+    once (SQLITE_BUSY, no waiting) whenever another writer committed since its first
+    read. A transaction that already writes, or holds changes not yet flushed (a
+    rollback would lose them), is left as it is.
     """
-    if not session.in_transaction():
-        session.connection(execution_options={"sqlite_immediate": True})
+    if session.in_transaction():
+        conn = session.connection()
+        if conn.dialect.name != "sqlite" or conn.info.get(_WRITER, True):
+            return
+        if session.new or session.dirty or session.deleted:
+            return
+        session.rollback()
+    session.connection(execution_options={"sqlite_immediate": True})

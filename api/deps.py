@@ -10,10 +10,11 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from api.db import get_session
+from api.services import access
 from api.services import staff as staff_service
 from api.services.audit import Principal
-from api.services.problems import problem
 from api.services.rasa_client import RasaClient
+from api.services.ratelimit import client_address
 from api.settings import Settings, get_settings
 
 
@@ -37,7 +38,8 @@ oauth2_scheme = OAuth2PasswordBearer(
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The caller's address (behind a trusted proxy, the address the proxy saw)."""
+    return client_address(request, get_settings().trusted_proxy_set)[0]
 
 
 def get_current_user(
@@ -62,12 +64,10 @@ def get_current_user(
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-def require_roles(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that lets only these roles through (403 names the roles needed)."""
+def require(capability: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets through only callers `access` gives this capability (403 names the roles)."""
 
     def _check(user: CurrentUser) -> Principal:
-        if user.role not in roles:
-            raise problem(403, "role_forbidden", role=user.role, needed="/".join(roles))
-        return user
+        return access.require(user, capability)
 
     return _check

@@ -12,8 +12,8 @@ from starlette.datastructures import FormData
 
 from accessibility import security
 from api.deps import SessionDep, SettingsDep
+from api.services import access
 from staff_console import sessions
-from staff_console.permissions import may_open
 
 
 class LoginRequired(Exception):
@@ -43,11 +43,11 @@ def _login(request: Request, session: SessionDep, settings: SettingsDep) -> sess
 ConsoleLoginDep = Annotated[sessions.ConsoleLogin, Depends(_login)]
 
 
-def page(key: str) -> Callable[..., sessions.ConsoleLogin]:
-    """Only roles allowed on this part of the console get through; others see a 403 page saying why."""
+def page(capability: str) -> Callable[..., sessions.ConsoleLogin]:
+    """Only callers `access` gives this capability get through; others see a 403 page saying why."""
 
     def _check(login: ConsoleLoginDep) -> sessions.ConsoleLogin:
-        if not may_open(login.principal, key):
+        if not access.may(login.principal, capability):
             raise PageForbidden(login, "您的角色不能使用这个页面。如需使用，请联系值班主管或系统管理员。")
         return login
 

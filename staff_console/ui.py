@@ -13,9 +13,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from accessibility import security
+from api.services import access
 from api.settings import get_settings
 from staff_console import sessions
-from staff_console.permissions import PAGES, may_open
 
 HERE = Path(__file__).resolve().parent
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
@@ -36,11 +36,19 @@ def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 templates.env.filters["china_time"] = china_time
 
+# The navigation, in order: address, label, and the capability (see `api.services.access`) it needs.
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("/staff", "待办队列", "conversation"),
+    ("/staff/tickets", "工单", "ticket.read"),
+    ("/staff/oversight", "服务监督", "oversight"),
+    ("/staff/audit", "诉求日志审计", "log.search"),
+)
+
 
 def nav_for(login: sessions.ConsoleLogin | None) -> list[tuple[str, str]]:
     if login is None:
         return [("/staff/login", "工作人员登录")]
-    return [(href, label) for key, (href, label) in PAGES.items() if may_open(login.principal, key)]
+    return [(href, label) for href, label, capability in PAGES if access.may(login.principal, capability)]
 
 
 def render(

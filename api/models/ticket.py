@@ -224,6 +224,11 @@ class TicketUpdate(CleanInput):
     assignee: str | None = Field(default=None, max_length=64)
     department_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     public_reply: str | None = Field(default=None, max_length=5000)
+    reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why; required to lift confidentiality (`confidential: false`, supervisors only). Kept in history",
+    )
 
     @field_validator("contact_phone", mode="after")
     @classmethod

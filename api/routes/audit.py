@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import SessionDep, require_roles
+from api.deps import SessionDep, require
 from api.models.staff import AuditEventPublic
 from api.routes.params import NO_NUL, Limit, Offset, Since, Until
 from api.services import audit
@@ -14,7 +14,7 @@ from api.services.audit import Principal
 
 router = APIRouter(prefix="/api/audit-events", tags=["staff"])
 
-Auditor = Annotated[Principal, Depends(require_roles("auditor", "admin"))]
+Auditor = Annotated[Principal, Depends(require("audit_trail"))]
 
 
 @router.get("", response_model=list[AuditEventPublic])

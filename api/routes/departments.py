@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from api.deps import CurrentUser, SessionDep, require_roles
+from api.deps import CurrentUser, SessionDep, require
 from api.models.staff import DepartmentCreate, DepartmentPublic, DepartmentUpdate
 from api.routes.params import MAX_INT
 from api.services import staff
@@ -14,7 +14,7 @@ from api.services.audit import Principal
 
 router = APIRouter(prefix="/api/departments", tags=["staff"])
 
-Admin = Annotated[Principal, Depends(require_roles("admin"))]
+Admin = Annotated[Principal, Depends(require("departments"))]
 
 
 @router.get("", response_model=list[DepartmentPublic])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, require_roles
+from api.deps import SessionDep, require
 from api.models.ticket import TicketKind, TicketStatus
 from api.routes.params import Since, Until
 from api.services import audit, exports, tickets
@@ -18,7 +18,7 @@ from api.services.problems import problem
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
-Supervisor = Annotated[Principal, Depends(require_roles("supervisor"))]
+Supervisor = Annotated[Principal, Depends(require("export"))]
 
 
 class ExportFormat(StrEnum):

@@ -7,17 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import SQLModel
 
-from api.deps import SessionDep, require_roles
+from api.deps import SessionDep, require
 from api.models.grievance import GrievanceRecordPublic, VerifyResult
 from api.routes.params import Limit, Offset, SessionId, Since, TicketNumberQuery, Until
-from api.services import audit, grievance_log, masking
+from api.services import access, audit, grievance_log, masking
 from api.services.audit import Principal
 from api.services.problems import problem
 
 router = APIRouter(prefix="/api/grievance-log", tags=["grievance log"])
 
-Searcher = Annotated[Principal, Depends(require_roles("auditor", "supervisor"))]
-Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
+Searcher = Annotated[Principal, Depends(require("log.search"))]
+Verifier = Annotated[Principal, Depends(require("log.verify"))]
 
 
 class GrievanceLogPage(SQLModel):
@@ -59,7 +59,7 @@ def search_log(
         limit=limit,
     )
     items = [GrievanceRecordPublic.model_validate(r) for r in rows]
-    if user.role == "auditor":
+    if access.masks_people(user):
         items = [masked(i) for i in items]
     audit.record_log_search(
         session,
@@ -75,7 +75,7 @@ def search_log(
 
 
 @router.get("/verify", response_model=VerifyResult, responses={401: {}, 403: {}})
-def verify_log(session: SessionDep, user: Auditor) -> VerifyResult:
+def verify_log(session: SessionDep, user: Verifier) -> VerifyResult:
     """Walk the whole chain; `ok: false` names the first broken record and why."""
     result = grievance_log.verify(session)
     audit.record_log_verify(

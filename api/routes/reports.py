@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.deps import SessionDep, SettingsDep, require_roles
+from api.deps import SessionDep, SettingsDep, require
 from api.services import audit, reports, sla
 from api.services.audit import Principal
 from api.settings import Settings
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 
-Overseer = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
+Overseer = Annotated[Principal, Depends(require("oversight"))]
 
 DateFrom = Annotated[
     date | None,

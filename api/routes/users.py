@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from api.deps import SessionDep, require_roles
+from api.deps import SessionDep, require
 from api.models.staff import StaffUserCreate, StaffUserPublic, StaffUserUpdate
 from api.routes.params import Limit, Offset
 from api.services import staff
@@ -14,7 +14,7 @@ from api.services.audit import Principal
 
 router = APIRouter(prefix="/api/users", tags=["staff"])
 
-Admin = Annotated[Principal, Depends(require_roles("admin"))]
+Admin = Annotated[Principal, Depends(require("users"))]
 Username = Annotated[str, Path(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 
 

@@ -36,7 +36,7 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import lifecycle, masking, sla, tickets
+from api.services import access, lifecycle, masking, sla, tickets
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.settings import Settings
@@ -329,7 +329,7 @@ def request_follow_up(
     """
     principal = _principal(actor)
     with _writing(session):
-        ticket = tickets.get_ticket(session, number=number, for_update=True)
+        ticket = access.check_ticket(principal, tickets.get_ticket(session, number=number, for_update=True))
         lifecycle.check(ticket.status, TransitionAction.follow_up, reason=None)
         mobile = mobile_number(ticket.contact_phone)
         blocked = _sms_precheck(settings, mobile)
@@ -426,14 +426,17 @@ class RatingResult:
         return self.outcome in ("closed", "reopened")
 
 
-def _locked_follow_up(session: Session, *, token: str | None, number: str | None, channel: FollowUpChannel) -> FollowUp:
+def _locked_follow_up(
+    session: Session, *, token: str | None, number: str | None, channel: FollowUpChannel, principal: Principal
+) -> FollowUp:
     if token is not None:
         found = session.exec(select(FollowUp).where(FollowUp.token == token).with_for_update()).first()
         if found is None:
             raise _error(404, "follow_up_not_found")
         return found
     assert number is not None
-    ticket = tickets.get_ticket(session, number=number, for_update=True)
+    # Staff entering a rating by number: only on an order of their own department (checked before any change).
+    ticket = access.check_ticket(principal, tickets.get_ticket(session, number=number, for_update=True))
     latest = _latest_id(session, ticket.id or 0)
     found = (
         session.exec(select(FollowUp).where(FollowUp.id == latest).with_for_update()).first()
@@ -481,9 +484,10 @@ def record_rating(
     via = _channel(channel)
     principal = _principal(actor)
     with _writing(session):
-        follow_up = _locked_follow_up(session, token=token, number=ticket, channel=via)
+        follow_up = _locked_follow_up(session, token=token, number=ticket, channel=via, principal=principal)
         order = session.get(Ticket, follow_up.ticket_id)
         assert order is not None
+        access.check_ticket(principal, order)
         number = order.number
         status_now = order.status
         if follow_up.answered_at is not None:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from api.db import begin_write
 from api.models.console import ConversationHold
 from api.models.grievance import GrievanceRecord
-from api.services import audit, grievance_log
+from api.services import access, audit, grievance_log
 from api.services.audit import Principal
 from api.services.problems import problem
 
@@ -184,7 +184,7 @@ def release(session: Session, *, session_id: str, actor: Principal) -> Conversat
     if hold is None or hold.holder is None:
         session.rollback()
         raise problem(409, "conversation_not_held")
-    if hold.holder != actor.username and actor.role != "supervisor":
+    if not access.may_release(actor, hold.holder):
         holder = hold.holder
         session.rollback()
         raise problem(409, "conversation_held", holder=holder)

@@ -53,6 +53,19 @@ MESSAGES: dict[str, str] = {
     "user_not_found": "没有这个工作人员账户。 / No such staff account.",
     "bad_time_range": "开始时间必须早于结束时间。 / 'since' must be before 'until'.",
     "conflict": "数据冲突，请刷新后重试。 / Conflicting data; reload and retry.",
+    "confidential_reason_required": ("解除保密需要填写原因。 / Lifting confidentiality needs a reason."),
+    "department_move_forbidden": (
+        "承办部门不能把工单改派给其他部门，如不属于本部门办理请退单。"
+        " / A handling department cannot move a work order to another department; reject it instead."
+    ),
+    "last_admin": (
+        "这是最后一个在用的管理员账户，不能降级或停用。请先为另一位同事开通管理员账户。"
+        " / This is the last active administrator: it cannot be demoted or disabled; make another admin first."
+    ),
+    "login_throttled": (
+        "这个地址登录失败次数太多，请{minutes}分钟后再试。"
+        " / Too many failed logins from this address; try again in {minutes} minutes."
+    ),
 }
 
 

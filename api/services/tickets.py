@@ -50,8 +50,8 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import audit, lifecycle, masking, sla
-from api.services.audit import SERVICE_ROLE, Principal
+from api.services import access, audit, lifecycle, masking, sla
+from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.services.problems import problem
 from api.services.staff import get_department
@@ -392,11 +392,16 @@ def _check_assignee(session: Session, username: str | None) -> None:
 def update_ticket(
     session: Session, *, number: str, data: TicketUpdate, actor: Principal, policy: sla.SlaPolicy | None = None
 ) -> Ticket:
-    """Apply a staff edit if `data.version` is current (optimistic concurrency), else 409."""
+    """Apply a staff edit if `data.version` is current (optimistic concurrency), else 409.
+
+    The caller's access to the order and to each change (see `access.check_edit`) is
+    checked under the write lock before anything is changed. Lifting confidentiality is
+    recorded with its reason in the order's history and in the audit trail.
+    """
     begin_write(session)
-    ticket = get_ticket(session, number=number, for_update=True)
+    ticket = access.check_ticket(actor, get_ticket(session, number=number, for_update=True))
     _check_version(ticket, data.version)
-    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    changes = data.model_dump(exclude_unset=True, exclude={"version", "reason"})
     if changes.get("department_id") is not None:
         get_department(session, department_id=changes["department_id"], active_only=True)
     if changes.get("assignee"):
@@ -405,6 +410,8 @@ def update_ticket(
     for required in ("kind", "category", "description", "priority", "confidential"):
         if required in changes and changes[required] is None:
             del changes[required]  # null on a required field means "leave as is"
+    access.check_edit(actor, ticket, changes, reason=data.reason)
+    lifted = changes.get("confidential") is False and ticket.confidential
     if "category" in changes:
         changes["category"] = TicketCategory(changes["category"]).value
     now = utcnow()
@@ -424,12 +431,23 @@ def update_ticket(
             action="edit",
             from_status=ticket.status,
             to_status=ticket.status,
-            note="修改字段 / fields: " + ", ".join(fields),
+            reason=data.reason,
+            note="修改字段 / fields: " + ", ".join(fields) + ("（解除保密 / lifted confidentiality）" * lifted),
         )
     )
-    audit.record(
-        session, actor=actor, action="ticket.update", target_type="ticket", target_id=number, detail={"fields": fields}
-    )
+    detail: dict[str, Any] = {"fields": fields}
+    if data.reason:
+        detail["reason"] = data.reason
+    if lifted:
+        audit.record(
+            session,
+            actor=actor,
+            action="ticket.confidentiality_lifted",
+            target_type="ticket",
+            target_id=number,
+            detail={"reason": data.reason},
+        )
+    audit.record(session, actor=actor, action="ticket.update", target_type="ticket", target_id=number, detail=detail)
     session.commit()
     return ticket
 
@@ -442,10 +460,10 @@ def transition(
     actor: Principal,
     policy: sla.SlaPolicy | None = None,
 ) -> Ticket:
-    """Make one move of the loop; refused moves change nothing."""
+    """Make one move of the loop; refused moves (and orders outside the caller's department) change nothing."""
     policy = _policy(policy)
     begin_write(session)
-    ticket = get_ticket(session, number=number, for_update=True)
+    ticket = access.check_ticket(actor, get_ticket(session, number=number, for_update=True))
     _check_version(ticket, data.version)
     action = data.action
     move = lifecycle.check(ticket.status, action, reason=data.reason)
@@ -538,7 +556,7 @@ def list_events(session: Session, *, number: str) -> list[TicketEvent]:
 
 def add_note(session: Session, *, number: str, data: TicketNoteCreate, actor: Principal) -> TicketNote:
     begin_write(session)
-    ticket = get_ticket(session, number=number)
+    ticket = access.check_ticket(actor, get_ticket(session, number=number))
     note = TicketNote(ticket_id=ticket.id or 0, at=utcnow(), author=actor.username, text=data.text)
     session.add(note)
     audit.record(session, actor=actor, action="ticket.note", target_type="ticket", target_id=number)
@@ -652,14 +670,6 @@ def public_lookup(session: Session, *, number: str, phone_last4: str) -> Ticket 
 # --- views ---------------------------------------------------------------------------------------
 
 
-def sees_identity(principal: Principal, ticket: Ticket) -> bool:
-    """Whether this caller may see the caller's name, phone and ID numbers on this work order."""
-    if principal.role == "auditor":
-        return False
-    # Confidential: staff of a handling department never see who called; the hotline centre does.
-    return not (ticket.confidential and principal.role == "operator" and principal.department_id is not None)
-
-
 def to_public(ticket: Ticket, *, principal: Principal, now: datetime | None = None) -> TicketPublic:
     now = now or utcnow()
     view = TicketPublic.model_validate(
@@ -671,7 +681,7 @@ def to_public(ticket: Ticket, *, principal: Principal, now: datetime | None = No
             "allowed_actions": [a.value for a in lifecycle.allowed_actions(ticket.status)],
         },
     )
-    if not sees_identity(principal, ticket):
+    if not access.sees_identity(principal, ticket):
         view.contact_phone = masking.mask_phone(view.contact_phone)
         view.contact_name = masking.mask_name(view.contact_name)
         view.description = masking.mask_text(view.description) or ""
@@ -706,7 +716,3 @@ def to_citizen(ticket: Ticket) -> TicketCitizenView:
         closed_at=ticket.closed_at,
         public_reply=ticket.public_reply,
     )
-
-
-def can_create(principal: Principal) -> bool:
-    return principal.role in (SERVICE_ROLE, "operator", "supervisor")

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep
-from api.services import audit, grievance_log, sla
+from api.services import access, audit, grievance_log, sla
 from staff_console import sessions
 from staff_console.deps import page
 from staff_console.ui import render
 from staff_console.views import CHANNELS, turn_lines
 
 router = APIRouter(prefix="/staff")
-AuditLogin = Annotated[sessions.ConsoleLogin, Depends(page("audit"))]
+AuditLogin = Annotated[sessions.ConsoleLogin, Depends(page("log.search"))]
 LOG_CHANNELS = ("web", "sms", "voice")
 PAGE_SIZE = 100
 
@@ -68,7 +68,7 @@ def audit_page(
             until=_china_start(end + timedelta(days=1)) if end else None,
             limit=PAGE_SIZE,
         )
-        mask = login.role == "auditor"  # auditors check integrity, not people
+        mask = access.masks_people(login.principal)  # auditors check integrity, not people
         records = [{"record": r, "lines": turn_lines(r, mask=mask)} for r in rows]
         db.rollback()
         if searched:
@@ -81,7 +81,7 @@ def audit_page(
                 ticket_number=ticket_number,
             )
     result = None
-    if verify == "1":
+    if verify == "1" and access.may(login.principal, "log.verify"):
         result = grievance_log.verify(db)
         db.rollback()
         audit.record_log_verify(
@@ -100,6 +100,6 @@ def audit_page(
             "ticket_number": ticket_number[:12],
         },
         "channels": {c: CHANNELS[c] for c in LOG_CHANNELS},
-        "masked": login.role == "auditor",
+        "masked": access.masks_people(login.principal),
     }
     return render(request, "staff/audit.html", ctx, login=login, status_code=400 if errors else 200)

@@ -8,11 +8,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from accessibility import security
 from api.deps import SessionDep, SettingsDep, client_ip
 from api.errors import ApiError
+from api.services import access
 from api.services import staff as staff_service
 from staff_console import sessions
 from staff_console.deps import ConsoleLoginDep, FormDep, form_text
-from staff_console.permissions import PAGES, may_open
-from staff_console.ui import render
+from staff_console.ui import PAGES, render
 
 router = APIRouter(prefix="/staff")
 
@@ -86,7 +86,7 @@ def extend(
 @router.get("/home")
 def home(login: ConsoleLoginDep) -> Response:
     """Each role starts on the first page it may use."""
-    for key, (href, _label) in PAGES.items():
-        if may_open(login.principal, key):
+    for href, _label, capability in PAGES:
+        if access.may(login.principal, capability):
             return RedirectResponse(href, status_code=303)
     return RedirectResponse("/staff/tickets", status_code=303)

@@ -23,7 +23,7 @@ from staff_console.ui import render, templates
 from staff_console.views import CHANNELS, time_left
 
 router = APIRouter(prefix="/staff")
-QueueLogin = Annotated[sessions.ConsoleLogin, Depends(page("queue"))]
+QueueLogin = Annotated[sessions.ConsoleLogin, Depends(page("conversation"))]
 NEW_STATUSES = (TicketStatus.received, TicketStatus.reopened)
 HEARTBEAT_SECONDS = 15.0
 

@@ -22,18 +22,17 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import follow_up, lifecycle, staff, tickets
+from api.services import access, follow_up, lifecycle, staff, tickets
 from api.services.grievance_log import utcnow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
-from staff_console.permissions import is_department_staff, may_open, sees_ticket
 from staff_console.ui import render
 from staff_console.views import CHANNELS, notice_query, read_notice, time_left
 from voice import follow_up_call
 
 router = APIRouter(prefix="/staff/tickets")
-ReadLogin = Annotated[sessions.ConsoleLogin, Depends(page("tickets"))]
-WriteLogin = Annotated[sessions.ConsoleLogin, Depends(page("ticket_write"))]
+ReadLogin = Annotated[sessions.ConsoleLogin, Depends(page("ticket.read"))]
+WriteLogin = Annotated[sessions.ConsoleLogin, Depends(page("ticket.write"))]
 PAGE_SIZE = 50
 
 # What each move asks for, beyond an optional note (the form fields the page shows).
@@ -85,8 +84,7 @@ def list_page(
             errors["kind"] = "没有这个类型，已显示全部。"
     if overdue == "1":
         flt.overdue = True
-    if is_department_staff(login.principal):
-        flt.department_id = login.principal.department_id
+    flt.department_id = access.department_scope(login.principal)
     page_no = max(1, min(int(page), 10_000)) if page.isdigit() else 1
     now = utcnow()
     rows, total = tickets.list_tickets(db, flt=flt, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE, now=now)
@@ -121,7 +119,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
     except ApiError:
         db.rollback()
         return _message(request, login, "没有找到工单", "没有找到这个工单，请核对工单号。", 404)
-    if not sees_ticket(login.principal, ticket):
+    if not access.sees_ticket(login.principal, ticket):
         db.rollback()
         return _message(request, login, "不能查看这个工单", "这个工单没有派给您的部门。", 403)
     now = utcnow()
@@ -131,7 +129,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
     follow_ups = follow_up.list_for_ticket(db, number=number)
     departments = [d for d in staff.list_departments(db) if d.active]
     db.rollback()
-    writer = may_open(login.principal, "ticket_write")
+    writer = access.may(login.principal, "ticket.write")
     ctx = {
         "title": f"工单 {number} - 工作台",
         "t": view,
@@ -150,7 +148,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
         "fields": ACTION_FIELDS,
         "can_follow_up": writer and ticket.status is TicketStatus.resolved,
         "can_rate": writer and ticket.status is TicketStatus.follow_up,
-        "conversation_link": ticket.session_id and may_open(login.principal, "conversation"),
+        "conversation_link": ticket.session_id and access.may(login.principal, "conversation"),
         "notice": read_notice(request),
         "form": {},
         **extra,
@@ -183,14 +181,6 @@ def act(request: Request, number: str, db: SessionDep, login: WriteLogin, form: 
         return _ticket_page(request, db, login, number, errors={"action": "请选择要做的操作。"})
     if action not in ACTION_FIELDS:
         return _ticket_page(request, db, login, number, errors={"action": "这个操作请用回访表单。"})
-    try:
-        current = tickets.get_ticket(db, number=number)
-    except ApiError:
-        return _message(request, login, "没有找到工单", "没有找到这个工单，请核对工单号。", 404)
-    if not sees_ticket(login.principal, current):
-        db.rollback()
-        return _message(request, login, "不能操作这个工单", "这个工单没有派给您的部门。", 403)
-    db.rollback()
     raw = _transition_data(form, action)
     try:
         data = TransitionCreate.model_validate(raw)
@@ -202,6 +192,8 @@ def act(request: Request, number: str, db: SessionDep, login: WriteLogin, form: 
         tickets.transition(db, number=number, data=data, actor=login.principal)
     except ApiError as exc:
         db.rollback()
+        if exc.code == "ticket_not_found":  # no such order, or not this department's: the page says which
+            return _ticket_page(request, db, login, number)
         message = exc.message.split(" / ")[0]
         if exc.code == "stale_version":
             return _ticket_page(request, db, login, number, conflict=message, form=raw)
@@ -217,14 +209,11 @@ def add_note(request: Request, number: str, db: SessionDep, login: WriteLogin, f
         message = "请填写备注内容。" if not text else "备注太长，请不超过4000字。"
         return _ticket_page(request, db, login, number, errors={"note_text": message})
     try:
-        ticket = tickets.get_ticket(db, number=number)
-        if not sees_ticket(login.principal, ticket):
-            db.rollback()
-            return _message(request, login, "不能操作这个工单", "这个工单没有派给您的部门。", 403)
-        db.rollback()
         tickets.add_note(db, number=number, data=TicketNoteCreate(text=text), actor=login.principal)
     except ApiError as exc:
         db.rollback()
+        if exc.code == "ticket_not_found":
+            return _ticket_page(request, db, login, number)
         return _ticket_page(request, db, login, number, errors={"note_text": exc.message.split(" / ")[0]})
     return _redirect(f"/staff/tickets/{number}?" + notice_query("备注已保存，市民看不到。") + "#notes-title")
 
@@ -241,6 +230,8 @@ async def request_follow_up(
         )
     except ApiError as exc:
         db.rollback()
+        if exc.code == "ticket_not_found":
+            return await run_in_threadpool(_ticket_page, request, db, login, number)
         return await run_in_threadpool(
             _ticket_page, request, db, login, number, errors={"follow-up-form": exc.message.split(" / ")[0]}
         )
@@ -273,5 +264,7 @@ def record_rating(
         )
     except ApiError as exc:
         db.rollback()
+        if exc.code == "ticket_not_found":
+            return _ticket_page(request, db, login, number)
         return _ticket_page(request, db, login, number, errors={"score": exc.message.split(" / ")[0]})
     return _redirect(f"/staff/tickets/{number}?" + notice_query(result.message))

@@ -110,7 +110,7 @@ MATRIX = [
     ("PATCH", "/api/tickets/{n}", {"operator", "supervisor"}),
     ("POST", "/api/tickets/{n}/notes", {"operator", "supervisor"}),
     ("GET", "/api/grievance-log", {"supervisor", "auditor"}),
-    ("GET", "/api/grievance-log/verify", {"auditor"}),
+    ("GET", "/api/grievance-log/verify", {"supervisor", "auditor"}),  # as in the console
     ("GET", "/api/exports/tickets", {"supervisor"}),
     ("GET", "/api/exports/grievance-log", {"supervisor"}),
     ("GET", "/api/users", {"admin"}),
