@@ -44,24 +44,40 @@ def user_create(
 
 @user_app.command("ensure-admin")
 def user_ensure_admin() -> None:
-    """Create the first admin from HOTLINE_ADMIN_USERNAME / HOTLINE_ADMIN_PASSWORD unless an admin exists.
+    """Make sure an active admin exists: HOTLINE_ADMIN_USERNAME / HOTLINE_ADMIN_PASSWORD, unless one does.
 
     Without a password one is generated and printed once. Running it again changes nothing.
+    If no active admin is left but the account HOTLINE_ADMIN_USERNAME exists (demoted or
+    disabled), it is made an active admin again, with HOTLINE_ADMIN_PASSWORD if set (else
+    its password is kept), and the command says so.
     """
     settings = get_settings()
     with new_session() as session:
         try:
-            user, generated = staff.ensure_admin(
-                session, username=settings.admin_username, password=settings.admin_password
-            )
+            done = staff.ensure_admin(session, username=settings.admin_username, password=settings.admin_password)
         except (ApiError, ValidationError) as exc:
             typer.echo(f"cannot create the admin: {exc}", err=True)
             raise typer.Exit(1) from None
-    if generated is None:
-        typer.echo(f"管理员已存在 / admin present: {user.username}")
+    name = done.user.username
+    if done.restored:
+        typer.echo(
+            f"没有在用的管理员账户；已把账户 {name} 恢复为管理员。"
+            f" / No active admin was left: the account {name} is an admin again."
+        )
+        if done.password_set:
+            typer.echo("密码已设为 HOTLINE_ADMIN_PASSWORD。 / Its password is now HOTLINE_ADMIN_PASSWORD.")
+        else:
+            typer.echo(
+                "密码没有改变；如已遗忘，请设置 HOTLINE_ADMIN_PASSWORD 后再运行本命令。"
+                " / Its password is unchanged; if it is lost, set HOTLINE_ADMIN_PASSWORD and run this again."
+            )
         return
-    typer.echo(f"已创建管理员 / admin created: {user.username}")
-    typer.echo(f"初始密码（只显示这一次） / initial password (shown once): {generated}")
+    if not done.created:
+        typer.echo(f"管理员已存在 / admin present: {name}")
+        return
+    typer.echo(f"已创建管理员 / admin created: {name}")
+    if done.generated_password is not None:
+        typer.echo(f"初始密码（只显示这一次） / initial password (shown once): {done.generated_password}")
 
 
 @user_app.command("service-token")

@@ -22,6 +22,7 @@ class StaffRole(enum.StrEnum):
 
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{2,31}$")
+DEPARTMENT_CODE_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 
 
 # --- departments ---------------------------------------------------------------------------------
@@ -44,7 +45,12 @@ class DepartmentCreate(CleanInput):
         json_schema_extra={"examples": [{"code": "hd-dpf", "name": "海淀区残联"}]}
     )
 
-    code: str = Field(min_length=2, max_length=32, regex=r"^[a-z0-9][a-z0-9\-_]*$")
+    code: str = Field(
+        min_length=2,
+        max_length=32,
+        schema_extra={"pattern": DEPARTMENT_CODE_PATTERN},
+        description="2-32 lowercase ASCII letters, digits, - and _; starts with a letter or digit",
+    )
     name: str = Field(min_length=2, max_length=64)
 
 
@@ -77,6 +83,10 @@ class StaffUser(StaffUserBase, table=True):
     locked_until: datetime | None = None
     last_login_at: datetime | None = None
     created_at: datetime
+    # Bumped when the password changes: tokens carry it, so every token issued before is refused.
+    token_version: int = Field(default=0)
+    # Failed logins before this moment no longer count (a good login, an unlock, a new password).
+    failures_reset_at: datetime | None = None
 
 
 class StaffUserCreate(CleanInput):
@@ -144,7 +154,7 @@ class AuditEventBase(SQLModel):
     target_type: str = Field(default="", max_length=32)
     target_id: str = Field(default="", max_length=64, index=True)
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    client_ip: str = Field(default="", max_length=64)
+    client_ip: str = Field(default="", max_length=64, index=True)
 
 
 class AuditEvent(AuditEventBase, table=True):

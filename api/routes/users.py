@@ -29,7 +29,18 @@ def create_user(data: StaffUserCreate, session: SessionDep, admin: Admin) -> Sta
     return StaffUserPublic.model_validate(staff.create_user(session, data=data, actor=admin))
 
 
-@router.patch("/{username}", response_model=StaffUserPublic, responses={404: {"description": "No such account"}})
+@router.patch(
+    "/{username}",
+    response_model=StaffUserPublic,
+    responses={
+        404: {"description": "No such account"},
+        409: {"description": "The last active administrator cannot be demoted or disabled"},
+    },
+)
 def update_user(username: Username, data: StaffUserUpdate, session: SessionDep, admin: Admin) -> StaffUserPublic:
-    """Change role, department, name, password; disable an account or lift a lockout."""
+    """Change role, department, name, password; disable an account or lift a lockout.
+
+    A new password ends the account's existing tokens and console logins. The last active
+    administrator can be neither demoted nor disabled (409): make another one first.
+    """
     return StaffUserPublic.model_validate(staff.update_user(session, username=username, data=data, actor=admin))
