@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated, get_args, get_origin
 from zoneinfo import ZoneInfo
 
-from fastapi import Query, Request
+from fastapi import Query
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator
+from starlette.requests import HTTPConnection
 
 from api.errors import MESSAGES, ApiError
 
@@ -48,11 +49,12 @@ SessionId = Annotated[str | None, Query(max_length=128, pattern=NO_NUL, examples
 TicketNumberQuery = Annotated[str | None, Query(pattern=r"^\d{12}$", examples=["202611240007"])]
 
 
-def strict_query(request: Request) -> None:
+def strict_query(request: HTTPConnection) -> None:
     """The API refuses query parameters it does not know, or a single-valued one given twice (422).
 
     Ignoring them would let a misspelt filter (`?satus=办结`) silently return everything.
     Applied to `/api/` routes only: citizens' pages keep tolerating whatever a link adds.
+    Typed as a connection, not a request, because app-wide dependencies also run for WebSockets.
     """
     route = request.scope.get("route")
     if not request.url.path.startswith("/api/") or not isinstance(route, APIRoute):
