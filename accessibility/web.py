@@ -477,10 +477,14 @@ async def complaint_done(request: Request, db: SessionDep, number: str = "") -> 
     if not workorders.NUMBER_RE.match(number):
         return _redirect(request, "/complaint")
     ticket = workorders.by_number(db, number)
-    db.rollback()
-    if ticket is None or ticket.session_id != f"{ui.session_id(request)}-form":
+    form_session = f"{ui.session_id(request)}-form"
+    if ticket is None or ticket.session_id != form_session:
+        db.rollback()
         # Only the browser that filed it learns anything: no "this number exists" nor its deadline for others.
         return _redirect(request, "/complaint")
+    records = grievance_log.search(db, ticket_number=number, session_id=form_session, limit=1)
+    receipt = grievance_log.receipt(records[0]) if records else None
+    db.rollback()
     return ui.render(
         request,
         "complaint_done.html",
@@ -488,5 +492,6 @@ async def complaint_done(request: Request, db: SessionDep, number: str = "") -> 
             "title": "已经提交成功 · 残联服务热线",
             "number_grouped": workorders.group_digits(number),
             "deadline": workorders.deadline_text(ticket),
+            "receipt": receipt,
         },
     )

@@ -12,7 +12,7 @@ from api.cli_users import user_app
 from api.db import get_engine
 from api.knowledge.cli import kb_app
 from api.migrate import upgrade
-from api.services import grievance_log
+from api.services import grievance_log, log_checkpoints
 from api.settings import get_settings
 from voice.cli import call as voice_call
 
@@ -32,6 +32,10 @@ def db_upgrade() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
+    with Session(get_engine()) as session:
+        anchor = log_checkpoints.anchor_legacy(session)
+    if anchor is not None:
+        typer.echo(f"已为密钥启用前的 {anchor.seq} 条记录写入检查点 / checkpoint of the unkeyed records")
     typer.echo("数据库已是最新结构 / database schema is up to date")
 
 
@@ -41,9 +45,39 @@ def log_verify() -> None:
     with Session(get_engine()) as session:
         result = grievance_log.verify(session)
     if result.ok:
-        typer.echo(f"OK: {result.records} records, chain intact, head {result.head_hash}")
+        typer.echo(
+            f"OK: {result.records} records, chain intact, head {result.head_hash}; "
+            f"{result.checkpoints} signed checkpoints agree (newest at record {result.last_checkpoint})"
+        )
         return
     typer.echo(f"BROKEN at record {result.first_broken_id}: {result.reason} ({result.records} records read)", err=True)
+    raise typer.Exit(1)
+
+
+@log_app.command("checkpoint")
+def log_checkpoint() -> None:
+    """Sign the current head into the checkpoint file outside the database (also done periodically)."""
+    with Session(get_engine()) as session:
+        checkpoint = log_checkpoints.write(session, reason="cli")
+    path = log_checkpoints.checkpoint_file()
+    if checkpoint is None:
+        typer.echo(f"无需新检查点 / nothing new since the last checkpoint ({path})")
+        return
+    typer.echo(f"检查点已写入 / checkpoint written: record {checkpoint.seq}, head {checkpoint.head_hash} → {path}")
+
+
+@log_app.command("receipt")
+def log_receipt(
+    record_id: int = typer.Argument(..., min=1, help="记录号 / record number on the receipt"),
+    code: str = typer.Argument(..., help="8 位校验码 / the 8-digit check code"),
+) -> None:
+    """Check a citizen's receipt against the log; exit 1 if it does not match an intact record."""
+    with Session(get_engine()) as session:
+        result = grievance_log.check_receipt(session, record_id=record_id, code=code)
+    if result.valid:
+        typer.echo(f"回执有效 / receipt valid: record {record_id}, {result.channel}, work order {result.ticket_number}")
+        return
+    typer.echo(f"回执无效 / receipt NOT valid: record {record_id}: {result.reason}", err=True)
     raise typer.Exit(1)
 
 

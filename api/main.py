@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from accessibility import feedback, sms, web
+from api.db import get_engine
 from api.errors import install_error_handlers
 from api.integrations import twilio
 from api.knowledge import warm_up
@@ -19,6 +20,7 @@ from api.routes import audit as audit_routes
 from api.routes import auth, chat, departments, exports, health, knowledge, on_duty, public, reports, tickets, users
 from api.routes import grievance_log as grievance_log_routes
 from api.routes.params import strict_query
+from api.services import log_checkpoints
 from api.services.masking import MaskingLogFilter
 from api.services.rasa_client import RasaClient
 from api.services.text_input import CleanInputMiddleware
@@ -33,16 +35,20 @@ from voice import routes as voice_routes
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     # Generated now, once, rather than by whichever request needs them first.
-    _ = settings.effective_secret_key, settings.effective_caller_salt
+    _ = settings.effective_secret_key, settings.effective_caller_salt, settings.effective_log_key
     app.state.rasa = RasaClient(
         settings.rasa_url, token=settings.effective_rasa_token, timeout=settings.rasa_timeout_seconds
     )
     # The knowledge base (index, jieba, gazetteer) loads in the background, so that the first citizen's
     # question is not the one that waits for it; the app answers meanwhile.
     warm = asyncio.get_running_loop().run_in_executor(None, warm_up)
+    checkpoints = asyncio.create_task(
+        log_checkpoints.keep_writing(get_engine(), every_seconds=settings.log_checkpoint_seconds)
+    )
     try:
         yield
     finally:
+        checkpoints.cancel()
         warm.cancel()
         await app.state.rasa.aclose()
 

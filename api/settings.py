@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     caller_key_salt: str = Field(
         default="", description="Salt for pseudonymous caller keys; empty means data_dir/caller_key_salt."
     )
+    log_key: str = Field(
+        default="",
+        description="Key of the grievance log's keyed hashes, kept out of the database; empty means data_dir/log_key.",
+    )
+    log_checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Where signed checkpoints of the log head are appended (a place the database owner cannot "
+        "rewrite); empty means data_dir/log-checkpoints.",
+    )
+    log_checkpoint_seconds: int = Field(
+        default=300, ge=1, le=24 * 3600, description="How often the app writes a checkpoint when the log has grown."
+    )
 
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
@@ -171,6 +183,14 @@ class Settings(BaseSettings):
     @property
     def effective_caller_salt(self) -> str:
         return self.caller_key_salt or stored_secret(self.data_dir, "caller_key_salt")
+
+    @property
+    def effective_log_key(self) -> str:
+        return self.log_key or stored_secret(self.data_dir, "log_key")
+
+    @property
+    def effective_checkpoint_dir(self) -> Path:
+        return self.log_checkpoint_dir or self.data_dir / "log-checkpoints"
 
     @property
     def effective_service_token(self) -> str:

@@ -3,8 +3,11 @@
 A record is written in two steps that are both tamper-evident: the request part
 (sealed by `record_hash`, which chains to the previous record) when the request
 arrives, and the outcome part (sealed by `completion_hash`) once, when the
-answer is known. `LogHead` keeps the last sequence number and hash so that a
-deleted tail is detected too.
+answer is known. Both hashes are keyed (HMAC with the log key, which lives outside
+the database; `key_id` names it), so that whoever can write the database cannot
+re-hash a rewritten record. `LogHead` keeps the last sequence number and hash, and
+signed checkpoints of the head kept outside the database (`log_checkpoints`) catch
+a deleted tail or a consistent rewrite.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class GrievanceRecord(GrievanceRecordBase, table=True):
     created_at: datetime = Field(index=True)
     prev_hash: str = Field(max_length=64)
     record_hash: str = Field(max_length=64)
+    key_id: str = Field(default="", max_length=16, description="Log key fingerprint; empty: unkeyed (before 0007)")
 
     outcome: str | None = Field(default=None, max_length=16, description="answered | fallback | staff")
     intent: str | None = Field(default=None, max_length=64)
@@ -50,6 +54,7 @@ class GrievanceRecordPublic(GrievanceRecordBase):
     created_at: datetime
     prev_hash: str
     record_hash: str
+    key_id: str = ""
     outcome: str | None
     intent: str | None
     intent_confidence: float | None
@@ -77,3 +82,21 @@ class VerifyResult(SQLModel):
     first_broken_id: int | None = None
     reason: str | None = None
     head_hash: str | None = None
+    checkpoints: int = Field(default=0, description="Signed checkpoints checked against the chain")
+    last_checkpoint: int | None = Field(default=None, description="Record number of the newest checkpoint")
+
+
+class Receipt(SQLModel):
+    """What a citizen is given with a work-order number: the log record and a check code from its hash."""
+
+    record_id: int
+    code: str = Field(description="8 digits from the record's keyed hash")
+
+
+class ReceiptCheck(SQLModel):
+    valid: bool
+    record_id: int
+    reason: str | None = None
+    ticket_number: str | None = None
+    created_at: datetime | None = None
+    channel: str | None = None

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import RasaDep, SessionDep, SettingsDep
 from api.errors import ApiError
+from api.models.grievance import Receipt
 from api.services import gateway, grievance_log, text_input
 from api.services.ratelimit import client_address, limiter_for
 from api.settings import Settings
@@ -49,6 +50,9 @@ class ChatOut(BaseModel):
     handoff: bool
     ticket_number: str | None
     log_id: int
+    receipt: Receipt | None = Field(
+        default=None, description="With a new work order: the log record and check code an auditor can verify"
+    )
 
 
 async def _reject(

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import SessionDep, require
 from api.models.ticket import TicketKind, TicketStatus
 from api.routes.params import Since, Until
-from api.services import audit, exports, tickets
+from api.services import audit, exports, log_checkpoints, tickets
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.services.problems import problem
@@ -85,11 +85,19 @@ def export_log(
     until: Until = None,
     channel: Annotated[str | None, Query(pattern=r"^(web|sms|voice|unknown)$")] = None,
 ) -> StreamingResponse:
-    """The log with its hashes, so the export can be verified offline. The export is an audit event."""
+    """The log with its hashes, so the export can be verified offline. The export is an audit event.
+
+    A signed checkpoint of the head is written first: what was exported can never silently shrink.
+    """
     if since and until and since >= until:
         raise problem(422, "bad_time_range")
+    checkpoint = log_checkpoints.write(session, reason="export")
     audit.record_now(
-        session, actor=user, action="export.log", target_type="grievance_log", detail={"format": format.value}
+        session,
+        actor=user,
+        action="export.log",
+        target_type="grievance_log",
+        detail={"format": format.value, "checkpoint": checkpoint.seq if checkpoint else None},
     )
     rows = exports.iter_log_rows(session.get_bind(), since=since, until=until, channel=channel)  # type: ignore[arg-type]
     return _download(exports.render(rows, fmt=format.value, columns=exports.LOG_COLUMNS), format, "grievance-log")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import SQLModel
 
 from api.deps import SessionDep, require
-from api.models.grievance import GrievanceRecordPublic, VerifyResult
+from api.models.grievance import GrievanceRecordPublic, ReceiptCheck, VerifyResult
 from api.routes.params import Limit, Offset, SessionId, Since, TicketNumberQuery, Until
 from api.services import access, audit, grievance_log, masking
 from api.services.audit import Principal
@@ -80,5 +80,25 @@ def verify_log(session: SessionDep, user: Verifier) -> VerifyResult:
     result = grievance_log.verify(session)
     audit.record_log_verify(
         session, actor=user, ok=result.ok, records=result.records, first_broken_id=result.first_broken_id
+    )
+    return result
+
+
+@router.get("/receipts/{record_id}", response_model=ReceiptCheck, responses={401: {}, 403: {}, 422: {}})
+def check_receipt(
+    session: SessionDep,
+    user: Verifier,
+    record_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    code: Annotated[str, Query(pattern=r"^\d{8}$", description="The 8-digit check code on the citizen's receipt")],
+) -> ReceiptCheck:
+    """Check a citizen's receipt (record number and check code) against the log; the check is audited."""
+    result = grievance_log.check_receipt(session, record_id=record_id, code=code)
+    audit.record_now(
+        session,
+        actor=user,
+        action="log.receipt",
+        target_type="grievance_log",
+        target_id=str(record_id),
+        detail={"valid": result.valid},
     )
     return result

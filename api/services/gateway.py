@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.models.grievance import GrievanceRecord, Receipt
 from api.models.ticket import TicketCreate, TicketKind
 from api.services import grievance_log, tickets
 from api.services import handoff as handoffs
@@ -27,6 +28,9 @@ FALLBACK_TEXT = (
     "如有紧急情况，请拨打110或120。"
 )
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
+RECEIPT_TEXT = (
+    "您的诉求回执：记录号{record}，校验码{code}。请和工单号一起保存，可以凭它向残联核对您的诉求是否被如实记录。"
+)
 
 
 @dataclass
@@ -48,6 +52,7 @@ class ChatAnswer:
     ticket_number: str | None
     log_id: int
     signals: dict[str, Any] = field(default_factory=dict)
+    receipt: Receipt | None = None
 
 
 async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, caller_salt: str) -> ChatAnswer:
@@ -76,7 +81,7 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     except AssistantUnavailable:
         if held:
             return await _held_turn(session, turn, record.id, started)
-        return await _fallback_turn(session, turn, record.id, started)
+        return await _fallback_turn(session, turn, record, started)
 
     replies, signals = split_signals(result.replies)
     if held and not replies:
@@ -84,7 +89,7 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     if not replies and not signals:
         # The assistant answered with nothing (its action server down or failing): never silence. The citizen
         # hears that the message is recorded, and a work order keeps it, as when Rasa itself is down.
-        return await _fallback_turn(session, turn, record.id, started)
+        return await _fallback_turn(session, turn, record, started)
     if held and signals.get("withdrawn"):
         await run_in_threadpool(handoffs.withdraw, session, session_id=turn.session_id)
     handoff = bool(result.slots.get("handoff") or signals.get("handoff"))
@@ -92,6 +97,8 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     if signals.get("follow_up") and not ticket_number:
         ticket_number = await run_in_threadpool(_follow_up_ticket, session, turn, signals.get("ticket"))
     intent = {"name": result.intent, "confidence": result.confidence} if result.intent else None
+    if ticket_number:
+        replies = [*replies, receipt_reply(record)]
     await run_in_threadpool(
         grievance_log.complete,
         session,
@@ -104,24 +111,25 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
         ticket_number=ticket_number,
         latency_ms=_elapsed_ms(started),
     )
-    return ChatAnswer(turn.session_id, replies, intent, handoff, ticket_number, record.id, signals)
+    receipt = grievance_log.receipt(record) if ticket_number else None
+    return ChatAnswer(turn.session_id, replies, intent, handoff, ticket_number, record.id, signals, receipt)
 
 
-async def _fallback_turn(session: Session, turn: ChatTurn, record_id: int, started: float) -> ChatAnswer:
+async def _fallback_turn(session: Session, turn: ChatTurn, record: GrievanceRecord, started: float) -> ChatAnswer:
     """The assistant could not answer: a work order for staff, and a reply that says so."""
     number = await run_in_threadpool(_follow_up_ticket, session, turn, None)
-    replies = [{"text": FALLBACK_TEXT.format(number=number)}]
+    replies = [{"text": FALLBACK_TEXT.format(number=number)}, receipt_reply(record)]
     await run_in_threadpool(
         grievance_log.complete,
         session,
-        record_id=record_id,
+        record_id=record.id,
         outcome="fallback",
         replies=replies,
         handoff=True,
         ticket_number=number,
         latency_ms=_elapsed_ms(started),
     )
-    return ChatAnswer(turn.session_id, replies, None, True, number, record_id)
+    return ChatAnswer(turn.session_id, replies, None, True, number, record.id, receipt=grievance_log.receipt(record))
 
 
 async def _held_turn(
@@ -146,6 +154,12 @@ async def _held_turn(
     )
     reported = {"name": intent, "confidence": confidence} if intent else None
     return ChatAnswer(turn.session_id, [], reported, True, None, record_id)
+
+
+def receipt_reply(record: GrievanceRecord) -> dict[str, Any]:
+    """The citizen's receipt for a turn that filed a work order: an auditor can check it against the log."""
+    receipt = grievance_log.receipt(record)
+    return {"text": RECEIPT_TEXT.format(record=receipt.record_id, code=receipt.code)}
 
 
 def _held_by_a_person(session: Session, session_id: str) -> bool:

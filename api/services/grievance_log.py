@@ -12,6 +12,11 @@ transaction under the head lock, then hands each caller its committed record.
 A batch that fails is rolled back whole (head unchanged: no gap, no fork); if a
 statement failed, its items are retried one per transaction so that one bad
 record does not fail its neighbours, and every caller gets its record or its error.
+
+Both hashes of a record are HMACs with the log key, which is kept outside the
+database (the environment or data_dir/log_key): whoever can write the database
+but not read that key cannot re-hash a record they rewrote. Signed checkpoints of
+the head (`log_checkpoints`) catch what a key cannot: a deleted tail.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlmodel import Session, col, select
 
 from api.db import begin_write
-from api.models.grievance import GrievanceRecord, LogHead, VerifyResult
+from api.models.grievance import GrievanceRecord, LogHead, Receipt, ReceiptCheck, VerifyResult
+from api.services import log_checkpoints
 from api.services.group_commit import GroupCommitter
+from api.services.log_checkpoints import Checkpoint, LogKey, current_key
 
 GENESIS_HASH = "0" * 64
 
@@ -53,29 +60,45 @@ def _num(value: float | None) -> str | None:
     return None if value is None else f"{value:.4f}"
 
 
-def _digest(payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def _digest(payload: dict[str, Any], key: LogKey | None) -> str:
+    """HMAC-SHA256 with the log key; plain SHA-256 only for records written before the key existed."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(canonical).hexdigest()
+    return hmac.new(key.secret, canonical, hashlib.sha256).hexdigest()
 
 
-def request_hash(rec: GrievanceRecord) -> str:
-    return _digest(
-        {
-            "id": rec.id,
-            "created_at": rec.created_at.isoformat(timespec="microseconds"),
-            "channel": rec.channel,
-            "session_id": rec.session_id,
-            "caller_key": rec.caller_key,
-            "text": rec.text,
-            "asr_confidence": _num(rec.asr_confidence),
-            "status": rec.status,
-            "error_code": rec.error_code,
-            "prev_hash": rec.prev_hash,
-        }
-    )
+def _key_for(rec: GrievanceRecord, key: LogKey) -> LogKey | None:
+    if not rec.key_id:
+        return None
+    if rec.key_id != key.key_id:
+        raise KeyMismatch(f"record {rec.id} is sealed with log key {rec.key_id}, not the configured {key.key_id}")
+    return key
 
 
-def completion_hash(rec: GrievanceRecord) -> str:
+class KeyMismatch(Exception):
+    """The record was sealed with another log key than the one configured."""
+
+
+def request_hash(rec: GrievanceRecord, key: LogKey) -> str:
+    payload: dict[str, Any] = {
+        "id": rec.id,
+        "created_at": rec.created_at.isoformat(timespec="microseconds"),
+        "channel": rec.channel,
+        "session_id": rec.session_id,
+        "caller_key": rec.caller_key,
+        "text": rec.text,
+        "asr_confidence": _num(rec.asr_confidence),
+        "status": rec.status,
+        "error_code": rec.error_code,
+        "prev_hash": rec.prev_hash,
+    }
+    if rec.key_id:
+        payload["key_id"] = rec.key_id
+    return _digest(payload, _key_for(rec, key))
+
+
+def completion_hash(rec: GrievanceRecord, key: LogKey) -> str:
     assert rec.completed_at is not None
     return _digest(
         {
@@ -88,7 +111,42 @@ def completion_hash(rec: GrievanceRecord) -> str:
             "ticket_number": rec.ticket_number,
             "latency_ms": rec.latency_ms,
             "completed_at": rec.completed_at.isoformat(timespec="microseconds"),
-        }
+        },
+        _key_for(rec, key),
+    )
+
+
+def receipt(rec: GrievanceRecord) -> Receipt:
+    """The citizen's receipt: the record number and 8 digits taken from the front of its keyed hash.
+
+    Digits rather than hex, because receipts are read aloud on the phone and written down by hand.
+    """
+    return Receipt(record_id=rec.id, code=f"{int(rec.record_hash[:12], 16) % 10**8:08d}")
+
+
+def check_receipt(session: Session, *, record_id: int, code: str, key: LogKey | None = None) -> ReceiptCheck:
+    """Whether a citizen's receipt matches an intact record (the auditor's check)."""
+    key = key or current_key()
+    rec = session.get(GrievanceRecord, record_id)
+    session.rollback()
+    if rec is None:
+        return ReceiptCheck(valid=False, record_id=record_id, reason="no such record: never written, or deleted")
+    if receipt(rec).code != code.strip():
+        return ReceiptCheck(valid=False, record_id=record_id, reason="the check code does not match this record")
+    try:
+        intact = request_hash(rec, key) == rec.record_hash and (
+            rec.completed_at is None or completion_hash(rec, key) == rec.completion_hash
+        )
+    except KeyMismatch as exc:
+        return ReceiptCheck(valid=False, record_id=record_id, reason=str(exc))
+    if not intact:
+        return ReceiptCheck(valid=False, record_id=record_id, reason="the record was altered after it was written")
+    return ReceiptCheck(
+        valid=True,
+        record_id=record_id,
+        ticket_number=rec.ticket_number,
+        created_at=rec.created_at,
+        channel=rec.channel,
     )
 
 
@@ -117,7 +175,7 @@ class _Append:
     error_code: str | None
 
 
-def _chain(head: LogHead, req: _Append) -> GrievanceRecord:
+def _chain(head: LogHead, req: _Append, key: LogKey) -> GrievanceRecord:
     """The record that follows `head`; advances `head` (only once the record is fully built)."""
     rec = GrievanceRecord(
         id=head.last_seq + 1,
@@ -131,8 +189,9 @@ def _chain(head: LogHead, req: _Append) -> GrievanceRecord:
         error_code=req.error_code,
         prev_hash=head.last_hash,
         record_hash="",
+        key_id=key.key_id,
     )
-    rec.record_hash = request_hash(rec)
+    rec.record_hash = request_hash(rec, key)
     head.last_seq = rec.id
     head.last_hash = rec.record_hash
     return rec
@@ -144,11 +203,12 @@ class _StatementFailed(Exception):
 
 def _write(session: Session, reqs: Sequence[_Append]) -> list[GrievanceRecord | BaseException]:
     """Append `reqs` in the session's transaction under the head lock, and commit them together."""
+    key = current_key()
     head = _locked_head(session)
     out: list[GrievanceRecord | BaseException] = []
     for req in reqs:
         try:
-            rec = _chain(head, req)
+            rec = _chain(head, req, key)
         except Exception as exc:  # a value that cannot be hashed fails its own append only
             out.append(exc)
             continue
@@ -263,7 +323,7 @@ def complete(
     rec.ticket_number = ticket_number
     rec.latency_ms = latency_ms
     rec.completed_at = utcnow()
-    rec.completion_hash = completion_hash(rec)
+    rec.completion_hash = completion_hash(rec, current_key())
     session.add(rec)
     session.commit()
     return rec
@@ -281,38 +341,69 @@ def _iter_records(session: Session, batch: int = 2000) -> Iterator[GrievanceReco
         last = rows[-1].id
 
 
-def verify(session: Session) -> VerifyResult:
-    """Walk the whole chain and report the first record that does not match."""
+def verify(
+    session: Session, *, key: LogKey | None = None, checkpoints: Sequence[Checkpoint] | None = None
+) -> VerifyResult:
+    """Walk the whole chain, check every signed checkpoint against it, and report the first mismatch.
+
+    Records without a key (written before the log key existed) are accepted only up to the
+    legacy checkpoint that `hotline db upgrade` wrote for them.
+    """
+    key = key or current_key()
+    problems: list[str] = []
+    if checkpoints is None:
+        checkpoints, problems = log_checkpoints.read(key=key)
+    result = _walk(session, key, checkpoints)
+    session.rollback()
+    result.checkpoints = len(checkpoints)
+    result.last_checkpoint = max((c.seq for c in checkpoints), default=None)
+    if result.ok and problems:
+        result.ok, result.reason = False, problems[0]
+    return result
+
+
+def _walk(session: Session, key: LogKey, checkpoints: Sequence[Checkpoint]) -> VerifyResult:
+    at = {c.seq: c for c in checkpoints}
+    legacy_until = max((c.seq for c in checkpoints if c.legacy), default=0)
     expected_prev = GENESIS_HASH
     expected_id = 1
     count = 0
+
+    def broken(record_id: int, reason: str) -> VerifyResult:
+        return VerifyResult(ok=False, records=count, first_broken_id=record_id, reason=reason)
+
     for rec in _iter_records(session):
         count += 1
         if rec.id != expected_id:
-            return VerifyResult(
-                ok=False, records=count, first_broken_id=expected_id, reason=f"record {expected_id} is missing"
-            )
+            return broken(expected_id, f"record {expected_id} is missing")
         if rec.prev_hash != expected_prev:
-            return VerifyResult(
-                ok=False, records=count, first_broken_id=rec.id, reason="previous-hash link does not match"
-            )
-        if request_hash(rec) != rec.record_hash:
-            return VerifyResult(ok=False, records=count, first_broken_id=rec.id, reason="request part was altered")
-        if rec.completed_at is not None and completion_hash(rec) != rec.completion_hash:
-            return VerifyResult(ok=False, records=count, first_broken_id=rec.id, reason="outcome part was altered")
+            return broken(rec.id, "previous-hash link does not match")
+        if not rec.key_id and rec.id > legacy_until:
+            return broken(rec.id, "record is not sealed with the log key")
+        try:
+            if request_hash(rec, key) != rec.record_hash:
+                return broken(rec.id, "request part was altered")
+            if rec.completed_at is not None and completion_hash(rec, key) != rec.completion_hash:
+                return broken(rec.id, "outcome part was altered")
+        except KeyMismatch as exc:
+            return broken(rec.id, str(exc))
         if rec.completed_at is None and (rec.completion_hash or rec.outcome):
-            return VerifyResult(ok=False, records=count, first_broken_id=rec.id, reason="outcome part was altered")
+            return broken(rec.id, "outcome part was altered")
+        checkpoint = at.get(rec.id)
+        if checkpoint is not None and checkpoint.head_hash != rec.record_hash:
+            return broken(rec.id, f"record differs from the checkpoint written at {checkpoint.written_at}")
         expected_prev = rec.record_hash
         expected_id += 1
-    head = session.get(LogHead, 1)
-    if head is not None and (head.last_seq != expected_id - 1 or head.last_hash != expected_prev):
-        return VerifyResult(
-            ok=False,
-            records=count,
-            first_broken_id=expected_id,
-            reason=f"chain ends at record {expected_id - 1} but the head says {head.last_seq}",
+    last = expected_id - 1
+    beyond = [c for c in checkpoints if c.seq > last]
+    if beyond:
+        newest = max(beyond, key=lambda c: c.seq)
+        return broken(
+            last + 1, f"chain ends at record {last} but a checkpoint of {newest.written_at} saw record {newest.seq}"
         )
-    session.rollback()
+    head = session.get(LogHead, 1)
+    if head is not None and (head.last_seq != last or head.last_hash != expected_prev):
+        return broken(last + 1, f"chain ends at record {last} but the head says {head.last_seq}")
     return VerifyResult(ok=True, records=count, head_hash=expected_prev)
 
 
