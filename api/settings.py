@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     chat_api_per_address_per_minute: int = Field(
         default=60, ge=1, le=100000, description="Chat API turns per outside client address (this machine is exempt)."
     )
+    work_order_alert_per_10_minutes: int = Field(
+        default=60, ge=1, le=100000, description="Work orders opened in ten minutes that raise the flood alert."
+    )
     trusted_proxies: str = Field(
         default="127.0.0.1,::1", description="Proxies whose X-Forwarded-For names the client (comma-separated)."
     )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.db import get_engine
+from api.services import flood_watch
 from api.settings import get_settings
 
 router = APIRouter(tags=["health"])
@@ -31,6 +36,15 @@ async def _action_server(url: str) -> str | None:
     return None if resp.status_code == 200 else f"HTTP {resp.status_code}"
 
 
+def _work_order_rate() -> str | None:
+    try:
+        with Session(get_engine()) as session:
+            alerts = flood_watch.recent_alerts(session, within=timedelta(hours=1))
+    except Exception:  # the database check above reports why
+        return None
+    return "abnormal work-order rate in the last hour (see the oversight page)" if alerts else None
+
+
 def _speech_model() -> str | None:
     from voice.asr import unavailable_reason  # knows about downloads and load failures
 
@@ -45,6 +59,7 @@ async def health(request: Request) -> JSONResponse:
         "rasa": await request.app.state.rasa.health(),
         "action_server": await _action_server(settings.action_server_url),
         "speech_model": _speech_model(),
+        "work_order_rate": await run_in_threadpool(_work_order_rate),
     }
     checks = {
         name: ({"status": "ok"} if why is None else {"status": "down", "reason": why}) for name, why in problems.items()

@@ -50,7 +50,7 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, audit, lifecycle, masking, sla
+from api.services import access, audit, flood_watch, lifecycle, masking, sla
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.services.problems import problem
@@ -363,6 +363,9 @@ def create_ticket(
         raise problem(409, "conflict") from None
     ticket = _persistent(session, row)
     session.commit()
+    bind = session.get_bind()
+    if isinstance(bind, Engine):
+        flood_watch.opened(bind, number=ticket.number)
     return ticket
 
 

@@ -11,11 +11,11 @@ from fastapi.responses import Response
 from accessibility import security
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
-from api.services import audit, reports, sla
+from api.services import audit, flood_watch, reports, sla
 from staff_console import sessions
 from staff_console.charts import bars
 from staff_console.deps import page
-from staff_console.ui import render
+from staff_console.ui import china_time, render
 
 router = APIRouter(prefix="/staff")
 OversightLogin = Annotated[sessions.ConsoleLogin, Depends(page("oversight"))]
@@ -59,8 +59,12 @@ def oversight(
         bars("chart-escalation", "转人工原因", [(c.label, c.count) for c in report.escalations], "次"),
         bars("chart-score", "满意度评分分布", [(c.label, c.count) for c in report.satisfaction.by_score], "人"),
     ]
+    alerts = [
+        {"at": china_time(event.at), "text": flood_watch.alert_text(event)} for event in flood_watch.recent_alerts(db)
+    ]
     ctx = {
         "title": "服务监督 - 工作台",
+        "alerts": alerts,
         "report": report,
         "charts": charts,
         "answer_rate": _percent(report.answer_rate),

@@ -94,3 +94,40 @@ def test_one_callers_wrong_digits_never_lock_out_another_caller(outside: TestCli
     # Naming a citizen without the assistant's token does not escape the per-address limit.
     anonymous = [lookup("2222", **{"X-Hotline-Citizen": f"fake-{i}"}) for i in range(4)]
     assert anonymous == [404, 404, 404, 429]
+
+
+def test_an_abnormal_work_order_rate_raises_one_alert_for_supervisors(
+    settings_env: Path, monkeypatch: pytest.MonkeyPatch, db: Session
+) -> None:
+    """Many senders at once (each under its own limit) open work orders: supervisors are alerted, once."""
+    from api.models.staff import AuditEvent
+    from api.services import flood_watch
+    from tests.console.conftest import Staff, make_user
+
+    for client in _app_client(
+        monkeypatch,
+        "10.0.0.2",
+        HOTLINE_TRUSTED_PROXIES="10.0.0.2",
+        HOTLINE_WORK_ORDER_ALERT_PER_10_MINUTES="6",
+    ):
+        assert client.get("/health").json()["checks"]["work_order_rate"]["status"] == "ok"
+        # Rasa is down in this app, so every message becomes a work order (the citizen is never left unanswered).
+        numbers = []
+        for i in range(8):
+            resp = client.post(
+                "/api/chat/messages",
+                json={"session_id": f"web-flood-{i}", "text": "救命 有人摔倒了", "channel": "web"},
+                headers={"X-Forwarded-For": f"198.51.100.{i + 1}"},
+            )
+            assert resp.status_code == 200
+            numbers.append(resp.json()["ticket_number"])
+        assert all(numbers) and len(set(numbers)) == 8
+        alerts = db.exec(select(AuditEvent).where(AuditEvent.action == flood_watch.ACTION)).all()
+        assert len(alerts) == 1, alerts  # one alert per window, not one per work order
+        assert alerts[0].detail is not None and alerts[0].detail["opened_last_10_minutes"] >= 6
+        assert alerts[0].detail["numbers_left_today"] <= 9999 - 6
+        health = client.get("/health").json()
+        assert health["checks"]["work_order_rate"]["status"] == "down" and health["status"] == "degraded"
+        supervisor = Staff(client, make_user(db, "supervisor"))
+        page = supervisor.get("/staff/oversight")
+        assert page.status_code == 200 and "异常提醒" in page.text and "最近10分钟新建工单" in page.text
