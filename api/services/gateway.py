@@ -98,7 +98,7 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
         ticket_number = await run_in_threadpool(_follow_up_ticket, session, turn, signals.get("ticket"))
     intent = {"name": result.intent, "confidence": result.confidence} if result.intent else None
     if ticket_number:
-        replies = [*replies, receipt_reply(record)]
+        replies = with_receipt(replies, record)
     await run_in_threadpool(
         grievance_log.complete,
         session,
@@ -118,7 +118,7 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
 async def _fallback_turn(session: Session, turn: ChatTurn, record: GrievanceRecord, started: float) -> ChatAnswer:
     """The assistant could not answer: a work order for staff, and a reply that says so."""
     number = await run_in_threadpool(_follow_up_ticket, session, turn, None)
-    replies = [{"text": FALLBACK_TEXT.format(number=number)}, receipt_reply(record)]
+    replies = with_receipt([{"text": FALLBACK_TEXT.format(number=number)}], record)
     await run_in_threadpool(
         grievance_log.complete,
         session,
@@ -156,10 +156,19 @@ async def _held_turn(
     return ChatAnswer(turn.session_id, [], reported, True, None, record_id)
 
 
-def receipt_reply(record: GrievanceRecord) -> dict[str, Any]:
-    """The citizen's receipt for a turn that filed a work order: an auditor can check it against the log."""
+def with_receipt(replies: list[dict[str, Any]], record: GrievanceRecord) -> list[dict[str, Any]]:
+    """The citizen's receipt for a turn that filed a work order, which an auditor can check against the log.
+
+    It joins the last text reply rather than adding a message: one announcement for a screen reader.
+    """
     receipt = grievance_log.receipt(record)
-    return {"text": RECEIPT_TEXT.format(record=receipt.record_id, code=receipt.code)}
+    sentence = RECEIPT_TEXT.format(record=receipt.record_id, code=receipt.code)
+    out = [dict(reply) for reply in replies]
+    for reply in reversed(out):
+        if reply.get("text"):
+            reply["text"] = f"{reply['text']}\n{sentence}"
+            return out
+    return [*out, {"text": sentence}]
 
 
 def _held_by_a_person(session: Session, session_id: str) -> bool:
