@@ -21,7 +21,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from hotline_nlu.components import promote
+from hotline_nlu.components import EMERGENCY_PATTERN, promote
 from hotline_nlu.evidence import NEXT_INTENT, POLICY_INTENT, EvidenceRouter, decide, marks
 from hotline_nlu.policies import WAITING_ACTION, WITHDRAW_ACTION, handoff_choice
 
@@ -233,3 +233,16 @@ def test_a_promoted_intent_survives_the_fallback_classifier() -> None:
     promote(message, POLICY_INTENT, 0.95)
     FallbackClassifier({"threshold": 0.4, "ambiguity_threshold": 0.05}).process([message])
     assert message.get(INTENT)["name"] == POLICY_INTENT
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["他说被人骗到一个地方关起来了", "我坐轮椅被困在电梯里一个多小时了", "老人被锁在屋里了", "我们困住了出不去"],
+)
+def test_being_trapped_is_an_emergency(text: str) -> None:
+    assert EMERGENCY_PATTERN.search(text)
+
+
+@pytest.mark.parametrize("text", ["办公室的门关起来了吗", "残疾证办下来要多久", "被评为残疾人之家示范点"])
+def test_ordinary_words_are_not_an_emergency(text: str) -> None:
+    assert not EMERGENCY_PATTERN.search(text)
