@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     voice_tts_slow_rate: int = Field(default=130, ge=80, le=400, description="Rate after the caller presses *.")
     voice_silence_seconds: float = Field(default=8.0, gt=0, le=60, description="Silence before asking again.")
     voice_silence_limit: int = Field(default=3, ge=1, le=10, description="Silences in a row before a polite goodbye.")
+    voice_start_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="A media stream that starts no call within this is closed."
+    )
+    voice_idle_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="A media stream that sends no frame for this long is closed."
+    )
+    voice_browser_calls_per_minute: int = Field(
+        default=6, ge=1, le=1000, description="Browser-phone calls one outside address may start per minute."
+    )
     twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Deadline of each Twilio API call.")
     max_message_chars: int = Field(default=2000, ge=1, le=20000)
 

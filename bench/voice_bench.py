@@ -130,7 +130,7 @@ def bench_latency(turns: int, path: Path, name: str, speech: bytes) -> None:
         lat, gw = [], []
 
         async def one() -> None:
-            log = await place_call(url, speech, realtime=False, tail_ms=1500, wait_s=30)
+            log = await place_call(url, speech, realtime=False, tail_ms=1500, wait_s=30, secret=stack.secret_key)
             for t in log.turns:
                 if t.get("endpoint_to_first_audio_ms") is not None:
                     lat.append(float(t["endpoint_to_first_audio_ms"]))

@@ -68,6 +68,11 @@ class Stack:
         return self.env()["HOTLINE_RASA_TOKEN"]
 
     @property
+    def secret_key(self) -> str:
+        """The app's secret key: it signs the phone line's stream tokens (callers such as `place_call` need it)."""
+        return self.env().get("HOTLINE_SECRET_KEY") or stored_secret(self.data_dir.resolve(), "secret_key")
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "stack.log"
 

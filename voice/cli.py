@@ -32,6 +32,15 @@ class CallLog:
     marks: list[str] = field(default_factory=list)
 
 
+def local_stream_token(call_sid: str, caller: str = "", *, secret: str | None = None) -> str:
+    """A stream token signed with this installation's secret key (or `secret`): the hotline lets this call in."""
+    from api.settings import get_settings
+    from voice import stream_access
+
+    key = secret or get_settings().effective_secret_key
+    return stream_access.mint(key, call_sid=call_sid, caller=caller)
+
+
 async def place_call(
     url: str,
     pcm8k: bytes,
@@ -42,6 +51,7 @@ async def place_call(
     tail_ms: int = 2500,
     wait_s: float = 30.0,
     echo: bool = True,
+    secret: str | None = None,
 ) -> CallLog:
     """Connect, wait for the greeting to finish, speak the audio, wait for the reply."""
     import websockets
@@ -88,7 +98,7 @@ async def place_call(
         receiver = asyncio.create_task(receive())
         try:
             await ws.send(tp.peer_connected())
-            custom = {"hotline_events": "1"}
+            custom = {"hotline_events": "1", "stream_token": local_stream_token(call_sid, caller, secret=secret)}
             if caller:
                 custom["caller"] = caller
             await ws.send(tp.peer_start(sid, call_sid, custom=custom))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
 from api.db import get_engine
 from api.integrations import twilio
 from api.services import gateway, grievance_log
+from api.services.ratelimit import client_address, limiter_for
 from api.settings import Settings, get_settings
-from voice import asr, model_fetch, preferences
+from voice import asr, model_fetch, preferences, stream_access
 from voice import twilio_protocol as tp
 from voice.actions import CallActions
 from voice.call import Call, CallConfig, P, TurnReply
@@ -71,10 +71,9 @@ def stream_url(request: Request, settings: Settings) -> str:
     return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/voice/stream"
 
 
-def caller_token(settings: Settings, call_sid: str, caller: str) -> str:
-    """Binds the caller number to the call, so the stream can trust it (SMS goes only there)."""
-    msg = f"{call_sid}|{caller}".encode()
-    return hmac.new(settings.effective_secret_key.encode(), msg, hashlib.sha256).hexdigest()[:32]
+def stream_token(settings: Settings, call_sid: str, caller: str = "") -> str:
+    """The stream's admission ticket for this call; it also vouches for the caller number (SMS goes only there)."""
+    return stream_access.mint(settings.effective_secret_key, call_sid=call_sid, caller=caller)
 
 
 @router.post("/voice/incoming", include_in_schema=True)
@@ -94,7 +93,7 @@ async def incoming(request: Request) -> Response:
     connect = Connect()
     stream = connect.stream(url=stream_url(request, settings))
     stream.parameter(name="caller", value=caller)
-    stream.parameter(name="caller_token", value=caller_token(settings, call_sid, caller))
+    stream.parameter(name="stream_token", value=stream_token(settings, call_sid, caller))
     twiml.append(connect)
     twiml.hangup()
     return Response(str(twiml), media_type="application/xml")
@@ -149,7 +148,14 @@ async def stream(ws: WebSocket) -> None:
 
     try:
         while not closed:
-            message = await ws.receive()
+            # A socket that never starts a call, or goes quiet (Twilio sends audio every 20 ms), is closed.
+            wait = settings.voice_start_timeout_seconds if call is None else settings.voice_idle_timeout_seconds
+            try:
+                message = await asyncio.wait_for(ws.receive(), wait)
+            except TimeoutError:
+                log.info("closing an idle media stream (%s)", "no start" if call is None else "no frames")
+                await close(1008)
+                break
             if message["type"] == "websocket.disconnect":
                 break
             raw: Any = message.get("text") if message.get("text") is not None else message.get("bytes")
@@ -168,6 +174,10 @@ async def stream(ws: WebSocket) -> None:
                 continue
             if isinstance(event, tp.Start):
                 if call is None:
+                    if not _admitted(settings, event):
+                        log.warning("refusing a media stream without a valid stream token")
+                        await close(1008)
+                        break
                     call = await _new_call(ws, settings, event, send, close)
                     await call.start()
             elif call is None:
@@ -200,13 +210,21 @@ async def _stored_slow(key: str) -> bool:
         return False
 
 
+def _admitted(settings: Settings, start: tp.Start) -> bool:
+    """Only calls the app let in (a signed Twilio call, the browser phone, `hotline call`) may start."""
+    return stream_access.verify(
+        settings.effective_secret_key,
+        start.custom.get("stream_token", ""),
+        call_sid=start.call_sid or start.stream_sid,
+        caller=start.custom.get("caller", ""),
+    )
+
+
 async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: Any, close: Any) -> Call:
     call_sid = start.call_sid or start.stream_sid
     session_id = f"voice-{call_sid}"[:128]
-    claimed = start.custom.get("caller", "")
-    token = start.custom.get("caller_token", "")
-    verified = bool(claimed) and hmac.compare_digest(token, caller_token(settings, call_sid, claimed))
-    caller = claimed if verified else ""
+    caller = start.custom.get("caller", "")  # vouched for by the stream token
+    verified = bool(caller)
     path = settings.vosk_model_path
     recognizer = await asr.open_recognizer(path) if asr.unavailable_reason(path) is None else None
     actions = CallActions(
@@ -250,6 +268,21 @@ async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: An
 @router.get("/phone", response_class=HTMLResponse, include_in_schema=False)
 async def phone_page() -> FileResponse:
     return FileResponse(STATIC / "phone.html", media_type="text/html; charset=utf-8")
+
+
+@router.get("/phone/token", include_in_schema=False)
+async def phone_token(request: Request) -> JSONResponse:
+    """A stream token for one browser call (no caller number: a web caller is as anonymous as a web chat)."""
+    settings = get_settings()
+    address, internal = client_address(request, settings.trusted_proxy_set)
+    limiter = limiter_for(request, "phone_token", settings.voice_browser_calls_per_minute, 60.0)
+    if not internal and limiter.hit(address):
+        body = {
+            "error": {"code": "rate_limited", "message": "拨打太频繁了，请稍后再试。/ Too many calls, try again later."}
+        }
+        return JSONResponse(body, status_code=429)
+    call_sid = "WEB" + secrets.token_hex(12)
+    return JSONResponse({"call_sid": call_sid, "stream_token": stream_token(settings, call_sid)})
 
 
 @router.get("/phone/phone.js", include_in_schema=False)

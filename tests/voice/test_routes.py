@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from tests.voice.conftest import Peer
+from voice.cli import local_stream_token
 
 FORM = {"CallSid": "CA123", "From": "+8613812345678", "To": "+8612385"}
 
@@ -21,7 +22,7 @@ def test_incoming_returns_connect_stream_twiml(client: TestClient) -> None:
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/xml")
     body = resp.text
     assert "<Connect><Stream" in body and 'url="ws://testserver/voice/stream"' in body
-    assert 'name="caller" value="+8613812345678"' in body and 'name="caller_token"' in body
+    assert 'name="caller" value="+8613812345678"' in body and 'name="stream_token"' in body
 
 
 def test_signature_is_checked_when_a_token_is_configured(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +64,7 @@ def test_keyed_number_goes_to_the_real_assistant_and_the_log(stack: object) -> N
 
     async def go() -> tuple[str, list[str]]:
         peer = Peer(await websockets.connect(url, max_size=2**22))
-        await peer.start()
+        await peer.start(stream_token=local_stream_token(peer.call_sid, secret=stack.secret_key))  # type: ignore[attr-defined]
         await peer.said()
         await peer.finish_utterance()
         await peer.dtmf("13812345678#")

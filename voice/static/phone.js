@@ -32,13 +32,16 @@
   }
 
   async function start() {
+    const admission = await fetch("/phone/token", { cache: "no-store" });
+    if (!admission.ok) { say(admission.status === 429 ? "拨打太频繁了，请稍后再试。" : "暂时无法接通，请稍后再试。"); return; }
+    const ticket = await admission.json();
     ctx = new AudioContext();
     mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     ws = new WebSocket(proto + "//" + location.host + "/voice/stream");
     ws.onopen = () => {
       send({ event: "connected", protocol: "Call" });
-      send({ event: "start", streamSid: sid, start: { streamSid: sid, callSid: "WEB" + sid, customParameters: { hotline_events: "1" },
+      send({ event: "start", streamSid: sid, start: { streamSid: sid, callSid: ticket.call_sid, customParameters: { hotline_events: "1", stream_token: ticket.stream_token },
         mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 } } });
       say("已接通"); $("hang").disabled = false; $("call").disabled = true; $("hang").focus();
     };
