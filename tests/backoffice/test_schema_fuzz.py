@@ -19,12 +19,37 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from sqlmodel import Session
 
+from api.models.common import clean_text
 from tests.backoffice.conftest import create
 
 # Each operation: this many cases per mode; every case is sent by every caller.
 # HOTLINE_FUZZ_SCALE multiplies them for a longer run (the README's figures).
 SCALE = int(os.environ.get("HOTLINE_FUZZ_SCALE", "1"))
 EXAMPLES = {GenerationMode.POSITIVE: 5 * SCALE, GenerationMode.NEGATIVE: 4 * SCALE}
+
+
+def _cleaned(value: object) -> object:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    return value
+
+
+def _on_the_wire(case: schemathesis.Case) -> bool:
+    """Whether the violation reaches the app as generated.
+
+    Two generated "violations" do not: a query parameter whose value is an empty list is not
+    sent at all, and text with control characters is cleaned by the one storable rule before
+    validation (the app keeps the words rather than refusing them), which can bring it back
+    within the schema. Such cases are not counted as accepted violations.
+    """
+    if any(value == [] for value in (case.query or {}).values()):
+        return False
+    body = case.body if isinstance(case.body, dict | list | str) else None
+    return body is None or _cleaned(body) == body
 
 
 def _fuzz(
@@ -55,7 +80,7 @@ def _fuzz(
             where = f"{case.method} {case.formatted_path} as {who}"
             if response.status_code >= 500:
                 errors.append(f"{where} -> {response.status_code}: {response.text[:300]}")
-            elif mode is GenerationMode.NEGATIVE and 200 <= response.status_code < 300 and api:
+            elif mode is GenerationMode.NEGATIVE and 200 <= response.status_code < 300 and api and _on_the_wire(case):
                 accepted.append(f"{where} accepted a schema violation: {case.body!r} {case.query!r}")
 
     try:
