@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from api.knowledge import tokens
 from api.knowledge.index import Hit, KnowledgeIndex, get_index
 from api.knowledge.unanswered import record_unanswered
 from api.settings import get_settings
@@ -198,27 +199,35 @@ def _also(index: KnowledgeIndex, hits: list[Hit], chosen: list[int]) -> Hit | No
     return None
 
 
-def _voice_text(text: str, query: list[str]) -> str:
+def _voice_text(text: str, query: list[str], question: str = "") -> str:
     """What a caller hears of a quoted passage: the run of up to three clauses (within VOICE_MAX_CHARS)
-    sharing the most words, character pairs and figures with the question."""
+    sharing the most words, character pairs and figures with the question, and giving the kind of
+    answer it asks for (a list, who, funds, a term)."""
     text = text.rstrip("。；;！？!? ")
     if len(text) <= VOICE_MAX_CHARS:
         return text
     clauses = [c for c in re.split(r"[,，;；:：。]", text) if c]
     words = [t for t in query if ":" not in t and len(t) > 1]
     pairs = {t[2:] for t in query if t.startswith("b:")}
+    listing = bool(tokens.ASKS_FOR_A_LIST.search(question))
 
     def value(chunk: str) -> float:
         shared = sum(1 for i in range(len(chunk) - 1) if chunk[i : i + 2] in pairs)
-        return sum(1 for w in words if w in chunk) + 0.3 * shared + (0.5 if _NUMBER.search(chunk) else 0)
+        kind = (2.0 if listing and "、" in chunk else 0.0) + (1.0 if tokens.answer_type_bonus(question, chunk) else 0.0)
+        return sum(1 for w in words if w in chunk) + 0.3 * shared + (0.5 if _NUMBER.search(chunk) else 0) + kind
 
     windows = [
-        clauses[i : i + n]
+        (i, n)
         for n in (1, 2, 3)
         for i in range(len(clauses) - n + 1)
         if len("，".join(clauses[i : i + n])) <= VOICE_MAX_CHARS
-    ] or [clauses[:1]]
-    best = max(windows, key=lambda w: (value("".join(w)), -len("".join(w))))
+    ] or [(0, 1)]
+    if listing or any(q.search(question) for q, _ in tokens.ANSWER_TYPES):
+        # the clause that gives the kind of answer asked for (the list, who, the term) is always heard
+        core = max(range(len(clauses)), key=lambda i: (listing and clauses[i].count("、") >= 2, value(clauses[i])))
+        windows = [(i, n) for i, n in windows if i <= core < i + n] or [(core, 1)]
+    i, n = max(windows, key=lambda w: (value("".join(clauses[w[0] : w[0] + w[1]])), -w[1]))
+    best = clauses[i : i + n]
     return "，".join(best)
 
 
@@ -251,8 +260,9 @@ def _closest(index: KnowledgeIndex, question: str, hits: list[Hit], passages: li
         other = _citation(index, also.passage)
         reply += f"《{other.title}》也有相关规定：{index.sentences[also.passage].text}（出处：{other.full()}）\n"
     reply += "如果这没有回答您的问题，可以为您登记一个咨询工单，工作人员会在规定时限内答复您。需要登记吗？"
+    heard = _voice_text(index.sentences[top.passage].text, query, question)
     voice = (
-        f"我没有找到完全对应的规定。最接近的是{citation.short()}里的这句：{_voice_text(text, query)}。"
+        f"我没有找到完全对应的规定。最接近的是{citation.short()}里的这句：{heard}。"
         "如果没有回答您的问题，请说“登记”，为您登记咨询工单。"
     )
     return Answer(question, False, text, citation, top.coverage, top.score, reply, voice, "closest", passages)
@@ -294,13 +304,15 @@ def answer_question(
     conflicts = [] if result.named_places else _conflicts(index, result.hits, min_confidence)
     conflict_passages = [p for p in passages if any(p.text == index.sentences[h.passage].text for h in conflicts)]
     reply = f"{text}\n（出处：{citation.full()}）"
-    voice = f"{_voice_text(text, query)}。这是{citation.short()}的规定。"
+    # a caller hears the best sentence; the text channels read the neighbours quoted with it too
+    top_text = index.sentences[top.passage].text
+    voice = f"{_voice_text(top_text if len(top_text) >= 20 else text, query, question)}。这是{citation.short()}的规定。"
     if conflict_passages:
         reply += "\n请注意，各地规定不同：" + "".join(
             f"\n· {p.text}（出处：{p.citation.full()}）" for p in conflict_passages
         )
         voice += "请注意，各地规定不同，" + "".join(
-            f"{p.citation.short()}规定：{_voice_text(p.text, query)}。" for p in conflict_passages
+            f"{p.citation.short()}规定：{_voice_text(p.text, query, question)}。" for p in conflict_passages
         )
     elif not result.named_places and (also := _also(index, result.hits, chosen)) is not None:
         other = _citation(index, also.passage)

@@ -17,6 +17,7 @@ import os
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,15 @@ RERANK_POOL = 20
 RERANK_SCORE_WEIGHT = 0.5
 # "哪三个职能": a sentence that lists things (two or more 、) answers a question that asks for a list.
 LIST_BONUS = 0.15
+# A sentence that gives the kind of answer the question wants (who, funds, a term; tokens.ANSWER_TYPES).
+ANSWER_TYPE_BONUS = 0.15
+# A sentence of a plan's background section says how things stood, not what is to be done: a question
+# about what the rules provide is better answered by the measures, other things equal.
+BACKGROUND_PENALTY = 0.05
+BACKGROUND = re.compile(r"背景|现状|形势")
+# Re-ranking share of the place rule: a sentence of the named place's document against one of another
+# place's, beyond what the region factor does to BM25 (coverage alone does not know the place).
+NAMED_PLACE_BONUS = 0.1
 
 
 @dataclass(frozen=True)
@@ -290,15 +300,8 @@ class KnowledgeIndex:
         ]
         # BM25 finds the candidates; how much of the question a sentence covers decides among them.
         best = max((h.score for h in hits), default=0.0) or 1.0
-        listing = bool(tokens.ASKS_FOR_A_LIST.search(question))
         hits.sort(
-            key=lambda h: (
-                -(
-                    h.coverage
-                    + RERANK_SCORE_WEIGHT * h.score / best
-                    + (LIST_BONUS if listing and self.sentences[h.passage].text.count("、") >= 2 else 0.0)
-                )
-            )
+            key=lambda h: -(h.coverage + RERANK_SCORE_WEIGHT * h.score / best + self.bonus(question, h.passage, named))
         )
         hits = hits[:k]
         covered = {p for d in self.docs.values() for p in d.regions}
@@ -309,6 +312,22 @@ class KnowledgeIndex:
             if len(w) >= FOREIGN_TERM_CHARS and ":" not in w and not ADMIN_CHARS.search(w) and self._unknown(w)
         ]
         return SearchResult(hits, named, uncovered, self.substance(main), foreign)
+
+    def bonus(self, question: str, passage: int, named: Sequence[str] = ()) -> float:
+        """Re-ranking nudges: the named place's own document, the kind of answer asked for (a list, who,
+        funds, a term); background last."""
+        sentence = self.sentences[passage]
+        place = 0.0
+        if named and (regions := self.docs[sentence.doc_id].regions):
+            place = NAMED_PLACE_BONUS if any(p in regions for p in named) else -NAMED_PLACE_BONUS
+        listing = bool(tokens.ASKS_FOR_A_LIST.search(question)) and sentence.text.count("、") >= 2
+        background = bool(sentence.path) and bool(BACKGROUND.search(sentence.path[0]))
+        return (
+            place
+            + (LIST_BONUS if listing else 0.0)
+            + (ANSWER_TYPE_BONUS if tokens.answer_type_bonus(question, sentence.text) else 0.0)
+            - (BACKGROUND_PENALTY if background else 0.0)
+        )
 
     def neighbour(self, passage: int, step: int) -> int | None:
         """The adjacent sentence in the same section, if any."""

@@ -86,7 +86,33 @@ PARAPHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 # A question that asks for several things: "哪三个", "哪几条", "都有哪些", "还有啥".
 ASKS_FOR_A_LIST = re.compile(
-    r"哪[两三四五六七八九几]|哪些|几个方面|几方面|几条|几支|几类|几项|都是啥|都有啥|还有啥|还.啥|都.些什么"
+    r"哪[两三四五六七八九几]|哪些|几个方面|几方面|几条|几支|几类|几项|几块|几个化|都是啥|都有啥|还有啥|还.啥|都.些什么"
+)
+# What kind of answer a question wants, and the words by which a sentence gives that kind of answer:
+# "谁负责" is answered by a sentence that names who is responsible, "钱从哪来" by one about funds,
+# "干多久" by one with a term. Used as a small re-ranking bonus between sentences that cover the
+# question's topic about equally.
+ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        re.compile(r"谁(来)?(负责|管|抓|牵头|承担|组织)|由谁|哪(个|些|家)(单位|部门|机构)|归谁|谁的事|谁说了算"),
+        re.compile(r"负责|责任主体|牵头|主管|组织实施|承担|主体|评价主体"),
+    ),
+    (
+        re.compile(r"钱(从|打)?哪|谁(出|给|掏)钱|哪(来|出)的钱|(经费|资金|钱)(从哪|哪来|谁出|怎么解决|有没有)"),
+        re.compile(r"资金|经费|公益金|财政|预算|投入|补助"),
+    ),
+    (
+        re.compile(r"多久|多长时间|几年(?!一次)|任期|干多长"),
+        re.compile(r"任满|任期|届|年限|期限|\d+年|[一二三四五六七八九十两]年"),
+    ),
+    (
+        re.compile(r"(支持|鼓励|提倡|赞成)(不|吗|么)|支不支持|(啥|什么)态度|让不让|准不准"),
+        re.compile(r"支持|鼓励|培育|提倡|引导|大力"),
+    ),
+    (
+        re.compile(r"谁(来)?评|怎么评|评价|好不好|干得(好|怎么样)"),
+        re.compile(r"评价|考核|满意|测评|评议"),
+    ),
 )
 # related services: a question about one should also find the other, at lower weight
 RELATED: tuple[tuple[str, str], ...] = (("托养", "日间照料"), ("康复", "复健"))
@@ -384,3 +410,8 @@ def related_terms(normalized_question: str) -> list[str]:
 
 def _is_punct(token: str) -> bool:
     return all(not ch.isalnum() for ch in token)
+
+
+def answer_type_bonus(question: str, sentence: str) -> bool:
+    """The question asks for a kind of answer (who, which funds, how long…) that this sentence gives."""
+    return any(q.search(question) and a.search(sentence) for q, a in ANSWER_TYPES)

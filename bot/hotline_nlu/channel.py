@@ -25,7 +25,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from hotline_nlu import runtime
+from hotline_nlu import evidence, runtime
+from hotline_nlu.normalize import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ class GatewayInput(RestInput):
                 return response.json({"error": "sender and message (strings) are required"}, status=400)
             collector = CollectingOutputChannel()
             holder: dict[str, dict[str, Any]] = {}
+            # the knowledge base's evidence, fetched without blocking Rasa's loop (see hotline_nlu.evidence)
+            evidence_token = await evidence.prefetch(normalize(text))
             token = saved_turns.set(holder)
             try:
                 await on_new_message(
@@ -126,6 +129,8 @@ class GatewayInput(RestInput):
                 )
             finally:
                 saved_turns.reset(token)
+                if evidence_token is not None:
+                    evidence.prefetched.reset(evidence_token)
             # An error inside Rasa propagates (a 500), so the gateway records the turn for staff
             # instead of reporting an empty answer as if the assistant had chosen silence.
             summary = holder.get(sender_id)

@@ -19,16 +19,25 @@ a few milliseconds, nothing recorded) and decides with both:
   the open question again instead of storing the question as a field.
 
 When the app cannot be reached the classifier decides alone.
+
+Rasa runs the NLU graph synchronously on its event loop, so a lookup made from `process`
+holds up every other conversation while the app searches. The gateway channel therefore
+fetches the evidence asynchronously before the turn is parsed (`prefetch`) and hands it
+over through a context variable; `process` makes the blocking call only for messages
+that did not come through the channel (NLU evaluation, `/model/parse`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import os
 import re
 import threading
 from typing import Any, Optional
 
+import aiohttp
 import requests
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -69,7 +78,10 @@ KIND_MARKERS: dict[str, re.Pattern[str]] = {
         r"(让|叫)(他|她)(来)?(跟|和|给)我(说|聊|讲|打)|(工作人员|值班的?人?)(在不在|在吗|呢)"
     ),
     "complain": re.compile(r"投诉|投宿|举报|告状|控告|维权|讨说法|我要反映|我反映|反映一下|反映个"),
-    "request_help": re.compile(r"求助|帮帮我|救救|需要帮助|请帮我|帮我(联系|申请|办|找|打|叫|问|弄)|你们能帮|能帮我"),
+    "request_help": re.compile(
+        r"求助|帮帮我|救救|需要帮助|请帮我|帮我(联系|申请|办|找|打|叫|问|弄)|你们能帮|能帮我|"
+        r"(你们|能不能|能否|可不可以|可以)(给我|帮我)?(安排|派)(个|一个)?人|(你们|能不能)(派人|安排人)|你们(能|可以).{0,8}帮我"
+    ),
     "check_ticket_status": re.compile(
         r"工单|单号|\d{12}|"
         r"(上回|上次|上周|上礼拜|上个礼拜|上个星期|上个月|前几天|前些天|之前|昨天|早先).{0,16}"
@@ -92,6 +104,8 @@ WEAK_MARKERS: dict[str, re.Pattern[str]] = {
         r"出不了门|下不了楼|陪一下|陪我|教我"
     ),
 }
+# Numbers of other services' orders ("快递单号"): a parcel or a take-away is not a work order of ours.
+OTHER_SERVICES = re.compile(r"快递|外卖|物流|包裹|顺丰|圆通|中通|申通|韵达|京东|淘宝|拼多多|订单号|运单|航班|车票")
 # A message that says it asks: "我想问一下", "请问", "打听", "请教".
 ASKING = re.compile(r"请问|想问|问一下|问下|问问|问个|打听|请教|咨询|了解一下|想知道|我想了解")
 PROTECTED = frozenset(KIND_MARKERS) | {"emergency"}
@@ -118,11 +132,81 @@ FALLBACK_THRESHOLD = 0.4
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
+# Below this many Chinese characters a text is an answer, a number or small talk: not worth a lookup.
+MIN_CHINESE = 4
+DEFAULT_TIMEOUT = 1.5
+# (normalised text, evidence or None when the app did not answer) fetched by the channel for this turn.
+prefetched: contextvars.ContextVar[Optional[tuple[str, Optional[dict[str, Any]]]]] = contextvars.ContextVar(
+    "hotline_prefetched_evidence", default=None
+)
+
+
+def evidence_endpoint() -> tuple[str, str]:
+    """The app's evidence URL and the service token that opens it (from the environment)."""
+    base = os.environ.get("HOTLINE_APP_URL") or "http://127.0.0.1:8000"
+    return f"{base.rstrip('/')}/api/knowledge/evidence", os.environ.get("HOTLINE_SERVICE_TOKEN", "")
+
+
+def worth_asking(text: str, min_chinese: int = MIN_CHINESE) -> bool:
+    """A free-text turn the knowledge base could answer (not a payload, an emergency, a key or a number)."""
+    if not text or text.startswith("/") or EMERGENCY_PATTERN.search(text):
+        return False
+    if KEY_ZERO.match(text) or NUMBER_ONLY.match(text):
+        return False
+    return len(CHINESE.findall(text)) >= min_chinese
+
+
+def _usable(data: Any) -> Optional[dict[str, Any]]:
+    return data if isinstance(data, dict) else None
+
+
+class AsyncEvidenceClient:
+    """The channel's non-blocking lookup: one aiohttp session per event loop, made on first use."""
+
+    def __init__(self) -> None:
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def _current(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            _, token = evidence_endpoint()
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            self._session = aiohttp.ClientSession(headers=headers)
+            self._loop = loop
+        return self._session
+
+    async def evidence(self, text: str, timeout: float = DEFAULT_TIMEOUT) -> Optional[dict[str, Any]]:
+        url, _ = evidence_endpoint()
+        try:
+            async with self._current().post(
+                url, json={"text": text[:2000]}, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                if response.status != 200:
+                    logger.warning("knowledge evidence answered %s", response.status)
+                    return None
+                return _usable(await response.json())
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            logger.warning("knowledge evidence unavailable: %s", type(exc).__name__)
+            return None
+
+
+_async_client = AsyncEvidenceClient()
+
+
+async def prefetch(normalized_text: str) -> Optional[contextvars.Token[Any]]:
+    """Fetch the evidence for a turn's normalised text before Rasa parses it; returns the reset token."""
+    if not worth_asking(normalized_text):
+        return None
+    found = await _async_client.evidence(normalized_text)
+    return prefetched.set((normalized_text, found))
+
+
 class EvidenceClient:
     """One HTTP session to the app's knowledge base, made on first use (never at import)."""
 
-    def __init__(self, base_url: str, token: str, timeout: float) -> None:
-        self.url = f"{base_url.rstrip('/')}/api/knowledge/evidence"
+    def __init__(self, url: str, token: str, timeout: float) -> None:
+        self.url = url
         self.token = token
         self.timeout = timeout
         self._local = threading.local()
@@ -145,8 +229,7 @@ class EvidenceClient:
         if response.status_code != 200:
             logger.warning("knowledge evidence answered %s", response.status_code)
             return None
-        data = response.json()
-        return data if isinstance(data, dict) else None
+        return _usable(response.json())
 
 
 def small_talk_only(text: str) -> bool:
@@ -202,9 +285,13 @@ def decide(
     )
     if intent in ("complain", "request_help") and KIND_MARKERS["check_ticket_status"].search(text):
         return "check_ticket_status"  # "我上周投诉过…想问问处理结果": about a report already made
+    # a plea or a complaint in so many words ("能不能派人上门", "我要投诉")
+    strong_kind = next((k for k in ("request_help", "complain") if KIND_MARKERS[k].search(text)), None)
     if intent in KIND_MARKERS:
         if marks(intent, text):
             return None
+        if strong_kind and not exact:
+            return strong_kind
         if about_policy and (exact or asks):
             return POLICY_INTENT
         # "主要是那个工作人员说话太冲" names staff but asks for nobody: the next intent decides.
@@ -216,6 +303,8 @@ def decide(
     if intent in SMALL_TALK_INTENTS and small_talk_only(text):
         return None
     found = {k: KIND_MARKERS[k].search(text) for k in ("request_human", "check_ticket_status")}
+    if OTHER_SERVICES.search(text):
+        found["check_ticket_status"] = None
     explicit = [k for k, m in found.items() if m]
     # "人工服务几点上班" is about the hotline's hours; "让你们那里的人给我回个电话" asks for a person
     bare_word = len(explicit) == 1 and len(found[explicit[0]].group(0)) <= 2  # type: ignore[union-attr]
@@ -225,7 +314,14 @@ def decide(
     if unsure and marked_kind(text) and not (exact and asks):
         return marked_kind(text)
     if intent == POLICY_INTENT:
+        if strong_kind and not exact:
+            # "能不能派人上门给她做评定": a plea in so many words that the documents do not answer
+            return strong_kind
         return POLICY_INTENT if about_policy else None
+    if intent in ("faq", "out_of_scope") and not (exact and asks):
+        # "你们能安排人教我用读屏软件吗" asks for help, even though it names an FAQ topic
+        if strong_kind:
+            return strong_kind
     if intent == "faq" and FAQ_TOPIC.search(text) and not exact:
         return None
     if about_policy and (unsure or exact or intent in SMALL_TALK_INTENTS or intent in ("out_of_scope", "faq")):
@@ -246,8 +342,8 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             "answer_strong": 0.5,
             # a routed turn's confidence: above the FallbackClassifier's threshold
             "confidence": 0.95,
-            "timeout": 1.5,
-            "min_chinese": 4,
+            "timeout": DEFAULT_TIMEOUT,
+            "min_chinese": MIN_CHINESE,
         }
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -266,19 +362,16 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
 
     def client(self) -> EvidenceClient:
         if self._client is None:
-            self._client = EvidenceClient(
-                os.environ.get("HOTLINE_APP_URL") or "http://127.0.0.1:8000",
-                os.environ.get("HOTLINE_SERVICE_TOKEN", ""),
-                float(self.config["timeout"]),
-            )
+            url, token = evidence_endpoint()
+            self._client = EvidenceClient(url, token, float(self.config["timeout"]))
         return self._client
 
-    def _worth_asking(self, text: str) -> bool:
-        if not text or text.startswith("/") or EMERGENCY_PATTERN.search(text):
-            return False
-        if KEY_ZERO.match(text) or NUMBER_ONLY.match(text):
-            return False
-        return len(CHINESE.findall(text)) >= int(self.config["min_chinese"])
+    def _evidence(self, text: str) -> Optional[dict[str, Any]]:
+        """The channel's prefetched evidence for this very text, else a (blocking) lookup now."""
+        ready = prefetched.get()
+        if ready is not None and ready[0] == text:
+            return ready[1]
+        return self.client().evidence(text)
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -288,9 +381,9 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             confident_emergency = name == "emergency" and float(current.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= (
                 FALLBACK_THRESHOLD
             )
-            if confident_emergency or not self._worth_asking(text):
+            if confident_emergency or not worth_asking(text, int(self.config["min_chinese"])):
                 continue
-            found = self.client().evidence(text)
+            found = self._evidence(text)
             routed = decide(
                 text,
                 name,

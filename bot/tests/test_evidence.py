@@ -18,11 +18,20 @@ from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from hotline_nlu.components import EMERGENCY_PATTERN, promote
-from hotline_nlu.evidence import NEXT_INTENT, POLICY_INTENT, EvidenceRouter, decide, marks
+from hotline_nlu.evidence import (
+    NEXT_INTENT,
+    POLICY_INTENT,
+    EvidenceClient,
+    EvidenceRouter,
+    decide,
+    marks,
+    prefetched,
+    worth_asking,
+)
 from hotline_nlu.policies import WAITING_ACTION, WITHDRAW_ACTION, handoff_choice
 
 DOMAIN = Domain.load(str(Path(__file__).resolve().parent.parent / "domain.yml"))
@@ -142,11 +151,40 @@ def test_without_the_app_an_unsure_guess_takes_the_kind_its_words_name() -> None
 
 @pytest.mark.parametrize("text", ["/greet", "0", "我按0了", "13812345678", "救命 有人拿刀", "你好"])
 def test_the_router_does_not_ask_the_knowledge_base_about(text: str) -> None:
-    assert not EvidenceRouter(EvidenceRouter.get_default_config())._worth_asking(text)
+    assert not worth_asking(text)
 
 
 def test_the_router_asks_about_a_question() -> None:
-    assert EvidenceRouter(EvidenceRouter.get_default_config())._worth_asking("残疾人两项补贴怎么申请")
+    assert worth_asking("残疾人两项补贴怎么申请")
+
+
+def _routed_with(prefetch: Optional[tuple[str, Optional[dict[str, Any]]]], text: str) -> str:
+    """The intent the router gives a text the classifier took for a greeting, with the app unreachable."""
+    router = EvidenceRouter(EvidenceRouter.get_default_config())
+    router._client = EvidenceClient("http://127.0.0.1:9/api/knowledge/evidence", "", 0.5)  # nothing listens
+    message = Message(data={TEXT: text})
+    message.set(INTENT, {INTENT_NAME_KEY: "greet", PREDICTED_CONFIDENCE_KEY: 0.3}, add_to_output=True)
+    reset = prefetched.set(prefetch)
+    try:
+        router.process([message])
+    finally:
+        prefetched.reset(reset)
+    return str(message.get(INTENT)[INTENT_NAME_KEY])
+
+
+def test_the_router_uses_the_evidence_the_channel_fetched_for_this_text() -> None:
+    text = "残疾人两项补贴怎么申请"
+    assert _routed_with((text, EXACT), text) == POLICY_INTENT
+
+
+def test_evidence_fetched_for_another_text_is_not_used() -> None:
+    assert _routed_with(("残联代表大会几年开一次", EXACT), "残疾人两项补贴怎么申请") == "greet"
+
+
+def test_a_failed_prefetch_is_not_retried_on_rasas_loop() -> None:
+    """The channel's lookup found the app down: the classifier decides alone, with no second wait."""
+    text = "残疾人两项补贴怎么申请"
+    assert _routed_with((text, None), text) == "greet"
 
 
 # --- handoff_choice -------------------------------------------------------------------------
@@ -246,3 +284,29 @@ def test_being_trapped_is_an_emergency(text: str) -> None:
 @pytest.mark.parametrize("text", ["办公室的门关起来了吗", "残疾证办下来要多久", "被评为残疾人之家示范点"])
 def test_ordinary_words_are_not_an_emergency(text: str) -> None:
     assert not EMERGENCY_PATTERN.search(text)
+
+
+def test_a_plea_the_documents_do_not_answer_is_a_request_for_help() -> None:
+    text = "你好 我是成都的 我妈卧床三年了 一直办不了残疾证 能不能派人上门给她做评定"
+    assert _decide(text, POLICY_INTENT, 0.8, _evidence(False, False, 0.2)) == "request_help"
+    # the same words about what the documents answer exactly stay a policy question
+    assert _decide(text, POLICY_INTENT, 0.8, EXACT) in (None, POLICY_INTENT)
+
+
+def test_asking_the_hotline_to_arrange_help_is_not_an_faq() -> None:
+    text = "在吗 我刚搬到杭州 是盲人 想找人教我用手机读屏软件 你们能安排人帮我吗"
+    assert _decide(text, "faq", 0.9, NONE_FOUND) == "request_help"
+
+
+def test_another_services_order_number_is_not_a_work_order() -> None:
+    assert _decide("快递 到 哪 了 单号 SF1234567890 查", "out_of_scope", 0.6, NONE_FOUND) is None
+    assert _decide("我想查一下单号 202612040001 的进度", "faq", 0.6, NONE_FOUND) == "check_ticket_status"
+
+
+def test_a_plea_taken_for_a_complaint_is_a_request_for_help() -> None:
+    text = "我妈卧床三年了 一直办不了残疾证 能不能派人上门给她做评定"
+    assert _decide(text, "complain", 0.7, _evidence(False, False, 0.2)) == "request_help"
+
+
+def test_offering_help_in_a_question_about_the_association_is_not_a_plea() -> None:
+    assert _decide("残协除了帮忙，还搞不搞宣传和活动", "faq", 0.7, CLOSE) != "request_help"

@@ -45,6 +45,27 @@ def test_voice_form_is_short_and_offers_sms(kb_index: KnowledgeIndex) -> None:
     assert "（" not in a.voice.split("这是")[1].split("的规定")[0].replace("《", "")  # no parenthesised metadata
 
 
+def test_a_caller_asking_for_a_list_hears_the_list(kb_index: KnowledgeIndex) -> None:
+    """The spoken form is one clause window out of a long sentence: for "还帮啥" it is the enumeration."""
+    a = answer_question(kb_index, "帮困难的残疾人 帮贫帮急 还帮啥")
+    assert a.answered and a.citation is not None and a.citation.doc_id == MINYI
+    assert "帮病、帮思想" in a.voice.split("。这是")[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("我们平凉新调来的县残联理事长至少得干多久", "任满一届以上"),  # a term: the sentence with the term
+    ],
+)
+def test_the_kind_of_answer_asked_for_decides_between_close_sentences(
+    kb_index: KnowledgeIndex, question: str, fact: str
+) -> None:
+    a = answer_question(kb_index, question)
+    assert fact in a.text
+    assert fact in a.voice.split("。这是")[0] or fact in a.voice.split("这句：")[-1]
+
+
 @pytest.mark.parametrize(
     ("question", "doc", "fact"),
     [
@@ -124,9 +145,14 @@ def test_threshold_is_a_parameter(kb_index: KnowledgeIndex) -> None:
 def test_passages_considered_are_reported(kb_index: KnowledgeIndex) -> None:
     a = answer_question(kb_index, "天津注册助残志愿者要达到多少人")
     assert 1 < len(a.passages) <= 8
-    # ranked by how much of the question a sentence covers, plus half its share of the best BM25 score
+    # ranked by how much of the question a sentence covers, plus half its share of the best BM25 score,
+    # plus the small nudges for the kind of answer asked for
     best = max(p.score for p in a.passages)
-    assert a.passages == sorted(a.passages, key=lambda p: -(p.coverage + 0.5 * p.score / best))
+    position = {s.text: i for i, s in enumerate(kb_index.sentences)}
+    named = kb_index.search(a.question).named_places
+    bonus = {p.text: kb_index.bonus(a.question, position[p.text], named) for p in a.passages}
+    assert any(bonus.values())  # the 背景 sentence among them is nudged down
+    assert a.passages == sorted(a.passages, key=lambda p: -(p.coverage + 0.5 * p.score / best + bonus[p.text]))
     assert a.score == a.passages[0].score
 
 
