@@ -120,6 +120,34 @@ async def answer_policy(
     return remembered
 
 
+# A statement outside a form needs this many Chinese characters to be taken for a topic of its own.
+TOPIC_MIN_CHINESE = 6
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+class ActionInformWithoutContext(Action):
+    """A statement outside any form. A deaf writer's topic words ("兰州 城市街道 独立生活中心 试点") carry
+    no question word, so the classifier takes them for an answer; when the documents answer them
+    exactly, they get that answer. Otherwise the citizen is asked what the message is for."""
+
+    def name(self) -> str:
+        return "action_inform_without_context"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = said_text(tracker) or text_of(tracker)
+        if len(CHINESE.findall(text)) >= TOPIC_MIN_CHINESE:
+            try:
+                found = await asyncio.to_thread(get_client().knowledge_evidence, text)
+            except AppUnavailable:
+                found = {}
+            if found.get("exact"):
+                return await answer_policy(dispatcher, tracker, text)
+        dispatcher.utter_message(response="utter_what_for")
+        return []
+
+
 class ActionFileConsultation(Action):
     """A "yes" after the knowledge base could not answer: the question becomes a consultation work order."""
 

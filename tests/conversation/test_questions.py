@@ -19,7 +19,7 @@ from tests.conversation.runner import Gateway, evaluate, load_items
 
 pytestmark = pytest.mark.stack
 
-MIN_POLICY = 0.85
+MIN_POLICY = 0.90
 MIN_UNANSWERABLE = 1.0
 MIN_OTHERS = 0.95
 
@@ -45,4 +45,4 @@ def test_every_kind_of_question_gets_its_answer_through_the_gateway(stack, capsy
     assert report.rate_of_others() >= MIN_OTHERS, report.summary()
     for kind, (passed, total) in report.by_kind().items():
         if kind not in ("policy", "unanswerable"):
-            assert passed / total >= 0.8, f"{kind}: {passed}/{total}"
+            assert passed / total >= MIN_OTHERS, f"{kind}: {passed}/{total}"
