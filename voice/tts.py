@@ -26,6 +26,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -44,7 +45,11 @@ from voice.speech_text import normalize_for_speech, split_sentences
 
 log = logging.getLogger("voice.tts")
 
-VOICE = "cmn"
+# espeak-ng's `cmn` voice reads Chinese characters it has no entry for, and Latin letters, with the
+# English voice: on this project's fixed prompts about 84% of the syllables came out as English
+# letters with a tone digit (`(en)nI55nt'u:55` for 您好). `cmn-latn-pinyin` gives Mandarin phonemes for
+# every character of the same prompts (bench/tts_voices.py measures both; tests/voice/test_tts.py keeps it so).
+VOICE = "cmn-latn-pinyin"
 MIN_AUDIO_MS = 80
 SYNTH_TIMEOUT_S = 10.0
 
@@ -201,13 +206,13 @@ class _ThreadEngine:
         return (bytes(collected) if terminated else None), file_bytes
 
 
-def espeak_cli(text: str, rate: int) -> bytes:
+def espeak_cli(text: str, rate: int, voice: str = VOICE) -> bytes:
     """The espeak-ng command line as the last resort (same voice, same engine)."""
     exe = shutil.which("espeak-ng")
     if not exe:
         raise TtsError("espeak-ng not installed")
     out = subprocess.run(
-        [exe, "-v", VOICE, "-s", str(_words_per_minute(rate)), "--stdout", text],
+        [exe, "-v", voice, "-s", str(_words_per_minute(rate)), "--stdout", text],
         capture_output=True,
         timeout=SYNTH_TIMEOUT_S,
         check=False,
@@ -215,6 +220,37 @@ def espeak_cli(text: str, rate: int) -> bytes:
     if out.returncode != 0:
         raise TtsError(f"espeak-ng exited {out.returncode}")
     return out.stdout
+
+
+def phonemes(text: str, voice: str = VOICE) -> str:
+    """What espeak-ng will say for a text, as its phoneme mnemonics (`espeak-ng -x`), language switches
+    shown as `(en)`…`(cmn)`."""
+    exe = shutil.which("espeak-ng")
+    if not exe:
+        raise TtsError("espeak-ng not installed")
+    out = subprocess.run(
+        [exe, "-v", voice, "-q", "-x", normalize_for_speech(text)],
+        capture_output=True,
+        timeout=SYNTH_TIMEOUT_S,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise TtsError(f"espeak-ng exited {out.returncode}")
+    return out.stdout.decode("utf-8", "replace")
+
+
+def foreign_share(phoneme_text: str) -> tuple[int, int]:
+    """(words read by another language's voice, all words) in `espeak-ng -x` output."""
+    foreign = total = 0
+    switched = False
+    for chunk in re.split(r"[\s_|]+", phoneme_text):
+        for part in re.split(r"(\([a-z-]+\))", chunk):
+            if re.fullmatch(r"\([a-z-]+\)", part):
+                switched = part not in ("(cmn)", "(zh)")
+            elif part:
+                total += 1
+                foreign += switched
+    return foreign, total
 
 
 class Synthesizer:

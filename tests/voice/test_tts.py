@@ -62,3 +62,48 @@ def test_many_threads_share_libespeak_safely(synth: tts.Synthesizer) -> None:
 
     results = asyncio.run(go())
     assert all(codec.duration_ms(r.pcm) > 300 for r in results)
+
+
+def _spoken_prompts() -> list[str]:
+    """Every fixed prompt of the phone line, and replies with the numbers a caller must understand."""
+    from voice.call import P
+
+    fills = {"how": "用电话按键输入", "what": "工单号"}
+    return [text.format(**fills) for text in P.values()] + [
+        "好的，已为您登记，工单号是202612040017。工作人员会在3个工作日内给您回电。",
+        "您留的电话是13912345678，对吗？",
+        "残疾人两项补贴按每人每月100元发放，重度残疾人护理补贴提高到65%。",
+        "紧急情况请立即拨打110、120或119。",
+    ]
+
+
+def test_every_prompt_is_spoken_with_mandarin_phonemes() -> None:
+    """What the caller hears, checked on espeak-ng's phonemes: no syllable goes through another language's
+    voice, and numbers are read the Chinese way (按0 -> 零, 幺 for 1 in phone numbers)."""
+    for text in _spoken_prompts():
+        said = tts.phonemes(text)
+        foreign, total = tts.foreign_share(said)
+        assert total > 0 and foreign == 0, (text, said)
+    assert "l'i35N" in tts.phonemes("请按0")  # 零 (líng)
+    assert "j'Au55" in tts.phonemes("13912345678")  # 幺 (yāo)
+
+
+def test_the_phoneme_check_hears_the_english_voice() -> None:
+    """The check can fail: espeak-ng's plain `cmn` voice reads most of the same prompts as English."""
+    foreign = total = 0
+    for text in _spoken_prompts():
+        f, t = tts.foreign_share(tts.phonemes(text, "cmn"))
+        foreign, total = foreign + f, total + t
+    assert foreign / total > 0.5
+
+
+def test_the_library_speaks_with_the_chosen_voice(synth: tts.Synthesizer) -> None:
+    """pyttsx3 (libespeak-ng) is set to VOICE: its audio lasts as long as the command line's with VOICE,
+    not as long as with `cmn`, whose English letters take much longer to say."""
+    text = "请问您要办理什么业务？需要人工服务请告诉我。"
+    spoken = synth.synthesize_blocking(text)
+    assert spoken.source == "pyttsx3"
+    heard = codec.duration_ms(spoken.pcm)
+    chosen = codec.duration_ms(*tts.verify_wav(tts.espeak_cli(text, synth.rate)))
+    plain = codec.duration_ms(*tts.verify_wav(tts.espeak_cli(text, synth.rate, "cmn")))
+    assert abs(heard - chosen) < 0.1 * chosen < abs(heard - plain), (heard, chosen, plain)
