@@ -19,7 +19,7 @@ from api.db import get_engine
 from api.models.ticket import TicketCreate, TicketKind
 from api.services import grievance_log, tickets
 from api.services.masking import mask_text
-from api.services.on_duty import CHINA_TZ, callback_promise, within_service_hours
+from api.services.on_duty import CHINA_TZ, callback_promise, phone_transfer_configured, within_service_hours
 from api.settings import Settings
 
 log = logging.getLogger("voice.actions")
@@ -52,8 +52,9 @@ class CallActions:
 
     def can_transfer(self, now: datetime | None = None) -> bool:
         return bool(
-            self.settings.twilio_enabled
-            and self.settings.voice_transfer_number
+            phone_transfer_configured(
+                twilio_enabled=self.settings.twilio_enabled, transfer_number=self.settings.voice_transfer_number or ""
+            )
             and self.is_twilio_call
             and within_service_hours(
                 now or datetime.now(CHINA_TZ), self.settings.voice_service_hours, self.settings.service_days

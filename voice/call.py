@@ -572,6 +572,10 @@ class Call:
         if reply.handoff and self.actions.can_transfer():
             spoken += P["transfer"]
             after = self._do_transfer
+        elif reply.handoff and not reply.ticket_number:
+            # the assistant handed over (an emergency, two misunderstandings) but this call cannot be
+            # moved to a person: never leave the caller holding for nobody, arrange the call-back
+            after = self._callback_flow
         await self.say(spoken, timing=timing, after=after)
 
     # --- keys ---
@@ -581,6 +585,10 @@ class Call:
             await self.say(P["transfer"], after=self._do_transfer)
             self.actions.log_key_action("[按键0] 要求人工服务", P["transfer"], ticket_number=None, handoff=True)
             return
+        await self._callback_flow()
+
+    async def _callback_flow(self) -> None:
+        """No person can take the call now: a confirmed number, a call-back work order, what happens next."""
         if not self.actions.caller_phone:
             self.pending_action = "callback"
             self.keys.expect = Expect.phone

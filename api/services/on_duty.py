@@ -67,7 +67,7 @@ def callback_promise(now: datetime, spec: str, days: str = "workdays") -> str:
 @dataclass(frozen=True)
 class OnDuty:
     available: bool
-    reason: str  # "on_duty" | "out_of_hours" | "nobody_signed_in"
+    reason: str  # "on_duty" | "out_of_hours" | "nobody_signed_in" | "no_phone_transfer"
     hours: str
     next_service: str  # e.g. "12月4日星期五8:30", empty when available
 
@@ -96,12 +96,28 @@ def signed_in_staff(session: Session, *, now: datetime) -> int:
     return len(set(rows))
 
 
-def on_duty(session: Session, *, hours: str, days: str = "workdays", now: datetime | None = None) -> OnDuty:
+def phone_transfer_configured(*, twilio_enabled: bool, transfer_number: str) -> bool:
+    """A phone call can be moved to a person only through Twilio, to a configured number or SIP address."""
+    return bool(twilio_enabled and transfer_number.strip())
+
+
+def on_duty(
+    session: Session,
+    *,
+    hours: str,
+    days: str = "workdays",
+    now: datetime | None = None,
+    phone_transfer: bool | None = None,
+) -> OnDuty:
+    """`phone_transfer` is given for a caller: a console operator cannot take a phone call that cannot be
+    transferred (no Twilio or no transfer number), so a caller is not told to hold for nobody."""
     now = now or utcnow()
     if not within_service_hours(now, hours, days):
         start = next_service_day(now, hours, days)
         words = f"{start.month}月{start.day}日星期{WEEKDAYS[start.weekday()]}{start.strftime('%H:%M')}"
         return OnDuty(False, "out_of_hours", hours, words)
+    if phone_transfer is False:
+        return OnDuty(False, "no_phone_transfer", hours, "")
     if not signed_in_staff(session, now=now):
         return OnDuty(False, "nobody_signed_in", hours, "")
     return OnDuty(True, "on_duty", hours, "")

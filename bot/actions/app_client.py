@@ -139,9 +139,10 @@ class AppClient:
         response = self._request("POST", "/api/knowledge/evidence", idempotent=True, json={"text": text[:2000]})
         return self._json(response, "/api/knowledge/evidence")
 
-    def on_duty(self) -> dict[str, Any]:
-        """GET /api/on-duty -> {"available", "reason", "hours", "next_service"}."""
-        response = self._request("GET", "/api/on-duty", idempotent=True)
+    def on_duty(self, channel: str = "web") -> dict[str, Any]:
+        """GET /api/on-duty -> {"available", "reason", "hours", "next_service"}; for a caller, "available"
+        also needs a way to move the call to a person."""
+        response = self._request("GET", "/api/on-duty", idempotent=True, params={"channel": channel})
         return self._json(response, "/api/on-duty")
 
 

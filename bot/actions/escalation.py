@@ -59,16 +59,18 @@ def emergency_lines(text: str) -> list[str]:
     return lines
 
 
-async def staff_on_duty() -> Optional[dict[str, Any]]:
-    """The app's answer to "can a person take this now?", or None when it cannot be asked."""
+async def staff_on_duty(channel: str = "web") -> Optional[dict[str, Any]]:
+    """The app's answer to "can a person take this now?" on this channel, or None when it cannot be asked."""
     try:
-        return await asyncio.to_thread(get_client().on_duty)
+        return await asyncio.to_thread(get_client().on_duty, channel)
     except AppUnavailable:
         return None
 
 
 def nobody_text(state: dict[str, Any]) -> str:
     """Why no person can answer now, honestly and in one sentence."""
+    if state.get("reason") == "no_phone_transfer":
+        return "电话现在不能直接转接工作人员。"
     if state.get("reason") == "out_of_hours":
         when = f"，工作人员{state['next_service']}上班" if state.get("next_service") else ""
         return f"现在是非工作时间（工作日{state.get('hours') or ''}有人值班）{when}。"
@@ -90,7 +92,7 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        state = await staff_on_duty()
+        state = await staff_on_duty(channel_of(tracker))
         if state is not None and not state.get("available"):
             return await self._nobody(dispatcher, tracker, state)
         if tracker.get_slot("reply_style") == "easy" and channel_of(tracker) != "voice":

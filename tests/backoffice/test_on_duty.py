@@ -215,3 +215,22 @@ def test_on_duty_endpoint_follows_console_logins(round_the_clock: None, client: 
     Staff(client, make_user(db, "operator"))
     after = client.get("/api/on-duty", headers=headers).json()
     assert after == {"available": True, "reason": "on_duty", "hours": ALWAYS, "next_service": ""}
+
+
+def test_a_caller_is_not_promised_a_person_the_call_cannot_reach(
+    round_the_clock: None, client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator signed in to the console can answer chats, not a phone call that cannot be transferred."""
+    from api.settings import get_settings
+
+    headers = login(client, make_user(db, "auditor"))
+    Staff(client, make_user(db, "operator"))
+    assert client.get("/api/on-duty", params={"channel": "web"}, headers=headers).json()["available"] is True
+    voice = client.get("/api/on-duty", params={"channel": "voice"}, headers=headers).json()
+    assert voice == {"available": False, "reason": "no_phone_transfer", "hours": ALWAYS, "next_service": ""}
+    monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", "a-test-auth-token")
+    monkeypatch.setenv("HOTLINE_VOICE_TRANSFER_NUMBER", "+862212345678")
+    get_settings.cache_clear()
+    assert client.get("/api/on-duty", params={"channel": "voice"}, headers=headers).json()["available"] is True
+    assert client.get("/api/on-duty", params={"channel": "fax"}, headers=headers).status_code == 422
