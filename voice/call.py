@@ -26,7 +26,7 @@ from voice import codec, preferences
 from voice import twilio_protocol as tp
 from voice.actions import CHINA_TZ, CallActions, callback_promise
 from voice.asr import AsrResult, CallRecognizer
-from voice.keys import Expect, KeyCollector
+from voice.keys import Expect, KeyCollector, number_problem
 from voice.speech_text import (
     correct_transcript,
     looks_like_phone,
@@ -86,6 +86,8 @@ def expected_number(reply: str) -> Expect:
     if re.search(r"\d{5,}", reply):
         return Expect.nothing
     asks = re.search(r"(请|告诉|提供|留下|输入|说出|多少|是什么)", reply)
+    if asks and "后四位" in reply:
+        return Expect.last4
     if asks and re.search(r"工单(号|编号)", reply):
         return Expect.ticket
     if asks and re.search(r"(手机|电话|联系)(号码|方式)", reply):
@@ -104,7 +106,7 @@ def reprompt_for(expect: Expect, *, listening: bool, callback: bool = False) -> 
     how = "说出或者用电话按键输入" if listening else "用电话按键输入"
     if callback and expect is Expect.phone:
         return P["reprompt_callback"].format(how=how)
-    what = {Expect.phone: "您的手机号码", Expect.ticket: "工单号"}.get(expect)
+    what = {Expect.phone: "您的手机号码", Expect.ticket: "工单号", Expect.last4: "电话号码的后四位"}.get(expect)
     if what:
         return P["reprompt_number"].format(how=how, what=what)
     return P["reprompt"] if listening else P["reprompt_keypad"]
@@ -332,7 +334,12 @@ class Call:
         elif action.kind == "other":
             await self.say(P["consent_keys"], remember=False)
         elif action.kind == "number":
-            await self.say(f"您输入的号码是：{read_number(action.value)}。正确请按井号键，重新输入请按星号键。")
+            problem = number_problem(self.keys.expect, action.value)
+            if problem:
+                self.keys.reset()
+                await self.say(problem + P["reenter"])
+            else:
+                await self.say(f"您输入的号码是：{read_number(action.value)}。正确请按井号键，重新输入请按星号键。")
         elif action.kind == "confirm":
             await self.use_number(action.value)
         elif action.kind == "reenter":
@@ -697,7 +704,11 @@ class Call:
 
     async def use_number(self, number: str) -> None:
         action, self.pending_action = self.pending_action, ""
-        self.keys.expect = Expect.nothing
+        asked, self.keys.expect = self.keys.expect, Expect.nothing
+        if not action and asked is Expect.nothing and looks_like_ticket(number):
+            # a work-order number keyed with nothing asked: the keypad way to ask for its progress
+            await self.ask_assistant(f"查询工单{number}", None, time.perf_counter())
+            return
         if action == "callback":
             await self._callback_order(number)
         elif action == "sms":

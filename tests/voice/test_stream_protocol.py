@@ -251,3 +251,35 @@ def test_words_said_just_before_hanging_up_reach_the_log(voice_app: str, ko_spee
             records = list(s.exec(select(GrievanceRecord).where(GrievanceRecord.session_id == f"voice-{call_sid}")))
     assert len(records) == 1, "the last words were not logged"
     assert records[0].text and records[0].asr_confidence is not None and records[0].channel == "voice"
+
+
+def test_a_call_back_number_too_short_is_refused_and_asked_again(voice_app: str) -> None:
+    """Key 0, then 987#: no call-back order with the "phone number" 987; the caller is told why."""
+
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
+        await peer.said()
+        await peer.finish_utterance()
+        await peer.dtmf("0")
+        assert P["ask_phone"] in await peer.said()
+        await peer.finish_utterance()
+        await peer.dtmf("987#")
+        refused = await peer.said()
+        assert "3位数字" in refused and "11位" in refused and P["reenter"] in refused
+        await peer.finish_utterance()
+        await peer.dtmf("13812345678#")
+        assert "幺三八，幺二三四，五六七八" in await peer.said()
+        await peer.finish_utterance()
+        await peer.dtmf("#")
+        promise = await peer.said()
+        assert "工单号是" in promise and "回电" in promise
+        await peer.ws.close()
+
+    run(go())
+    from api.db import get_engine
+    from api.models.ticket import Ticket
+
+    with Session(get_engine()) as session:
+        phones = [t.contact_phone for t in session.exec(select(Ticket)).all()]
+    assert phones == ["13812345678"]

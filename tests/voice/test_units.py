@@ -12,7 +12,7 @@ from voice import codec
 from voice import twilio_protocol as tp
 from voice.actions import CHINA_TZ, callback_promise, within_service_hours
 from voice.call import P, expected_number, offer_again, read_number, reprompt_for
-from voice.keys import Expect, KeyCollector
+from voice.keys import Expect, KeyAction, KeyCollector, number_problem
 from voice.speech_text import (
     correct_transcript,
     normalize_for_speech,
@@ -192,3 +192,34 @@ def test_key_collector_consent_question() -> None:
     assert keys.press("5").kind == "other" and not keys.buffer  # no number started by a stray key
     assert [keys.press(k).kind for k in "0*#9"] == ["handoff", "slower", "repeat", "sms"]
     assert KeyCollector().press("1").kind == "digit"  # outside a question, 1 is just a digit
+
+
+def test_last_four_digits_are_digits_never_commands() -> None:
+    """Asked for the last four phone digits, 0 and 9 are digits (not a person, not an SMS)."""
+    asked = ["请提供登记电话的后四位数字。", "没有查到这个工单。请再说一遍电话后四位，我马上再查。也可以按0转人工。"]
+    assert all(expected_number(reply) is Expect.last4 for reply in asked)
+    keys = KeyCollector(expect=Expect.last4)
+    assert [keys.press(k).kind for k in "0905"] == ["digit"] * 4
+    assert keys.press("#") == KeyAction("number", "0905")
+    assert "后四位" in reprompt_for(Expect.last4, listening=False)
+
+
+@pytest.mark.parametrize(
+    ("expect", "number", "ok"),
+    [
+        (Expect.phone, "13912345678", True),
+        (Expect.phone, "02212345678", True),  # a landline with its area code
+        (Expect.phone, "987", False),
+        (Expect.phone, "1391234567", False),
+        (Expect.ticket, "202612040017", True),
+        (Expect.ticket, "20261204001", False),
+        (Expect.last4, "5520", True),
+        (Expect.last4, "552", False),
+        (Expect.nothing, "987", True),  # nothing asked: the assistant decides what it is
+    ],
+)
+def test_keyed_numbers_are_checked_for_what_was_asked(expect: Expect, number: str, ok: bool) -> None:
+    problem = number_problem(expect, number)
+    assert (problem == "") is ok
+    if not ok:
+        assert f"{len(number)}位" in problem
