@@ -40,7 +40,10 @@ from voice.tts import Synthesizer
 
 log = logging.getLogger("voice.call")
 
-DRAIN_SECONDS = 5.0  # how long a call that has ended may still decode what it received
+DRAIN_SECONDS = 5.0
+# On a keypad-only line: this much talking, then this much quiet, and the caller is told what keys do.
+TALK_MS = 400
+TALK_END_MS = 500  # how long a call that has ended may still decode what it received
 
 P = {
     "greeting": "您好，这里是残联服务热线。为了保证服务质量，通话内容会被记录。"
@@ -48,6 +51,8 @@ P = {
     "greeting_keypad": "您好，这里是残联服务热线。为了保证服务质量，通话内容会被记录。"
     "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。需要输入号码时，输完请按井号键。",
     "asr_lost": "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。",
+    "speech_unheard": "很抱歉，现在听不懂说话，请用电话按键：需要人工服务请按0，再听一遍请按井号键，"
+    "输入工单号后按井号键可以查询进度。",
     "reprompt": "您还在吗？请直接说出您的问题。需要人工服务，请按0。",
     "reprompt_keypad": "您还在吗？很抱歉，语音识别暂时无法使用。需要人工服务，请按0；再听一遍，请按井号键。",
     "reprompt_number": "您还在吗？请{how}{what}，输完请按井号键。需要人工服务，请按0。",
@@ -202,6 +207,9 @@ class Call:
         self._then_end = False
         self._activity_clock = 0
         self._voiced_ms = 0
+        self._talked_ms = 0  # voiced audio since the caller was last told that speech is not understood
+        self._quiet_ms = 0
+        self._speech_unheard_told = False
         self._last_key_clock: int | None = None
         self._digit_hint_given = False
         self._asr_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -280,18 +288,30 @@ class Call:
         self.clock_ms += frame_ms
         if codec.rms(pcm) >= self.config.vad_rms:
             self._voiced_ms += frame_ms
-            self._activity_clock = self.clock_ms
+            self._talked_ms += frame_ms
+            self._quiet_ms = 0
+            if self.hears_speech:  # on a keypad-only line talking is no answer: the silence prompts go on
+                self._activity_clock = self.clock_ms
         else:
             self._voiced_ms = 0
+            self._quiet_ms += frame_ms
         if self.recognizer is not None:
             self._asr_queue.put_nowait(pcm)
         if self.phase is Phase.speaking:
-            if self._voiced_ms >= self.config.barge_in_ms and not self._then_end:
+            # without a recogniser the caller's voice cannot be understood: it does not cut the keys' prompt
+            if self.hears_speech and self._voiced_ms >= self.config.barge_in_ms and not self._then_end:
                 await self.barge_in()
             elif self._playback_end_clock is not None and self.clock_ms >= self._playback_end_clock:
                 await self._playback_done(self._utt)
         elif self.phase is Phase.listening:
-            if self._voiced_ms:
+            if not self.hears_speech and self._talked_ms >= TALK_MS and self._quiet_ms >= TALK_END_MS:
+                self._talked_ms = 0
+                if not self._speech_unheard_told:
+                    # told once, as soon as the caller stops talking, what the keys do
+                    self._speech_unheard_told = True
+                    await self.say(P["speech_unheard"])
+                    return
+            if self._voiced_ms and self.hears_speech:
                 self.silences = 0
             typing = self.keys.buffer and self._last_key_clock is not None and not self._digit_hint_given
             if typing and self.clock_ms - (self._last_key_clock or 0) >= self.config.digit_timeout_ms:

@@ -134,6 +134,7 @@ def test_silence_while_a_phone_number_is_awaited_repeats_that_request(voice_app:
     run(go())
 
 
+@pytest.mark.vosk_model
 def test_barge_in_sends_clear(voice_app: str) -> None:
     async def go() -> None:
         peer = await connect(voice_app)
@@ -145,7 +146,32 @@ def test_barge_in_sends_clear(voice_app: str) -> None:
         assert msgs[-1]["streamSid"] == peer.sid
         # after the clear the line is listening: a key is answered at once
         await peer.dtmf("#")
+        assert await peer.said() == P["greeting"]
+        await peer.ws.close()
+
+    run(go())
+
+
+def test_a_caller_who_talks_on_a_keypad_only_line_is_told_once_what_keys_do(voice_app: str) -> None:
+    """No speech model: talking does not cut the greeting (it names the keys); once the caller stops
+    talking they hear at once, and only once, that speech is not understood and which keys work."""
+
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
         assert await peer.said() == P["greeting_keypad"]
+        await peer.until(lambda m: m["event"] == "media")
+        await peer.media(tone(600))  # talking over the greeting
+        msgs = await peer.finish_utterance()
+        assert not [m for m in msgs if m["event"] == "clear"]
+        await peer.media(tone(800) + codec.silence_pcm(700))
+        assert await peer.said(timeout=5) == P["speech_unheard"]
+        await peer.finish_utterance()
+        await peer.media(tone(800) + codec.silence_pcm(700))
+        with pytest.raises(asyncio.TimeoutError):  # not told a second time
+            await peer.said(timeout=2)
+        await peer.dtmf("0")  # the keys work
+        assert P["ask_phone"] in await peer.said()
         await peer.ws.close()
 
     run(go())
