@@ -37,10 +37,15 @@ from voice.speech_text import (
     spoken_digits,
 )
 from voice.tts import Synthesizer
+from voice.turn_end import TurnEnd
 
 log = logging.getLogger("voice.call")
 
 DRAIN_SECONDS = 5.0
+# Put on the recognition queue when the caller's turn has ended: take the recogniser's final result now.
+ENDPOINT = b""
+# Quiet after which a new stretch of speech is decoded as a turn of its own.
+FRESH_START_MS = 800
 # On a keypad-only line: this much talking, then this much quiet, and the caller is told what keys do.
 TALK_MS = 400
 TALK_END_MS = 500  # how long a call that has ended may still decode what it received
@@ -210,6 +215,8 @@ class Call:
         self._talked_ms = 0  # voiced audio since the caller was last told that speech is not understood
         self._quiet_ms = 0
         self._speech_unheard_told = False
+        self._turn_end = TurnEnd()
+        self._quiet_run_ms = 0
         self._last_key_clock: int | None = None
         self._digit_hint_given = False
         self._asr_queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -286,7 +293,13 @@ class Call:
         pcm = codec.ulaw_to_pcm16(media.payload)
         frame_ms = max(1, len(media.payload) * 1000 // codec.SAMPLE_RATE)
         self.clock_ms += frame_ms
-        if codec.rms(pcm) >= self.config.vad_rms:
+        voiced = codec.rms(pcm) >= self.config.vad_rms
+        if self.recognizer is not None and voiced and self._quiet_run_ms >= FRESH_START_MS:
+            # speech after a long quiet: close what the recogniser holds (silence, or words it has not
+            # finalised) first, so that the caller's turn is decoded on its own and its end is quick
+            self._asr_queue.put_nowait(ENDPOINT)
+        self._quiet_run_ms = 0 if voiced else self._quiet_run_ms + frame_ms
+        if voiced:
             self._voiced_ms += frame_ms
             self._talked_ms += frame_ms
             self._quiet_ms = 0
@@ -297,6 +310,8 @@ class Call:
             self._quiet_ms += frame_ms
         if self.recognizer is not None:
             self._asr_queue.put_nowait(pcm)
+            if self.phase is Phase.listening and self._turn_end.frame(voiced, frame_ms, slow=self.slow):
+                self._asr_queue.put_nowait(ENDPOINT)
         if self.phase is Phase.speaking:
             # without a recogniser the caller's voice cannot be understood: it does not cut the keys' prompt
             if self.hears_speech and self._voiced_ms >= self.config.barge_in_ms and not self._then_end:
@@ -382,6 +397,7 @@ class Call:
         if self.phase is Phase.ended:
             return
         self._utt += 1
+        self._turn_end.reset()
         if remember:
             self.last_spoken = text
         self.phase = Phase.speaking
@@ -520,15 +536,27 @@ class Call:
             if chunk is None:
                 return
             parts = [chunk]
-            ended = False
+            ended = turn_over = False
             while not self._asr_queue.empty():
                 nxt = self._asr_queue.get_nowait()
                 if nxt is None:
                     ended = True
                     break
+                if nxt == ENDPOINT:
+                    turn_over = True
+                    break
                 parts.append(nxt)
             try:
-                result = await self.recognizer.accept(b"".join(parts), want_partial=self.phase is Phase.speaking)
+                audio = b"".join(p for p in parts if p != ENDPOINT)
+                result = (
+                    await self.recognizer.accept(audio, want_partial=self.phase is Phase.speaking) if audio else None
+                )
+                if result is not None:
+                    await self.on_asr(result, time.perf_counter())
+                    result = None
+                if turn_over or chunk == ENDPOINT:
+                    # the caller stopped: the recogniser's final result now, not after its own silence rules
+                    result = await self.recognizer.flush()
             except Exception:
                 log.exception("recognition failed; continuing by keypad")
                 self.recognizer = None

@@ -1,8 +1,11 @@
 """`hotline call FILE.wav`: a local caller speaking Twilio's Media Streams protocol.
 
 For people without a Twilio account (and for the benchmark): streams a WAV as
-8 kHz μ-law in 20 ms frames over the same WebSocket the phone company uses,
-acknowledges marks as a player would, and prints each turn with its timings.
+8 kHz μ-law in 20 ms frames over the same WebSocket the phone company uses, and
+plays what comes back as a phone does: a mark is returned only once the audio sent
+before it has had time to play (at once after a `clear`, as Twilio does). The reply
+delay is measured as the caller lives it: from the last voiced frame of the caller's
+audio to the first frame of the reply.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ class CallLog:
     first_frame_at: float | None = None
     ended: bool = False
     marks: list[str] = field(default_factory=list)
+    speech_end_at: float | None = None  # when the last voiced frame of the caller's audio was sent
+    reply_at: float | None = None  # the first frame of audio after that
+
+    @property
+    def reply_delay_ms(self) -> float | None:
+        """From the caller's real end of speech to the first reply audio."""
+        if self.speech_end_at is None or self.reply_at is None:
+            return None
+        return (self.reply_at - self.speech_end_at) * 1000
 
 
 def local_stream_token(call_sid: str, caller: str = "", *, secret: str | None = None) -> str:
@@ -64,27 +76,48 @@ async def place_call(
     turn_seen = asyncio.Event()
 
     async with websockets.connect(url, max_size=2**22, open_timeout=10) as ws:
+        # the player: audio plays in order at real speed, a mark comes back when what precedes it has played
+        playing_until = time.perf_counter()
+        pending: list[asyncio.Task[None]] = []
+
+        async def played(name: str, at: float) -> None:
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            await ws.send(tp.peer_mark(sid, name))
+
+        def mark_done(name: str) -> None:
+            if name.endswith("-end"):
+                if not greeting_done.is_set():
+                    greeting_done.set()
+                elif turn_seen.is_set():
+                    reply_done.set()
 
         async def receive() -> None:
+            nonlocal playing_until
             async for raw in ws:
                 msg = json.loads(raw)
                 kind = msg.get("event")
+                now = time.perf_counter()
                 if kind == "media":
                     out.frames += 1
                     if out.first_frame_at is None:
-                        out.first_frame_at = time.perf_counter()
+                        out.first_frame_at = now
+                    if out.speech_end_at is not None and out.reply_at is None:
+                        out.reply_at = now
+                    playing_until = max(playing_until, now) + codec.FRAME_MS / 1000
                 elif kind == "mark":
                     name = msg["mark"]["name"]
                     out.marks.append(name)
                     if echo:
-                        await ws.send(tp.peer_mark(sid, name))
-                    if name.endswith("-end"):
-                        if not greeting_done.is_set():
-                            greeting_done.set()
-                        elif turn_seen.is_set():
-                            reply_done.set()
+                        pending.append(asyncio.create_task(played(name, playing_until)))
+                    asyncio.get_running_loop().call_at(
+                        asyncio.get_running_loop().time() + max(0.0, playing_until - now), mark_done, name
+                    )
                 elif kind == "clear":
                     out.clears += 1
+                    playing_until = now  # the buffer is dropped: the marks still waiting come back at once
+                    for task in pending:
+                        task.cancel()
+                    pending.clear()
                 elif kind == "hotline":
                     info = msg["hotline"]
                     if info.get("type") == "turn":
@@ -107,10 +140,13 @@ async def place_call(
                 await ws.send(tp.peer_dtmf(sid, key))
             if pcm8k:
                 audio = pcm8k + codec.silence_pcm(tail_ms)
+                last_voiced = codec.last_voiced_frame(pcm8k)
                 ts = 0
                 started = time.perf_counter()
                 for i, frame in enumerate(codec.pcm_to_frames(audio)):
                     await ws.send(tp.peer_media(sid, frame, ts))
+                    if i == last_voiced:
+                        out.speech_end_at = time.perf_counter()
                     ts += codec.FRAME_MS
                     if realtime:
                         delay = started + (i + 1) * codec.FRAME_MS / 1000 - time.perf_counter()
@@ -155,9 +191,11 @@ def call(
         typer.echo(
             f"turn {i}: heard 「{turn.get('heard')}」 (confidence {conf if conf is not None else '-'})\n"
             f"        reply 「{turn.get('reply')}」\n"
-            f"        gateway {turn.get('gateway_ms')} ms, end of speech → first reply audio "
+            f"        gateway {turn.get('gateway_ms')} ms, end of the turn → first reply audio "
             f"{turn.get('endpoint_to_first_audio_ms')} ms"
         )
+    if result.reply_delay_ms is not None:
+        typer.echo(f"your real end of speech → first reply audio: {result.reply_delay_ms:.0f} ms")
     if not result.turns:
         typer.echo("no turn: nothing was recognised (is a speech model installed? see /health)")
     typer.echo(f"{result.frames} audio frames received, {result.clears} clear, {time.perf_counter() - started:.1f} s")

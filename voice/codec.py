@@ -64,6 +64,20 @@ def rms(pcm16: bytes) -> int:
     return audioop.rms(pcm16, 2) if len(pcm16) >= 2 else 0
 
 
+# A 20 ms frame this loud or louder is speech for `last_voiced_frame` (about -40 dBFS).
+VOICED_RMS = 300
+
+
+def last_voiced_frame(pcm16_8k: bytes, threshold: int = VOICED_RMS) -> int:
+    """Index of the last 20 ms frame with speech in it (-1 if none): where the speaker really stopped."""
+    size = SAMPLE_RATE * FRAME_MS // 1000 * 2
+    last = -1
+    for i in range(0, len(pcm16_8k), size):
+        if rms(pcm16_8k[i : i + size]) >= threshold:
+            last = i // size
+    return last
+
+
 def silence_pcm(ms: int, rate: int = SAMPLE_RATE) -> bytes:
     return b"\x00\x00" * (rate * ms // 1000)
 

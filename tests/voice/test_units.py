@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from voice import codec
+from voice import codec, turn_end
 from voice import twilio_protocol as tp
 from voice.actions import CHINA_TZ, callback_promise, within_service_hours
 from voice.call import P, expected_number, offer_again, read_number, reprompt_for
@@ -22,6 +22,7 @@ from voice.speech_text import (
     split_sentences,
     spoken_digits,
 )
+from voice.turn_end import TurnEnd
 
 
 def test_ulaw_round_trip_and_silence() -> None:
@@ -223,3 +224,40 @@ def test_keyed_numbers_are_checked_for_what_was_asked(expect: Expect, number: st
     assert (problem == "") is ok
     if not ok:
         assert f"{len(number)}位" in problem
+
+
+def _quiet_until_turn_end(turn: TurnEnd, *, slow: bool = False) -> int:
+    waited = 0
+    while not turn.frame(False, 20, slow=slow):
+        waited += 20
+        assert waited < 5000
+    return waited + 20
+
+
+def test_the_turn_ends_after_a_short_quiet_adapted_to_the_caller() -> None:
+    turn = TurnEnd()
+    assert not any(turn.frame(True, 20) for _ in range(30))  # 600 ms of speech
+    assert turn_end.BASE_MS <= _quiet_until_turn_end(turn) < turn_end.BASE_MS + 20
+    turn.frame(True, 20)
+    assert not any(turn.frame(True, 20) for _ in range(30))
+    slow = _quiet_until_turn_end(turn, slow=True)  # a caller who asked for slow speech
+    assert turn_end.SLOW_MS <= slow < turn_end.SLOW_MS + 20
+
+
+def test_a_caller_who_pauses_mid_sentence_gets_a_longer_wait() -> None:
+    turn = TurnEnd()
+    for _ in range(4):  # speech, a 400 ms pause, speech again: the pause is the caller's own rhythm
+        for _ in range(20):
+            turn.frame(True, 20)
+        for _ in range(20):
+            assert not turn.frame(False, 20)
+    assert turn.wait_ms() == int(400 * 1.3) > turn_end.BASE_MS
+    hesitant = TurnEnd(pauses=[2000] * 5)
+    assert hesitant.wait_ms() == turn_end.MAX_MS  # never longer than the ceiling
+
+
+def test_a_click_or_a_cough_is_no_turn() -> None:
+    turn = TurnEnd()
+    for _ in range(5):  # 100 ms
+        turn.frame(True, 20)
+    assert not any(turn.frame(False, 20) for _ in range(100))
