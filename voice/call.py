@@ -51,10 +51,10 @@ TALK_MS = 400
 TALK_END_MS = 500  # how long a call that has ended may still decode what it received
 
 P = {
-    "greeting": "您好，这里是残联服务热线。为了保证服务质量，通话内容会被记录。"
-    "请直接说出您要咨询或办理的事情。需要人工服务，请随时按0。",
-    "greeting_keypad": "您好，这里是残联服务热线。为了保证服务质量，通话内容会被记录。"
-    "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。需要输入号码时，输完请按井号键。",
+    # key 0 and the recording notice come first: within the first six seconds of the call
+    "greeting": "您好，残联服务热线。人工服务请按0，通话会录音。请直接说出您要咨询或办理的事情，需要人工服务随时按0。",
+    "greeting_keypad": "您好，残联服务热线。人工服务请按0，通话会录音。"
+    "很抱歉，语音识别暂时无法使用。需要输入号码时，输完请按井号键。",
     "asr_lost": "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。",
     "speech_unheard": "很抱歉，现在听不懂说话，请用电话按键：需要人工服务请按0，再听一遍请按井号键，"
     "输入工单号后按井号键可以查询进度。",

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from voice import codec, tts
+from voice.speech_text import split_sentences
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +108,21 @@ def test_the_library_speaks_with_the_chosen_voice(synth: tts.Synthesizer) -> Non
     chosen = codec.duration_ms(*tts.verify_wav(tts.espeak_cli(text, synth.rate)))
     plain = codec.duration_ms(*tts.verify_wav(tts.espeak_cli(text, synth.rate, "cmn")))
     assert abs(heard - chosen) < 0.1 * chosen < abs(heard - plain), (heard, chosen, plain)
+
+
+@pytest.mark.parametrize("name", ["greeting", "greeting_keypad"])
+def test_key_zero_and_the_recording_notice_come_within_six_seconds(name: str) -> None:
+    """A caller hears how to reach a person, and that the call is recorded, before six seconds have passed
+    (at the line's configured speech rate, sentence by sentence as the call streams them)."""
+    from api.settings import Settings
+    from voice.call import P
+
+    text = P[name]
+    cut = max(text.index("按0"), text.index("录音")) + 2
+    heard = text[: text.index("。", cut) + 1]
+    line = tts.Synthesizer(workers=1, rate=Settings().voice_tts_rate)
+    try:
+        spoken = [line.synthesize_blocking(s).pcm for s in split_sentences(heard)]
+    finally:
+        line.close()
+    assert sum(codec.duration_ms(pcm) for pcm in spoken) < 6000
