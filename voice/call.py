@@ -536,25 +536,23 @@ class Call:
             if chunk is None:
                 return
             parts = [chunk]
-            ended = turn_over = False
-            while not self._asr_queue.empty():
+            ended = False
+            turn_over = chunk == ENDPOINT
+            while not turn_over and not self._asr_queue.empty():
                 nxt = self._asr_queue.get_nowait()
                 if nxt is None:
                     ended = True
                     break
-                if nxt == ENDPOINT:
-                    turn_over = True
-                    break
+                turn_over = nxt == ENDPOINT
                 parts.append(nxt)
             try:
-                audio = b"".join(p for p in parts if p != ENDPOINT)
-                result = (
-                    await self.recognizer.accept(audio, want_partial=self.phase is Phase.speaking) if audio else None
-                )
+                audio = b"".join(parts)  # ENDPOINT is empty: it adds nothing
+                partial = self.phase is Phase.speaking
+                result = await self.recognizer.accept(audio, want_partial=partial) if audio else None
                 if result is not None:
                     await self.on_asr(result, time.perf_counter())
                     result = None
-                if turn_over or chunk == ENDPOINT:
+                if turn_over:
                     # the caller stopped: the recogniser's final result now, not after its own silence rules
                     result = await self.recognizer.flush()
             except Exception:

@@ -9,9 +9,10 @@ question has a keypad answer.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from voice.speech_text import looks_like_phone, looks_like_ticket
 
 
 class Expect(StrEnum):
@@ -22,18 +23,16 @@ class Expect(StrEnum):
     consent = "consent"  # a yes/no question: 1 yes, 2 no
 
 
-# What a keyed number must look like for what was asked, and what the caller hears when it does not.
-_MOBILE_OR_LANDLINE = r"1[3-9]\d{9}|0\d{9,11}"
-
-
 def number_problem(expect: Expect, number: str) -> str:
     """Why a keyed number cannot be what was asked for ("" when it can): a phone number is a mobile's
     11 digits or a landline with its area code, a work-order number 12 digits, last four digits 4."""
-    if expect is Expect.phone and not re.fullmatch(_MOBILE_OR_LANDLINE, number):
+    if expect is Expect.phone and not looks_like_phone(number):
         return f"您输入了{len(number)}位数字，手机号码是11位，固定电话要带区号。"
-    if expect is Expect.ticket and not re.fullmatch(r"\d{12}", number):
+    if expect is Expect.ticket and len(number) != 12:
         return f"您输入了{len(number)}位数字，工单号是12位。"
-    if expect is Expect.last4 and not re.fullmatch(r"\d{4}", number):
+    if expect is Expect.ticket and not looks_like_ticket(number):
+        return "这个号码不是工单号，工单号是12位，以登记那天的年月日开头。"
+    if expect is Expect.last4 and len(number) != 4:
         return f"您输入了{len(number)}位数字，请输入电话号码的最后4位。"
     return ""
 

@@ -134,11 +134,6 @@ class AppClient:
         )
         return self._json(response, "/api/knowledge/ask")
 
-    def knowledge_evidence(self, text: str) -> dict[str, Any]:
-        """POST /api/knowledge/evidence -> {"answered", "exact", "confidence", ...}; records nothing."""
-        response = self._request("POST", "/api/knowledge/evidence", idempotent=True, json={"text": text[:2000]})
-        return self._json(response, "/api/knowledge/evidence")
-
     def on_duty(self, channel: str = "web") -> dict[str, Any]:
         """GET /api/on-duty -> {"available", "reason", "hours", "next_service"}; for a caller, "available"
         also needs a way to move the call to a person."""

@@ -137,13 +137,10 @@ class ActionInformWithoutContext(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         text = said_text(tracker) or text_of(tracker)
-        if len(CHINESE.findall(text)) >= TOPIC_MIN_CHINESE:
-            try:
-                found = await asyncio.to_thread(get_client().knowledge_evidence, text)
-            except AppUnavailable:
-                found = {}
-            if found.get("exact"):
-                return await answer_policy(dispatcher, tracker, text)
+        # the evidence the NLU's EvidenceRouter fetched for this very turn (hotline_nlu/evidence.py)
+        found = (tracker.latest_message or {}).get("hotline_evidence") or {}
+        if len(CHINESE.findall(text)) >= TOPIC_MIN_CHINESE and found.get("exact"):
+            return await answer_policy(dispatcher, tracker, text)
         dispatcher.utter_message(response="utter_what_for")
         return []
 

@@ -132,6 +132,8 @@ FALLBACK_THRESHOLD = 0.4
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
+# The key of the evidence in a turn's parse data (`tracker.latest_message` in the actions).
+EVIDENCE_KEY = "hotline_evidence"
 # Below this many Chinese characters a text is an answer, a number or small talk: not worth a lookup.
 MIN_CHINESE = 4
 DEFAULT_TIMEOUT = 1.5
@@ -238,10 +240,18 @@ def small_talk_only(text: str) -> bool:
     return len(CHINESE.findall(rest)) < MIN_SUBSTANCE
 
 
+def kind_marker(kind: str, text: str) -> Optional[re.Match[str]]:
+    """Where the text names this protected kind in words of its own; another service's order number
+    ("快递单号") names no work order of ours."""
+    if kind == "check_ticket_status" and OTHER_SERVICES.search(text):
+        return None
+    return KIND_MARKERS[kind].search(text)
+
+
 def marks(kind: str, text: str) -> bool:
     """The text says it is of this protected kind: its own words, or (in a statement, not a question
     that says it asks) the words of a complaint or a plea."""
-    if KIND_MARKERS[kind].search(text):
+    if kind_marker(kind, text):
         return True
     weak = WEAK_MARKERS.get(kind)
     return bool(weak and weak.search(text) and not ASKING.search(text))
@@ -283,10 +293,10 @@ def decide(
         or (in_scope and asks)
         or (close and (in_scope or (asks and kb_confidence >= answer_strong)))
     )
-    if intent in ("complain", "request_help") and KIND_MARKERS["check_ticket_status"].search(text):
+    if intent in ("complain", "request_help") and kind_marker("check_ticket_status", text):
         return "check_ticket_status"  # "我上周投诉过…想问问处理结果": about a report already made
     # a plea or a complaint in so many words ("能不能派人上门", "我要投诉")
-    strong_kind = next((k for k in ("request_help", "complain") if KIND_MARKERS[k].search(text)), None)
+    strong_kind = next((k for k in ("request_help", "complain") if kind_marker(k, text)), None)
     if intent in KIND_MARKERS:
         if marks(intent, text):
             return None
@@ -302,9 +312,7 @@ def decide(
         return POLICY_INTENT if asks and close and kb_confidence >= answer_strong else None
     if intent in SMALL_TALK_INTENTS and small_talk_only(text):
         return None
-    found = {k: KIND_MARKERS[k].search(text) for k in ("request_human", "check_ticket_status")}
-    if OTHER_SERVICES.search(text):
-        found["check_ticket_status"] = None
+    found = {k: kind_marker(k, text) for k in ("request_human", "check_ticket_status")}
     explicit = [k for k, m in found.items() if m]
     # "人工服务几点上班" is about the hotline's hours; "让你们那里的人给我回个电话" asks for a person
     bare_word = len(explicit) == 1 and len(found[explicit[0]].group(0)) <= 2  # type: ignore[union-attr]
@@ -384,6 +392,10 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             if confident_emergency or not worth_asking(text, int(self.config["min_chinese"])):
                 continue
             found = self._evidence(text)
+            if found is not None:
+                # kept with the turn's parse data: the actions read it instead of asking the app again
+                kept = {"exact": bool(found.get("exact")), "answered": bool(found.get("answered"))}
+                message.set(EVIDENCE_KEY, kept, add_to_output=True)
             routed = decide(
                 text,
                 name,

@@ -310,3 +310,7 @@ def test_a_plea_taken_for_a_complaint_is_a_request_for_help() -> None:
 
 def test_offering_help_in_a_question_about_the_association_is_not_a_plea() -> None:
     assert _decide("残协除了帮忙，还搞不搞宣传和活动", "faq", 0.7, CLOSE) != "request_help"
+
+
+def test_an_unsure_guess_about_a_parcel_is_no_status_lookup() -> None:
+    assert _decide("快递 到 哪 了 单号 SF1234567890 查", "greet", 0.2, None) != "check_ticket_status"

@@ -29,6 +29,18 @@ async def connect(url: str) -> Peer:
     return Peer(await websockets.connect(url, max_size=2**22))
 
 
+async def asked_for_a_call_back_number(url: str) -> Peer:
+    """A caller whose number is unknown presses 0 after the greeting and has heard the request for a number."""
+    peer = await connect(url)
+    await peer.start()
+    await peer.said()
+    await peer.finish_utterance()
+    await peer.dtmf("0")
+    assert P["ask_phone"] in await peer.said()
+    await peer.finish_utterance()
+    return peer
+
+
 def run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
@@ -114,13 +126,7 @@ def test_silence_reprompts_then_ends_politely(voice_app: str) -> None:
 
 def test_silence_while_a_phone_number_is_awaited_repeats_that_request(voice_app: str) -> None:
     async def go() -> None:
-        peer = await connect(voice_app)
-        await peer.start()
-        await peer.said()
-        await peer.finish_utterance()
-        await peer.dtmf("0")
-        assert P["ask_phone"] in await peer.said()
-        await peer.finish_utterance()
+        peer = await asked_for_a_call_back_number(voice_app)
         await peer.media(codec.silence_pcm(8200))
         again = await peer.said()
         # key 0 asked for a person already: the reprompt says what the number is for
@@ -283,13 +289,7 @@ def test_a_call_back_number_too_short_is_refused_and_asked_again(voice_app: str)
     """Key 0, then 987#: no call-back order with the "phone number" 987; the caller is told why."""
 
     async def go() -> None:
-        peer = await connect(voice_app)
-        await peer.start()
-        await peer.said()
-        await peer.finish_utterance()
-        await peer.dtmf("0")
-        assert P["ask_phone"] in await peer.said()
-        await peer.finish_utterance()
+        peer = await asked_for_a_call_back_number(voice_app)
         await peer.dtmf("987#")
         refused = await peer.said()
         assert "3位数字" in refused and "11位" in refused and P["reenter"] in refused
