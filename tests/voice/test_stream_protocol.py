@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import random
 import struct
 import time
+from typing import Any
 
 import pytest
 import websockets
 from sqlmodel import Session, select
 
-from tests.voice.conftest import Peer
+from tests.voice.conftest import Peer, espeak_pcm8k
 from voice import codec
 from voice import twilio_protocol as tp
-from voice.call import P, reprompt_for
+from voice.call import NOTICE_AGAIN, P, reprompt_for
 from voice.keys import Expect
-
-
-def tone(ms: int, amplitude: int = 12000, freq: int = 440) -> bytes:
-    n = codec.SAMPLE_RATE * ms // 1000
-    return b"".join(
-        struct.pack("<h", int(amplitude * math.sin(2 * math.pi * freq * i / codec.SAMPLE_RATE))) for i in range(n)
-    )
 
 
 async def connect(url: str) -> Peer:
@@ -140,19 +136,73 @@ def test_silence_while_a_phone_number_is_awaited_repeats_that_request(voice_app:
     run(go())
 
 
+def noise(ms: int, level: int = 3000, seed: int = 7) -> bytes:
+    """A burst of line noise (white, about -20 dBFS): a door, a bus, a rustle."""
+    rng = random.Random(seed)
+    return b"".join(struct.pack("<h", int(rng.gauss(0, level))) for _ in range(codec.SAMPLE_RATE * ms // 1000))
+
+
+async def talk_over_the_greeting(peer: Peer, pcm: bytes) -> list[dict[str, Any]]:
+    """Play the line in real time: the caller's `pcm` from the greeting's first audio, then quiet, until the
+    greeting has been heard to its end (its audio's duration has passed) or the line cleared it."""
+    await peer.said()
+    got = await peer.until(lambda m: m["event"] == "media", echo_marks=False)
+    started = time.monotonic()
+    heard_ms = 0
+    quiet = codec.silence_pcm(codec.FRAME_MS)
+    offset = 0
+    while True:
+        heard_ms += sum(codec.FRAME_MS for m in got if m["event"] == "media")
+        if any(m["event"] == "clear" for m in got):
+            return got
+        if offset >= len(pcm) and (time.monotonic() - started) * 1000 > heard_ms + 500:
+            return got
+        await peer.media(pcm[offset : offset + codec.PCM_FRAME_BYTES] if offset < len(pcm) else quiet)
+        offset += codec.PCM_FRAME_BYTES
+        await asyncio.sleep(codec.FRAME_MS / 1000)
+        got = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                got.append(await peer.recv(timeout=0.001))
+
+
 @pytest.mark.vosk_model
-def test_barge_in_sends_clear(voice_app: str) -> None:
+def test_barge_in_sends_clear_and_the_cut_notice_is_given_again(voice_app: str) -> None:
+    """A quiet caller (about -40 dBFS) who talks over the greeting cuts it; key 0 and the recording
+    notice, which they talked over, come after the next thing the line says."""
+
     async def go() -> None:
         peer = await connect(voice_app)
         await peer.start()
-        await peer.said()
-        await peer.until(lambda m: m["event"] == "media")
-        await peer.media(tone(400))  # the caller talks over the greeting
-        msgs = await peer.until(lambda m: m["event"] == "clear", echo_marks=False)
-        assert msgs[-1]["streamSid"] == peer.sid
-        # after the clear the line is listening: a key is answered at once
-        await peer.dtmf("#")
-        assert await peer.said() == P["greeting"]
+        speech = espeak_pcm8k("我想问一下，残疾人证怎么办理，需要带什么材料", "cmn-latn-pinyin")
+        quiet = codec.scale(speech, 328 / codec.rms(speech))
+        msgs = await talk_over_the_greeting(peer, codec.silence_pcm(200) + quiet)
+        assert [m for m in msgs if m["event"] == "clear" and m["streamSid"] == peer.sid]
+        assert [m for m in peer.inbox if m.get("event") == "hotline" and m["hotline"]["type"] == "barge_in"]
+        following = await peer.until_on_open_line(
+            lambda m: m.get("event") == "hotline" and m["hotline"]["type"] == "say"
+        )
+        assert NOTICE_AGAIN in following[-1]["hotline"]["text"]
+        await peer.ws.close()
+
+    run(go())
+
+
+@pytest.mark.vosk_model
+def test_noise_and_back_channel_sounds_do_not_cut_the_greeting(voice_app: str) -> None:
+    """A second of loud line noise, a 喂 and a 嗯嗯 during the greeting: it plays to its end, no clear."""
+
+    async def go() -> None:
+        peer = await connect(voice_app)
+        await peer.start()
+        gap = codec.silence_pcm(400)
+        sounds = noise(1000) + gap + espeak_pcm8k("喂", "cmn-latn-pinyin") + gap
+        sounds += espeak_pcm8k("嗯嗯", "cmn-latn-pinyin") + gap
+        await talk_over_the_greeting(peer, sounds)
+        heard = peer.inbox
+        assert sum(1 for m in heard if m["event"] == "media") * codec.FRAME_MS > 6000  # the whole greeting
+        assert not [m for m in heard if m["event"] == "clear"]
+        assert not [m for m in heard if m.get("event") == "hotline" and m["hotline"]["type"] == "barge_in"]
         await peer.ws.close()
 
     run(go())
@@ -162,18 +212,20 @@ def test_a_caller_who_talks_on_a_keypad_only_line_is_told_once_what_keys_do(voic
     """No speech model: talking does not cut the greeting (it names the keys); once the caller stops
     talking they hear at once, and only once, that speech is not understood and which keys work."""
 
+    talk = espeak_pcm8k("喂，你好，我想问一下补贴的事情", "cmn-latn-pinyin")
+
     async def go() -> None:
         peer = await connect(voice_app)
         await peer.start()
         assert await peer.said() == P["greeting_keypad"]
         await peer.until(lambda m: m["event"] == "media")
-        await peer.media(tone(600))  # talking over the greeting
+        await peer.media(talk)  # talking over the greeting
         msgs = await peer.finish_utterance()
         assert not [m for m in msgs if m["event"] == "clear"]
-        await peer.media(tone(800) + codec.silence_pcm(700))
+        await peer.media(talk + codec.silence_pcm(700))
         assert await peer.said(timeout=5) == P["speech_unheard"]
         await peer.finish_utterance()
-        await peer.media(tone(800) + codec.silence_pcm(700))
+        await peer.media(talk + codec.silence_pcm(700))
         with pytest.raises(asyncio.TimeoutError):  # not told a second time
             await peer.said(timeout=2)
         await peer.dtmf("0")  # the keys work
