@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     voice_browser_calls_per_minute: int = Field(
         default=6, ge=1, le=1000, description="Browser-phone calls one outside address may start per minute."
     )
+    twilio_api_base_url: str = Field(
+        default="", description="Twilio REST API address; empty means https://api.twilio.com (set for an edge)."
+    )
+    voice_transfer_ring_seconds: int = Field(
+        default=25, ge=5, le=120, description="How long a transferred call rings before the caller comes back."
+    )
     twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Deadline of each Twilio API call.")
     max_message_chars: int = Field(default=2000, ge=1, le=20000)
 

@@ -16,11 +16,13 @@ from typing import Any
 from sqlmodel import Session
 
 from api.db import get_engine
+from api.integrations import twilio
 from api.models.ticket import TicketCreate, TicketKind
 from api.services import grievance_log, tickets
 from api.services.masking import mask_text
 from api.services.on_duty import CHINA_TZ, callback_promise, phone_transfer_configured, within_service_hours
 from api.settings import Settings
+from voice.transfer import dial_twiml
 
 log = logging.getLogger("voice.actions")
 __all__ = ["CHINA_TZ", "CallActions", "callback_promise", "within_service_hours"]
@@ -35,11 +37,7 @@ class CallActions:
     is_twilio_call: bool
 
     def _client(self) -> Any:
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
-
-        http = TwilioHttpClient(timeout=self.settings.twilio_timeout_seconds)
-        return Client(self.settings.twilio_account_sid, self.settings.twilio_auth_token, http_client=http)
+        return twilio.rest_client(self.settings)
 
     async def _blocking(self, fn: Any) -> bool:
         loop = asyncio.get_running_loop()
@@ -55,6 +53,7 @@ class CallActions:
             phone_transfer_configured(
                 twilio_enabled=self.settings.twilio_enabled, transfer_number=self.settings.voice_transfer_number or ""
             )
+            and self.settings.public_base_url  # Twilio must reach us again when the dial ends
             and self.is_twilio_call
             and within_service_hours(
                 now or datetime.now(CHINA_TZ), self.settings.voice_service_hours, self.settings.service_days
@@ -62,12 +61,9 @@ class CallActions:
         )
 
     async def transfer(self) -> bool:
-        from twilio.twiml.voice_response import VoiceResponse
-
-        twiml = VoiceResponse()
-        twiml.dial(self.settings.voice_transfer_number, timeout=30, caller_id=self.settings.twilio_phone_number or None)
-        twiml.hangup()
-        return await self._blocking(lambda: self._client().calls(self.call_sid).update(twiml=str(twiml)))
+        """Move the call to the on-duty target; Twilio comes back to /voice/transfer-result when the dial ends."""
+        twiml = dial_twiml(self.settings, call_sid=self.call_sid)
+        return await self._blocking(lambda: self._client().calls(self.call_sid).update(twiml=twiml))
 
     async def send_sms(self, to: str, body: str) -> bool:
         if not (self.settings.twilio_enabled and self.settings.twilio_phone_number and to):
@@ -81,7 +77,11 @@ class CallActions:
             return False
         return await self._blocking(lambda: self._client().calls(self.call_sid).update(status="completed"))
 
-    def work_order(self, *, kind: TicketKind, description: str, phone: str | None) -> str:
+    async def work_order(self, *, kind: TicketKind, description: str, phone: str | None) -> str:
+        """A work order for what the caller asked; off the event loop, which serves every open call."""
+        return await asyncio.to_thread(self._work_order, kind, description, phone)
+
+    def _work_order(self, kind: TicketKind, description: str, phone: str | None) -> str:
         with Session(get_engine()) as session:
             ticket = tickets.create_ticket(
                 session,
@@ -95,8 +95,11 @@ class CallActions:
             )
             return ticket.number
 
-    def log_key_action(self, text: str, reply: str, *, ticket_number: str | None, handoff: bool) -> None:
+    async def log_key_action(self, text: str, reply: str, *, ticket_number: str | None, handoff: bool) -> None:
         """Key presses that never reach the assistant still belong in the call's log."""
+        await asyncio.to_thread(self._log_key_action, text, reply, ticket_number, handoff)
+
+    def _log_key_action(self, text: str, reply: str, ticket_number: str | None, handoff: bool) -> None:
         with Session(get_engine()) as session:
             rec = grievance_log.append(
                 session,

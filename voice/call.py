@@ -35,8 +35,8 @@ from voice.speech_text import (
     read_digits,
     read_phone,
     read_ticket,
-    spoken_digits,
     split_sentences,
+    spoken_digits,
 )
 from voice.tts import Synthesizer
 from voice.turn_end import TurnEnd
@@ -59,8 +59,6 @@ TALK_END_MS = 500  # how long a call that has ended may still decode what it rec
 # talks over them hears them again after the next answer.
 NOTICE = "人工服务请按0，通话会录音。"
 NOTICE_AGAIN = "提醒您：本次通话会录音，需要人工服务随时按0。"
-# Back-channel sounds: a caller saying these while we speak is listening, not interrupting.
-BACKCHANNEL = re.compile(r"[嗯啊喂哦噢呃唉哎额诶欸呀哈恩\s，。、！？,.!?]")
 P = {
     "greeting": f"您好，残联服务热线。{NOTICE}请直接说出您要咨询或办理的事情，需要人工服务随时按0。",
     "greeting_keypad": f"您好，残联服务热线。{NOTICE}很抱歉，语音识别暂时无法使用。需要输入号码时，输完请按井号键。",
@@ -129,11 +127,6 @@ def reprompt_for(expect: Expect, *, listening: bool, callback: bool = False) -> 
     if what:
         return P["reprompt_number"].format(how=how, what=what)
     return P["reprompt"] if listening else P["reprompt_keypad"]
-
-
-def _words(text: str) -> str:
-    """The text without back-channel sounds and punctuation."""
-    return BACKCHANNEL.sub("", text)
 
 
 def _sentences_through_notice(text: str) -> int:
@@ -210,6 +203,7 @@ class Call:
     config: CallConfig = field(default_factory=CallConfig)
     events_wanted: bool = False
     service_hours: str = "08:30-17:30"
+    returned_order: str = ""  # the call came back from a transfer nobody answered, with this call-back order
 
     phase: Phase = Phase.listening
     clock_ms: int = 0
@@ -259,6 +253,12 @@ class Call:
     async def start(self) -> None:
         if self.recognizer is not None:
             self._asr_task = asyncio.create_task(self._asr_loop())
+        if self.returned_order:
+            # back from a transfer nobody answered: the call-back order first, then the assistant again
+            lead = "很抱歉，工作人员暂时没有接听。"
+            more = "您也可以继续说出您的问题，" if self.hears_speech else ""
+            await self.say(self._callback_words(lead, self.returned_order) + more + "需要人工服务，请按0。")
+            return
         await self.say(P["greeting"] if self.hears_speech else P["greeting_keypad"])
 
     @property
@@ -588,8 +588,7 @@ class Call:
                 parts.append(nxt)
             try:
                 audio = b"".join(parts)  # ENDPOINT is empty: it adds nothing
-                partial = self.phase is Phase.speaking
-                result = await self.recognizer.accept(audio, want_partial=partial) if audio else None
+                result = await self.recognizer.accept(audio) if audio else None
                 if result is not None:
                     await self.on_asr(result, time.perf_counter())
                     result = None
@@ -611,14 +610,9 @@ class Call:
             if result.final and result.text.strip():
                 self._unanswered.append(result)  # said while we hang up: logged by finish()
             return
-        if self.phase is Phase.speaking:
-            # Words recognised while we speak cut in only with speech the detector heard too: a final
-            # result from a 嗯, a 喂 or line noise (shorter than a barge-in) leaves the prompt playing.
-            heard_speech = self._voiced_ms >= self.config.barge_in_ms // 2
-            if not result.final and heard_speech and len(_words(result.text)) >= 2:
-                await self.barge_in()
-            return
-        if not result.final:
+        if not result.final or self.phase is Phase.speaking:
+            # Only the speech detector cuts a prompt (600 ms of speech): words recognised while we speak
+            # come from a 嗯, a 喂 or line noise, or from speech that has already cut in.
             return
         text = correct_transcript(result.text.strip())
         if not text:
@@ -683,7 +677,7 @@ class Call:
     async def handoff(self) -> None:
         if self.actions.can_transfer():
             await self.say(P["transfer"], after=self._do_transfer)
-            self.actions.log_key_action("[按键0] 要求人工服务", P["transfer"], ticket_number=None, handoff=True)
+            await self.actions.log_key_action("[按键0] 要求人工服务", P["transfer"], ticket_number=None, handoff=True)
             return
         await self._callback_flow()
 
@@ -702,20 +696,20 @@ class Call:
         await self._callback_order(self.actions.caller_phone, failed=True)
 
     async def _callback_order(self, phone: str, *, failed: bool = False) -> None:
-        now = datetime.now(CHINA_TZ)
-        number = self.actions.work_order(
+        number = await self.actions.work_order(
             kind=TicketKind.help_request,
             description="来电要求人工服务，请按约定时间回电。"
             + (f"最近一次答复：{self.last_answer}" if self.last_answer else ""),
             phone=phone,
         )
         lead = "很抱歉，人工坐席现在无法接通。" if failed else "现在无法直接转接人工服务。"
-        text = (
-            f"{lead}已经为您登记回电，工单号是{number}。再说一遍，工单号是{number}。"
-            f"工作人员会在{callback_promise(now, self.service_hours)}给您回电。"
-        )
-        self.actions.log_key_action("[按键0] 要求人工服务", text, ticket_number=number, handoff=True)
+        text = self._callback_words(lead, number)
+        await self.actions.log_key_action("[按键0] 要求人工服务", text, ticket_number=number, handoff=True)
         await self.say(text)
+
+    def _callback_words(self, lead: str, number: str) -> str:
+        when = callback_promise(datetime.now(CHINA_TZ), self.service_hours)
+        return f"{lead}已经为您登记回电，工单号是{number}。再说一遍，工单号是{number}。工作人员会在{when}给您回电。"
 
     async def sms(self) -> None:
         if not self.last_answer:
@@ -732,17 +726,17 @@ class Call:
     async def _send_answer(self, phone: str, *, verified: bool) -> None:
         body = "【残联服务热线】" + self.last_answer
         if verified and await self.actions.send_sms(phone, body):
-            self.actions.log_key_action("[按键9] 短信发送答复", P["sms_ok"], ticket_number=None, handoff=False)
+            await self.actions.log_key_action("[按键9] 短信发送答复", P["sms_ok"], ticket_number=None, handoff=False)
             await self.say(P["sms_ok"])
             return
-        number = self.actions.work_order(
+        number = await self.actions.work_order(
             kind=TicketKind.consultation, description=f"来电要求用短信发送答复：{self.last_answer}", phone=phone
         )
         text = (
             f"很抱歉，短信暂时发不出去。已经为您登记工单，工单号是{number}。再说一遍，工单号是{number}。"
             "工作人员会把答复发到您的手机。"
         )
-        self.actions.log_key_action("[按键9] 短信发送答复", text, ticket_number=number, handoff=False)
+        await self.actions.log_key_action("[按键9] 短信发送答复", text, ticket_number=number, handoff=False)
         await self.say(text)
 
     async def slower(self) -> None:

@@ -161,11 +161,7 @@ async def place_call(settings: Settings, *, to: str | None, token: str) -> bool:
     url = f"{settings.public_base_url}/voice/follow-up/{quote(token, safe='')}"
 
     def _call() -> Any:
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
-
-        http = TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
-        client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+        client = twilio.rest_client(settings)
         return client.calls.create(to=to, from_=settings.twilio_phone_number, url=url, method="POST")
 
     try:

@@ -10,18 +10,20 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
 from api.db import get_engine
+from api.errors import ApiError
 from api.integrations import twilio
+from api.models.ticket import TicketKind
 from api.services import gateway, grievance_log
 from api.services.ratelimit import client_address, limiter_for
 from api.settings import Settings, get_settings
-from voice import asr, model_fetch, preferences, stream_access
+from voice import asr, model_fetch, preferences, stream_access, transfer
 from voice import twilio_protocol as tp
 from voice.actions import CallActions
 from voice.call import Call, CallConfig, P, TurnReply
@@ -73,32 +75,90 @@ def stream_url(request: Request, settings: Settings) -> str:
     return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/voice/stream"
 
 
-def stream_token(settings: Settings, call_sid: str, caller: str = "") -> str:
+def stream_token(settings: Settings, call_sid: str, caller: str = "", note: str = "") -> str:
     """The stream's admission ticket for this call; it also vouches for the caller number (SMS goes only there)."""
-    return stream_access.mint(settings.effective_secret_key, call_sid=call_sid, caller=caller)
+    return stream_access.mint(settings.effective_secret_key, call_sid=call_sid, caller=caller, note=note)
 
 
-@router.post("/voice/incoming", include_in_schema=True)
-async def incoming(request: Request) -> Response:
-    """Twilio's call webhook: check the signature, answer with a bidirectional Media Stream."""
+def stream_twiml(request: Request, settings: Settings, *, call_sid: str, caller: str, note: str = "") -> Response:
+    """Connect the call to our media stream, with its signed admission ticket."""
     from twilio.twiml.voice_response import Connect, VoiceResponse
 
-    settings = get_settings()
-    form = await request.form()
-    params = {k: str(v) for k, v in form.items()}
-    verdict = twilio.check_webhook(request, params, settings)
-    if verdict is not twilio.Verdict.OK:
-        return twilio.refusal(verdict)
-    call_sid = params.get("CallSid", "")
-    caller = params.get("From", "")
     twiml = VoiceResponse()
     connect = Connect()
     stream = connect.stream(url=stream_url(request, settings))
     stream.parameter(name="caller", value=caller)
-    stream.parameter(name="stream_token", value=stream_token(settings, call_sid, caller))
+    if note:
+        stream.parameter(name="note", value=note)
+    stream.parameter(name="stream_token", value=stream_token(settings, call_sid, caller, note))
     twiml.append(connect)
     twiml.hangup()
     return Response(str(twiml), media_type="application/xml")
+
+
+async def signed_form(request: Request) -> dict[str, str]:
+    """The webhook's form; refused (403) unless Twilio signed it."""
+    form = await request.form()
+    params = {k: str(v) for k, v in form.items()}
+    verdict = twilio.check_webhook(request, params, get_settings())
+    if verdict is not twilio.Verdict.OK:
+        raise ApiError(403, verdict.value, twilio.MESSAGES[verdict])
+    return params
+
+
+TwilioForm = Annotated[dict[str, str], Depends(signed_form)]
+
+
+@router.post("/voice/incoming", include_in_schema=True)
+async def incoming(request: Request, params: TwilioForm) -> Response:
+    """Twilio's call webhook: answer with a bidirectional Media Stream."""
+    caller = params.get("From", "")
+    return stream_twiml(request, get_settings(), call_sid=params.get("CallSid", ""), caller=caller)
+
+
+def _call_sid(request: Request, params: dict[str, str]) -> str:
+    """The caller's call: named in the URL we gave Twilio (covered by its signature), else the request's."""
+    return request.query_params.get("call") or params.get("ParentCallSid") or params.get("CallSid", "")
+
+
+@router.post("/voice/whisper", include_in_schema=False)
+async def whisper(request: Request, params: TwilioForm) -> Response:
+    """What the staff member hears on answering a transferred call, before the caller is put through."""
+    session_id = f"voice-{_call_sid(request, params)}"[:128]
+
+    def summary() -> str:
+        with Session(get_engine()) as session:
+            return transfer.staff_summary(session, session_id=session_id)
+
+    return Response(transfer.whisper_twiml(await asyncio.to_thread(summary)), media_type="application/xml")
+
+
+@router.post("/voice/transfer-result", include_in_schema=False)
+async def transfer_result(request: Request, params: TwilioForm) -> Response:
+    """The transfer's dial ended: done if a person answered; otherwise a call-back order and back to the assistant."""
+    settings = get_settings()
+    status = params.get("DialCallStatus", "")
+    if status in transfer.ANSWERED:
+        return Response(transfer.hang_up_twiml(), media_type="application/xml")
+    call_sid = _call_sid(request, params)
+    caller = params.get("From", "")
+    actions = CallActions(
+        settings=settings,
+        call_sid=call_sid,
+        session_id=f"voice-{call_sid}"[:128],
+        caller_phone=caller,
+        is_twilio_call=True,
+    )
+    number = await actions.work_order(
+        kind=TicketKind.help_request,
+        description=f"来电转接人工无人接听（{status or '未知'}），请回电。",
+        phone=caller or None,
+    )
+    await actions.log_key_action(
+        "[转接] 人工坐席无人接听", f"已登记回电，工单号{number}", ticket_number=number, handoff=True
+    )
+    log.info("transfer not answered (%s): call-back order %s", status, number)
+    return stream_twiml(request, settings, call_sid=call_sid, caller=caller, note=f"unanswered:{number}")
 
 
 # --- the media stream --------------------------------------------------------------------------------
@@ -219,6 +279,7 @@ def _admitted(settings: Settings, start: tp.Start) -> bool:
         start.custom.get("stream_token", ""),
         call_sid=start.call_sid or start.stream_sid,
         caller=start.custom.get("caller", ""),
+        note=start.custom.get("note", ""),
     )
 
 
@@ -263,6 +324,7 @@ async def _new_call(ws: WebSocket, settings: Settings, start: tp.Start, send: An
         vad=VoiceActivity(vad_model),
         events_wanted=start.custom.get("hotline_events") == "1",
         service_hours=settings.voice_service_hours,
+        returned_order=start.custom.get("note", "").removeprefix("unanswered:"),
     )
 
 

@@ -16,7 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from voice import codec
 
@@ -38,8 +38,8 @@ FLOOR_UP = 0.05
 class SileroModel:
     """The silero-vad ONNX network, loaded once per process."""
 
-    _lock = threading.Lock()
-    _loaded: dict[Path, SileroModel] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _loaded: ClassVar[dict[Path, SileroModel]] = {}
 
     def __init__(self, path: Path) -> None:
         import numpy as np
@@ -49,9 +49,7 @@ class SileroModel:
         options.inter_op_num_threads = 1
         options.intra_op_num_threads = 1
         self.np = np
-        self.session = onnxruntime.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
         self.rate = np.array(codec.SAMPLE_RATE, dtype=np.int64)
 
     @classmethod

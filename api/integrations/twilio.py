@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -58,6 +59,18 @@ def check_webhook(request: Request, params: Mapping[str, str], settings: Setting
 
 def refusal(verdict: Verdict) -> JSONResponse:
     return JSONResponse({"error": {"code": verdict.value, "message": MESSAGES[verdict]}}, status_code=403)
+
+
+def rest_client(settings: Settings, *, http_client: Any = None) -> Any:
+    """The one Twilio REST client: the configured deadline and API address (Twilio's own unless set)."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    http = http_client or TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+    if settings.twilio_api_base_url:
+        client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+    return client
 
 
 def startup_problems(settings: Settings) -> list[str]:

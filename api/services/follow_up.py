@@ -25,6 +25,7 @@ from sqlmodel import Session, col, func, select
 
 from api.db import begin_write
 from api.errors import ApiError
+from api.integrations import twilio
 from api.models.common import clean_text
 from api.models.ticket import (
     FollowUp,
@@ -298,11 +299,7 @@ def _sms_precheck(settings: Settings, mobile: str | None) -> SmsStatus | None:
 
 def send_sms(settings: Settings, *, to: str, body: str, http_client: Any = None) -> str | None:
     """Send one SMS with the official Twilio library under the configured deadline; None or the error."""
-    from twilio.http.http_client import TwilioHttpClient
-    from twilio.rest import Client
-
-    http = http_client or TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
-    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+    client = twilio.rest_client(settings, http_client=http_client)
     try:
         client.messages.create(to=to, from_=settings.twilio_phone_number, body=body[:1500])
     except Exception as exc:  # any Twilio or network error: staff are told to call instead

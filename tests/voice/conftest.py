@@ -106,6 +106,8 @@ class Peer:
     call_sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
     inbox: list[dict[str, Any]] = field(default_factory=list)
     ts: int = 0
+    playing_until: float = 0.0  # when the audio received so far will have played (for `play`)
+    due_marks: list[tuple[float, str]] = field(default_factory=list)
 
     async def start(self, **custom: str) -> None:
         """Start the call with a stream token for it (as /voice/incoming gives Twilio), unless one is given."""
@@ -152,6 +154,40 @@ class Peer:
             line.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await line
+
+    async def play(self, done: Any, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Be the phone until `done(msg)` (or `done()` with no message) holds: a silent frame every 20 ms,
+        the audio received played at real speed, each mark returned only when the audio before it has
+        played, a clear dropping what was waiting; returns the messages received."""
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        quiet = codec.silence_pcm(codec.FRAME_MS)
+        while time.monotonic() < deadline:
+            await self.media(quiet)
+            tick = time.monotonic() + codec.FRAME_MS / 1000
+            while (left := tick - time.monotonic()) > 0:
+                try:
+                    msg = await self.recv(timeout=left)
+                except TimeoutError:
+                    break
+                got.append(msg)
+                now = time.monotonic()
+                if msg["event"] == "media":
+                    self.playing_until = max(self.playing_until, now) + codec.FRAME_MS / 1000
+                elif msg["event"] == "mark":
+                    self.due_marks.append((max(self.playing_until, now), msg["mark"]["name"]))
+                elif msg["event"] == "clear":
+                    self.playing_until = now
+                    self.due_marks = [(now, name) for _, name in self.due_marks]
+                if done(msg):
+                    return got
+            now = time.monotonic()
+            for at, name in [m for m in self.due_marks if m[0] <= now]:
+                self.due_marks.remove((at, name))
+                await self.ws.send(tp.peer_mark(self.sid, name))
+            if done(None):
+                return got
+        raise TimeoutError("the call did not get there in time")
 
     async def said(self, timeout: float = 20.0) -> str:
         msgs = await self.until(lambda m: m.get("event") == "hotline" and m["hotline"]["type"] == "say", timeout)

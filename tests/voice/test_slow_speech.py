@@ -12,8 +12,9 @@ import websockets
 from sqlmodel import Session, select
 
 from tests.voice.conftest import Peer
+from voice import twilio_protocol as tp
 from voice.asr import AsrResult
-from voice.call import Call, P, TurnReply
+from voice.call import Call, P, Phase, TurnReply
 
 NUMBER = "13812345678"
 
@@ -93,7 +94,7 @@ def test_slow_speech_is_remembered_with_consent_and_forgotten_on_request(voice_a
         await peer.ws.close()
         return frames
 
-    assert run(fourth_call()) == normal
+    assert abs(run(fourth_call()) - normal) <= 5  # normal speed again (synthesis may differ by a frame or two)
 
 
 def test_no_consent_stores_nothing_and_unknown_callers_are_not_asked(voice_app: str) -> None:
@@ -132,6 +133,17 @@ class Line:
         return None
 
 
+async def heard_to_the_end(call: Call) -> None:
+    """The line has played what the call said: its end mark comes back, as Twilio returns it."""
+    for _ in range(200):
+        if call.phase is not Phase.speaking:
+            return
+        if call._speak_task is not None and call._speak_task.done():
+            await call.on_mark(tp.Mark(call._end_mark))
+            return
+        await asyncio.sleep(0.05)
+
+
 def test_consent_by_voice(settings_env: Path) -> None:
     """要 / 不要 answer the question as 1 / 2 do; anything else lets it lapse, storing nothing."""
     from api.settings import get_settings
@@ -165,6 +177,7 @@ def test_consent_by_voice(settings_env: Path) -> None:
         )
         await call.slower()
         for word in words:
+            await heard_to_the_end(call)  # the caller answers once the question has been heard
             await call.on_asr(AsrResult(word, 0.9, True), 0.0)
         await call.finish()
         return line.said
