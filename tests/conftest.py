@@ -128,6 +128,8 @@ def start_stack(tmp: Path, **extra_env: str) -> Stack:
             "HOTLINE_SERVICE_DAYS": "every_day",
             "HOTLINE_VOICE_SERVICE_HOURS": "00:00-24:00",
             "HOTLINE_TWILIO_WEBHOOKS": "true",
+            # no speech model is fetched during tests: the stack's phone line is keypad-only
+            "HOTLINE_VOSK_AUTO_DOWNLOAD": "false",
             **extra_env,
         },
     )

@@ -146,6 +146,12 @@ def read_number(number: str) -> str:
     return "，".join(read_digits(number[i : i + 4]) for i in range(0, len(number), 4))
 
 
+def for_keypad(text: str) -> str:
+    """An assistant's request for a number, worded for a line that cannot hear speech: keys only."""
+    text = re.sub(r"请(说出|告诉我|讲一下|说一下|说)", "请用电话按键输入", text)
+    return text.replace("也可以按键输入，按井号键结束。", "输完请按井号键。")
+
+
 def offer_again(text: str) -> str:
     """Work-order numbers are said twice, so a caller can write them down."""
     numbers = list(dict.fromkeys(re.findall(r"(?<!\d)(20\d{10})(?!\d)", text)))
@@ -659,7 +665,9 @@ class Call:
         self.last_answer = reply.text
         self.keys.expect = expected_number(reply.text)
         spoken = offer_again(reply.text)
-        if self.keys.expect is not Expect.nothing:
+        if not self.hears_speech:
+            spoken = for_keypad(spoken)
+        if self.keys.expect is not Expect.nothing and "按键" not in spoken:
             spoken += P["number_hint"]
         spoken += self._owed_notice()
         after = None

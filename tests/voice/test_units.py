@@ -261,3 +261,12 @@ def test_a_click_or_a_cough_is_no_turn() -> None:
     for _ in range(5):  # 100 ms
         turn.frame(True, 20)
     assert not any(turn.frame(False, 20) for _ in range(100))
+
+
+def test_number_requests_are_worded_for_keys_on_a_line_that_cannot_hear() -> None:
+    from voice.call import for_keypad
+
+    asked = for_keypad("请说出登记电话的后四位。也可以按键输入，按井号键结束。")
+    assert asked == "请用电话按键输入登记电话的后四位。输完请按井号键。"
+    assert for_keypad("请告诉我您的工单号。") == "请用电话按键输入您的工单号。"
+    assert for_keypad("工单的状态是：已受理。") == "工单的状态是：已受理。"
