@@ -50,7 +50,7 @@ format: env-app
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: envs
+test: envs vad
 	@scripts/system_packages.sh --with-tests
 	@scripts/run_tests.sh
 
