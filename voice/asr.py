@@ -105,7 +105,7 @@ def unavailable_reason(path: Path) -> str | None:
     return why + "; speech recognition is off and callers use the keypad"
 
 
-def _join_cjk(text: str) -> str:
+def join_cjk(text: str) -> str:
     """Vosk's Chinese models put spaces between words; Chinese is written without them."""
     return re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", text).strip()
 
@@ -131,7 +131,7 @@ class Recognizer:
             if self._rec.AcceptWaveform(pcm16):
                 return self._final(self._rec.Result())
             if want_partial:
-                partial = _join_cjk(json.loads(self._rec.PartialResult()).get("partial", ""))
+                partial = join_cjk(json.loads(self._rec.PartialResult()).get("partial", ""))
                 return AsrResult(partial, None, False) if partial else None
             return None
 
@@ -158,7 +158,7 @@ class Recognizer:
         words = data.get("result") or []
         confs = [float(w.get("conf", 0.0)) for w in words if isinstance(w, dict)]
         confidence = round(sum(confs) / len(confs), 3) if confs else None
-        return AsrResult(_join_cjk(data.get("text", "")), confidence, True)
+        return AsrResult(join_cjk(data.get("text", "")), confidence, True)
 
 
 class CallRecognizer:

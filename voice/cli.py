@@ -11,6 +11,7 @@ audio to the first frame of the reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -82,7 +83,8 @@ async def place_call(
 
         async def played(name: str, at: float) -> None:
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
-            await ws.send(tp.peer_mark(sid, name))
+            with contextlib.suppress(websockets.ConnectionClosed):  # the call ended while this was playing
+                await ws.send(tp.peer_mark(sid, name))
 
         def mark_done(name: str) -> None:
             if name.endswith("-end"):

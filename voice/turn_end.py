@@ -23,6 +23,9 @@ MIN_SPEECH_MS = 240
 # A quiet stretch this long, followed by more speech, is a pause inside the caller's sentence.
 PAUSE_MIN_MS = 120
 PAUSES_KEPT = 20
+# The final result is prepared this long before the turn's end (it takes the recogniser up to ~250 ms).
+SETTLE_LEAD_MS = 200
+SETTLE_MIN_MS = 200
 
 
 @dataclass
@@ -30,6 +33,7 @@ class TurnEnd:
     speech_ms: int = 0
     quiet_ms: int = 0
     pauses: list[int] = field(default_factory=list)
+    settled: bool = False  # `settling` has fired in this quiet stretch
 
     def frame(self, voiced: bool, ms: int, *, slow: bool = False) -> bool:
         """Feed one frame; True when this frame ends the caller's turn."""
@@ -38,12 +42,22 @@ class TurnEnd:
                 self.pauses = [*self.pauses, self.quiet_ms][-PAUSES_KEPT:]
             self.speech_ms += ms
             self.quiet_ms = 0
+            self.settled = False
             return False
         if not self.speech_ms:
             return False
         self.quiet_ms += ms
         if self.speech_ms >= MIN_SPEECH_MS and self.quiet_ms >= self.wait_ms(slow=slow):
             self.reset()
+            return True
+        return False
+
+    def settling(self, *, slow: bool = False) -> bool:
+        """True once per quiet stretch, shortly before it would end the turn: the turn is probably over."""
+        if self.settled or self.speech_ms < MIN_SPEECH_MS or not self.quiet_ms:
+            return False
+        if self.quiet_ms >= max(SETTLE_MIN_MS, self.wait_ms(slow=slow) - SETTLE_LEAD_MS):
+            self.settled = True
             return True
         return False
 
@@ -60,3 +74,4 @@ class TurnEnd:
         """Forget the turn in progress (the hotline starts speaking, or the turn ended)."""
         self.speech_ms = 0
         self.quiet_ms = 0
+        self.settled = False

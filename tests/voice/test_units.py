@@ -11,6 +11,7 @@ import pytest
 from voice import codec, turn_end
 from voice import twilio_protocol as tp
 from voice.actions import CHINA_TZ, callback_promise, within_service_hours
+from voice.asr import AsrResult
 from voice.call import P, expected_number, offer_again, read_number, reprompt_for
 from voice.keys import Expect, KeyAction, KeyCollector, number_problem
 from voice.speech_text import (
@@ -270,3 +271,28 @@ def test_number_requests_are_worded_for_keys_on_a_line_that_cannot_hear() -> Non
     assert asked == "请用电话按键输入登记电话的后四位。输完请按井号键。"
     assert for_keypad("请告诉我您的工单号。") == "请用电话按键输入您的工单号。"
     assert for_keypad("工单的状态是：已受理。") == "工单的状态是：已受理。"
+
+
+def test_the_turn_settles_once_shortly_before_it_ends() -> None:
+    """The final result is prepared in the quiet before the end of the turn, once per quiet stretch."""
+    te = TurnEnd()
+    events = []
+    for voiced in [True] * 20 + [False] * 30:
+        if te.frame(voiced, 20):
+            events.append("end")
+        elif te.settling():
+            events.append("settling")
+    assert events == ["settling", "end"]
+    te = TurnEnd()
+    pattern = [True] * 20 + [False] * 13 + [True] * 10 + [False] * 30  # a pause of 260 ms, then more speech
+    marks = [(i, "end" if te.frame(v, 20) else "settling" if te.settling() else "") for i, v in enumerate(pattern)]
+    assert [m for _, m in marks if m] == ["settling", "settling", "end"]
+
+
+def test_a_turn_decoded_in_two_parts_is_one_result() -> None:
+    from voice.call import _joined
+
+    first = AsrResult("我想问一下", 0.8, True)
+    assert _joined(first, AsrResult("残疾人证", 0.6, True)) == AsrResult("我想问一下残疾人证", 0.7, True)
+    assert _joined(None, first) == first and _joined(first, None) == first
+    assert _joined(first, AsrResult("", None, True)) == first
