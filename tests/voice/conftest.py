@@ -108,6 +108,7 @@ class Peer:
     ts: int = 0
     playing_until: float = 0.0  # when the audio received so far will have played (for `play`)
     due_marks: list[tuple[float, str]] = field(default_factory=list)
+    returned_marks: list[str] = field(default_factory=list)
 
     async def start(self, **custom: str) -> None:
         """Start the call with a stream token for it (as /voice/incoming gives Twilio), unless one is given."""
@@ -185,9 +186,18 @@ class Peer:
             for at, name in [m for m in self.due_marks if m[0] <= now]:
                 self.due_marks.remove((at, name))
                 await self.ws.send(tp.peer_mark(self.sid, name))
+                self.returned_marks.append(name)
             if done(None):
                 return got
         raise TimeoutError("the call did not get there in time")
+
+    async def hear(self, timeout: float = 60.0) -> str:
+        """Play the line until the hotline says something and it has been heard to its end; its text."""
+        msgs = await self.play(lambda m: m is not None and m["event"] == "hotline" and m["hotline"]["type"] == "say")
+        say = msgs[-1]["hotline"]
+        end = f"u{say['utterance']}-end"
+        await self.play(lambda m: m is None and end in self.returned_marks, timeout)
+        return str(say["text"])
 
     async def said(self, timeout: float = 20.0) -> str:
         msgs = await self.until(lambda m: m.get("event") == "hotline" and m["hotline"]["type"] == "say", timeout)
