@@ -239,7 +239,6 @@ class Call:
     silences: int = 0
     barge_ins: int = 0
     last_spoken: str = ""
-    last_said: str = ""  # what is being (or was last) spoken, repeated or not
     last_answer: str = ""
     pending_action: str = ""
     turns: list[TurnTiming] = field(default_factory=list)
@@ -273,6 +272,7 @@ class Call:
         self._consent = ""  # the open yes/no question: "remember" or "forget" slow speech
         self._consent_asked = False  # one such question per call, however often * is pressed
         self._notice_owed = False  # the caller talked over key 0 and the recording notice
+        self._notice_sentences = 0  # sentences of the current utterance up to its notice (0: it has none)
         self._notice_end_ms: int | None = None  # into the utterance: where its notice has been heard
         self._speak_start_clock = 0
 
@@ -470,7 +470,7 @@ class Call:
             return
         self._utt += 1
         self._turn_end.reset()
-        self.last_said = text
+        self._notice_sentences = _sentences_through_notice(text)
         if remember:
             self.last_spoken = text
         self.phase = Phase.speaking
@@ -488,7 +488,6 @@ class Call:
         start_clock = self._speak_start_clock = self.clock_ms
         sent_ms = 0
         sentence = 0
-        notice_sentences = _sentences_through_notice(text)
         self._notice_end_ms = None
         try:
             async for spoken in self.tts.stream(text, slow=self.slow):
@@ -501,7 +500,7 @@ class Call:
                             await self._turn_event(timing)
                 sent_ms += codec.duration_ms(spoken.pcm)
                 sentence += 1
-                if sentence == notice_sentences:
+                if sentence == self._notice_sentences:
                     self._notice_end_ms = sent_ms
                 await self.send(tp.mark_message(self.stream_sid, f"u{utt}-s{sentence}"))
             await self.send(tp.mark_message(self.stream_sid, self._end_mark))
@@ -563,7 +562,7 @@ class Call:
         """Stop our audio now: Twilio drops what it buffered when it gets `clear`."""
         if self.phase is not Phase.speaking:
             return
-        if _sentences_through_notice(self.last_said) and (
+        if self._notice_sentences and (
             self._notice_end_ms is None or self.clock_ms - self._speak_start_clock < self._notice_end_ms
         ):
             self._notice_owed = True  # cut before key 0 and the recording notice were heard: said again later
