@@ -32,6 +32,8 @@ class DepartmentBase(SQLModel):
     code: str = Field(max_length=32, unique=True, index=True, description="Short ASCII code, e.g. hd-dpf")
     name: str = Field(max_length=64, unique=True, description="e.g. 海淀区残联")
     active: bool = True
+    categories: str = Field(default="", max_length=200, description="Work-order categories it handles, 、-separated")
+    areas: str = Field(default="", max_length=500, description="Districts and streets it covers, 、-separated")
 
 
 class Department(DepartmentBase, table=True):
@@ -52,11 +54,15 @@ class DepartmentCreate(CleanInput):
         description="2-32 lowercase ASCII letters, digits, - and _; starts with a letter or digit",
     )
     name: str = Field(min_length=2, max_length=64)
+    categories: str = Field(default="", max_length=200)
+    areas: str = Field(default="", max_length=500)
 
 
 class DepartmentUpdate(CleanInput):
     name: str | None = Field(default=None, min_length=2, max_length=64)
     active: bool | None = None
+    categories: str | None = Field(default=None, max_length=200)
+    areas: str | None = Field(default=None, max_length=500)
 
 
 class DepartmentPublic(DepartmentBase):
@@ -72,6 +78,8 @@ class StaffUserBase(SQLModel):
     role: StaffRole = Field(default=StaffRole.operator, max_length=16)
     department_id: int | None = Field(default=None, foreign_key="department.id")
     active: bool = True
+    # On the duty roster: counted as a person who can take a conversation or a transferred call.
+    on_duty: bool = False
 
 
 class StaffUser(StaffUserBase, table=True):
@@ -118,6 +126,7 @@ class StaffUserUpdate(CleanInput):
     role: StaffRole | None = None
     department_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     active: bool | None = None
+    on_duty: bool | None = None
     password: str | None = Field(default=None, min_length=10, max_length=128)
     unlock: bool = Field(default=False, description="Clear a login lockout")
 

@@ -103,6 +103,16 @@ def normalize_phone(value: Any) -> Any:
     return compact
 
 
+class ContactPreference(enum.StrEnum):
+    """How the citizen asked to be contacted; every outgoing contact respects it (a deaf citizen is never called)."""
+
+    unknown = ""
+    call = "call"
+    sms = "sms"
+    chat = "chat"
+    none = "none"
+
+
 class TicketBase(SQLModel):
     kind: TicketKind = Field(default=TicketKind.consultation, max_length=16)
     category: str = Field(default=TicketCategory.other.value, max_length=16)
@@ -116,6 +126,10 @@ class TicketBase(SQLModel):
     session_id: str | None = Field(default=None, max_length=128, index=True)
     contact_phone: str | None = Field(default=None, max_length=20)
     contact_name: str | None = Field(default=None, max_length=64)
+    location_text: str = Field(default="", max_length=200, description="The place in the citizen's words, as read back")
+    contact_preference: ContactPreference = Field(
+        default=ContactPreference.unknown, max_length=8, description="How the citizen wants to be contacted"
+    )
     priority: TicketPriority = Field(default=TicketPriority.normal, max_length=16)
     confidential: bool = Field(default=False, description="Hide the caller's identity from the handling department")
 

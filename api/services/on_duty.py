@@ -81,8 +81,12 @@ class OnDuty:
 
 
 def signed_in_staff(session: Session, *, now: datetime) -> int:
-    """Console logins of answering staff that have not ended or expired."""
-    rows = session.exec(
+    """Console logins of answering staff that have not ended or expired.
+
+    When the roster names anyone, only signed-in people on it count: a supervisor reading
+    reports is not promised to a caller. An office that keeps no roster counts everyone signed in.
+    """
+    query = (
         select(StaffSession.username)
         .join(StaffUser, col(StaffUser.username) == col(StaffSession.username))
         .where(
@@ -91,9 +95,22 @@ def signed_in_staff(session: Session, *, now: datetime) -> int:
             StaffUser.active == True,  # noqa: E712
             col(StaffUser.role).in_(ANSWERING_ROLES),
         )
-    ).all()
+    )
+    if roster_kept(session):
+        query = query.where(StaffUser.on_duty == True)  # noqa: E712
+    rows = session.exec(query).all()
     session.rollback()
     return len(set(rows))
+
+
+def roster_kept(session: Session) -> bool:
+    """Whether anyone active is on the duty roster."""
+    return (
+        session.exec(
+            select(StaffUser.id).where(StaffUser.on_duty == True, StaffUser.active == True).limit(1)  # noqa: E712
+        ).first()
+        is not None
+    )
 
 
 def phone_transfer_configured(*, twilio_enabled: bool, transfer_number: str) -> bool:

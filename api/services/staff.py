@@ -362,7 +362,7 @@ def create_department(session: Session, *, data: DepartmentCreate, actor: Princi
     ).first()
     if clash is not None:
         raise problem(409, "department_exists")
-    dept = Department(code=data.code, name=data.name)
+    dept = Department(code=data.code, name=data.name, categories=data.categories, areas=data.areas)
     session.add(dept)
     try:
         session.flush()
