@@ -7,16 +7,21 @@ page never depends on JavaScript. Every turn goes through the chat gateway.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from accessibility import conversation, security, ui, workorders
 from accessibility.ui import STATIC_DIR, templates
+from api.db import new_session
 from api.deps import SessionDep
 from api.models.ticket import TicketCategory, TicketKind
 from api.services import gateway, grievance_log
@@ -36,6 +41,10 @@ KINDS = [
 TRANSCRIPT_DISPOSITION = (
     "attachment; filename=\"transcript.txt\"; filename*=UTF-8''%E5%AF%B9%E8%AF%9D%E8%AE%B0%E5%BD%95.txt"
 )
+# A live stream ends after a while and the browser reconnects (from the last id), so that no
+# connection is held for ever by a tab left open.
+LIVE_STREAM_SECONDS = 300.0
+LIVE_HEARTBEAT_SECONDS = 15.0
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{9,11}|\d{7,8})$")
 
 CHAT_ERRORS = {
@@ -219,10 +228,51 @@ async def chat_send(request: Request, db: SessionDep) -> Response:
 
 
 @router.get("/chat/updates")
-async def chat_updates(request: Request, db: SessionDep, after: int = 0) -> Response:
-    """Polled while a person is (or will be) answering, so staff replies appear without a reload."""
+def chat_updates(request: Request, db: SessionDep, after: int = 0) -> Response:
+    """New messages since `after`: the fallback when the live stream cannot be held open."""
     sid = ui.session_id(request)
     return ui.finish(request, JSONResponse(_json_conversation(request, db, sid, max(after, 0))))
+
+
+@router.get("/chat/events")
+async def chat_events(request: Request, after: int = 0) -> Response:
+    """Server-sent events: every new message of this conversation, in every state of the page.
+
+    A staff member can take over at any moment, so the page listens all the time, not only
+    while it waits for a person. The event id is the last message id, so a reconnection or a
+    reload (the page carries the last id it drew) resumes exactly where it left off. Heartbeat
+    comments and `X-Accel-Buffering: no` keep the stream flowing through proxies.
+    """
+    sid = security.read_session_id(request, get_settings().effective_secret_key)
+    if sid is None:
+        return ui.finish(request, Response(status_code=204))
+    settings = get_settings()
+    resume = request.headers.get("last-event-id", "")
+    start = int(resume) if resume.isdigit() else max(after, 0)
+
+    def _read(since: int) -> dict[str, Any]:
+        with new_session() as db:
+            return _json_conversation(request, db, sid, since)
+
+    async def stream() -> AsyncIterator[str]:
+        since, quiet, lived, state = start, 0.0, 0.0, None
+        yield "retry: 3000\n\n"
+        while lived < LIVE_STREAM_SECONDS and not await request.is_disconnected():
+            data = await run_in_threadpool(_read, since)
+            if data["messages"] or data["answering"] != state:
+                since = max(since, data["last_id"] or 0)
+                state = data["answering"]
+                yield f"id: {since}\nevent: chat\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                quiet = 0.0
+            elif quiet >= LIVE_HEARTBEAT_SECONDS:
+                yield ": still here\n\n"
+                quiet = 0.0
+            await asyncio.sleep(settings.console_poll_seconds)
+            quiet += settings.console_poll_seconds
+            lived += settings.console_poll_seconds
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return ui.finish(request, StreamingResponse(stream(), media_type="text/event-stream", headers=headers))
 
 
 @router.get("/chat/new")

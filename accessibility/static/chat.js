@@ -1,6 +1,8 @@
 // Enhances the chat form (which works without JavaScript): sends with fetch, appends
 // each new message once to the role="log" region (so screen readers announce it once),
-// keeps focus in the message box, and polls while a person is answering.
+// keeps focus in the message box, and listens for new messages in every state of the page
+// (a staff member can take over at any moment): a live event stream, or polling where the
+// stream cannot be held open.
 (function () {
   "use strict";
   var log = document.getElementById("conversation");
@@ -164,11 +166,44 @@
       .catch(function () { /* try again at the next tick */ });
   }
 
-  function schedulePoll(state) {
-    var wanted = state === "waiting" || state === "staff";
-    if (wanted && !pollTimer) { pollTimer = setInterval(poll, 4000); }
-    if (!wanted && pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+  var live = null;
+  var liveFailures = 0;
+
+  function listen() {
+    if (!window.EventSource || live) { return; }
+    live = new EventSource("/chat/events?after=" + lastId);
+    live.addEventListener("chat", function (ev) {
+      liveFailures = 0;
+      try { var data = JSON.parse(ev.data); } catch (e) { return; }
+      if (!busy) { apply(data); }
+    });
+    live.addEventListener("error", function () {
+      // The browser reconnects by itself; after repeated failures (a proxy that cuts streams) poll instead.
+      liveFailures += 1;
+      if (live.readyState === EventSource.CLOSED || liveFailures > 3) {
+        live.close();
+        live = null;
+        schedulePoll(currentState());
+      }
+    });
   }
+
+  function currentState() { return answering ? answering.getAttribute("data-state") : "bot"; }
+
+  function schedulePoll(state) {
+    // With a live stream open nothing needs polling; without one, poll quickly while a person
+    // is (or will be) answering and slowly otherwise, and not while the tab is hidden.
+    var every = live ? 0 : (state === "waiting" || state === "staff" ? 4000 : 15000);
+    if (pollTimer && pollTimer.every === every) { return; }
+    if (pollTimer) { clearInterval(pollTimer.id); pollTimer = null; }
+    if (every) {
+      pollTimer = { every: every, id: setInterval(function () { if (!document.hidden) { poll(); } }, every) };
+    }
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && !live) { poll(); }
+  });
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -202,5 +237,6 @@
     });
   });
 
-  schedulePoll(answering ? answering.getAttribute("data-state") : "bot");
+  listen();
+  schedulePoll(currentState());
 })();

@@ -22,7 +22,7 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, follow_up, lifecycle, staff, tickets
+from api.services import access, dispatch, follow_up, lifecycle, staff, tickets
 from api.services.grievance_log import utcnow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
@@ -139,6 +139,11 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
         "follow_ups": follow_ups,
         "departments": departments,
         "department_names": {d.id: d.name for d in departments},
+        "suggested": dispatch.suggest_department(
+            departments,
+            category=ticket.category,
+            place=" ".join([ticket.location_text, ticket.district, ticket.street, ticket.community]),
+        ),
         "channels": CHANNELS,
         "writer": writer,
         "actions": [a for a in lifecycle.allowed_actions(ticket.status) if a in ACTION_FIELDS] if writer else [],
@@ -160,6 +165,30 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
 @router.get("/{number}")
 def ticket_page(request: Request, number: str, db: SessionDep, login: ReadLogin) -> Response:
     return _ticket_page(request, db, login, number[:12])
+
+
+# The field a refused move is about, so that the error is shown at it and the summary links to it.
+ERROR_FIELDS = {
+    "department_required": "department_id",
+    "department_not_found": "department_id",
+    "reply_required": "public_reply",
+    "assignee_not_found": "assignee",
+    "extension_too_long": "working_days",
+    "too_many_extensions": "working_days",
+}
+FIELD_PROBLEMS = {
+    "department_id": "请选择承办部门。",
+    "public_reply": "请填写给市民的答复（不超过规定字数）。",
+    "reason": "请填写原因。",
+    "note": "备注太长，请缩短。",
+    "working_days": "请填写延长的工作日数（整数）。",
+    "assignee": "承办人用户名不对，请核对。",
+}
+
+
+def _error_key(action: TransitionAction, field: str) -> str:
+    """The id of the input the error is about (`dispatch-department_id`), else of the move's form."""
+    return f"{action.value}-{field}" if field and field in ACTION_FIELDS[action] else f"{action.value}-form"
 
 
 def _transition_data(form: FormData, action: TransitionAction) -> dict[str, Any]:
@@ -185,9 +214,10 @@ def act(request: Request, number: str, db: SessionDep, login: WriteLogin, form: 
     try:
         data = TransitionCreate.model_validate(raw)
     except ValidationError as exc:
-        fields = {str(err["loc"][0]) for err in exc.errors() if err.get("loc")}
-        message = "填写的内容不符合要求，请检查：" + "、".join(sorted(fields)) + "。"
-        return _ticket_page(request, db, login, number, errors={f"{action.value}-form": message}, form=raw)
+        fields = [str(err["loc"][0]) for err in exc.errors() if err.get("loc")]
+        field = next((f for f in fields if f in ACTION_FIELDS[action]), "")
+        message = FIELD_PROBLEMS.get(field, "填写的内容不符合要求，请检查这一项。")
+        return _ticket_page(request, db, login, number, errors={_error_key(action, field): message}, form=raw)
     try:
         tickets.transition(db, number=number, data=data, actor=login.principal)
     except ApiError as exc:
@@ -197,7 +227,8 @@ def act(request: Request, number: str, db: SessionDep, login: WriteLogin, form: 
         message = exc.message.split(" / ")[0]
         if exc.code == "stale_version":
             return _ticket_page(request, db, login, number, conflict=message, form=raw)
-        return _ticket_page(request, db, login, number, errors={f"{action.value}-form": message}, form=raw)
+        field = ERROR_FIELDS.get(exc.code, "")
+        return _ticket_page(request, db, login, number, errors={_error_key(action, field): message}, form=raw)
     return _redirect(f"/staff/tickets/{number}?" + notice_query(f"已{lifecycle.ACTION_LABELS[action]}。"))
 
 

@@ -101,3 +101,27 @@ def test_reset_disable_and_roster(client: TestClient, staff_as: Callable[..., St
 
     last = admin.post(f"/staff/admin/users/{admin.username}", {"do": "disable"})
     assert "没有修改" in _notice(admin.get(last.headers["location"]))  # the last administrator stays
+
+
+def test_dispatch_proposes_the_department_and_marks_a_failed_move(staff_as: Callable[..., Staff]) -> None:
+    from tests.console.conftest import new_ticket
+
+    admin = staff_as("admin")
+    admin.post("/staff/admin/departments", {"code": "other-dpf", "name": "别的区残联", "areas": "南开区"})
+    admin.post(
+        "/staff/admin/departments",
+        {"code": "hd-dpf2", "name": "海淀区残联二", "categories": "无障碍", "areas": "海淀区"},
+    )
+    number = new_ticket(category="无障碍", district="海淀区")
+    op = staff_as("operator")
+    page = op.get(f"/staff/tickets/{number}").text
+    assert "推荐：海淀区残联二（负责“无障碍”类，负责海淀区）" in page
+
+    failed = op.post(f"/staff/tickets/{number}/act", {"action": "dispatch", "version": 1, "department_id": ""})
+    assert failed.status_code == 400
+    assert 'href="#dispatch-department_id"' in failed.text  # the summary links to a real field
+    assert re.search(
+        r'<select id="dispatch-department_id"[^>]*aria-invalid="true" aria-describedby="dispatch-department_id-error"',
+        failed.text,
+    )
+    assert re.search(r'id="dispatch-department_id-error">.{0,60}承办部门', failed.text)
