@@ -40,6 +40,7 @@ templates.env.filters["china_time"] = china_time
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("/staff", "待办队列", "conversation"),
     ("/staff/tickets", "工单", "ticket.read"),
+    ("/staff/knowledge", "知识库", "knowledge.write"),
     ("/staff/admin", "系统管理", "users"),
     ("/staff/oversight", "服务监督", "oversight"),
     ("/staff/audit", "诉求日志审计", "log.search"),

@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from api.knowledge import tokens
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.knowledge import entries, tokens
 from api.knowledge.index import Hit, KnowledgeIndex, get_index
 from api.knowledge.unanswered import record_unanswered
 from api.settings import get_settings
@@ -353,6 +355,31 @@ def detail(index: KnowledgeIndex, answer: Answer) -> Answer:
     return replace(answer, text=text, reply=reply, voice=voice)
 
 
+def _entry_for(question: str) -> entries.Match | None:
+    """An approved staff entry for this question; the documents alone when the database cannot say."""
+    try:
+        return entries.find(question)
+    except SQLAlchemyError:
+        return None
+
+
+def _from_entry(question: str, match: entries.Match, *, more: bool) -> Answer:
+    """A staff-written answer, always with the source it rests on and the note that staff wrote it."""
+    entry = match.entry
+    citation = Citation(
+        f"entry-{entry.entry_key}", entry.source_title.strip("《》"), "", entry.source_date, entry.source_article
+    )
+    source = f"（出处：{entry.citation()}；本条由热线工作人员依据出处整理，经审核）"
+    if more:
+        fuller = entry.answer + (f"\n简单说：{entry.easy_read}" if entry.easy_read else "")
+        reply = f"详细内容：\n{fuller}\n{source}"
+        voice = f"详细内容是：{entry.answer}。这是根据{citation.short()}整理的答复。按9可以把原文发短信给您。"
+    else:
+        reply = f"{entry.answer}\n{source}\n如需了解详细内容，请回复“详细”；也可以转人工服务。"
+        voice = f"{entry.easy_read or entry.answer}。这是根据{citation.short()}整理的答复。要听详细内容请说“详细”。"
+    return Answer(question, True, entry.answer, citation, match.score, match.score, reply, voice, "entry")
+
+
 def ask(
     question: str,
     *,
@@ -364,6 +391,8 @@ def ask(
     more: bool = False,
 ) -> Answer:
     """Answer a citizen's question; with a channel, questions left unanswered are recorded for staff."""
+    if (entry := _entry_for(question)) is not None:
+        return _from_entry(question, entry, more=more)
     settings = get_settings()
     region = home_region if home_region is not None else getattr(settings, "kb_home_region", "")
     threshold = min_confidence if min_confidence is not None else getattr(settings, "kb_min_confidence", None)

@@ -38,11 +38,14 @@ RULES: dict[str, frozenset[str]] = {
     "oversight": frozenset({SUPERVISOR, ADMIN}),
     "audit_trail": frozenset({AUDITOR, ADMIN}),
     "users": frozenset({ADMIN}),
+    # Staff write answer entries; a supervisor approves them before citizens read them.
+    "knowledge.write": frozenset({OPERATOR, SUPERVISOR}),
+    "knowledge.approve": frozenset({SUPERVISOR}),
     "departments": frozenset({ADMIN}),
 }
 
 # Conversations with citizens (and the queue of them) stay with the hotline centre.
-CENTRE_ONLY = frozenset({"conversation", "conversation.release_any"})
+CENTRE_ONLY = frozenset({"conversation", "conversation.release_any", "knowledge.write", "knowledge.approve"})
 
 # Roles that read people's details masked everywhere (they check integrity, not people).
 MASKED_ROLES = frozenset({AUDITOR})
