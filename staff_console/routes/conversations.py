@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
 
 from accessibility import conversation, security
 from api.deps import SessionDep, SettingsDep
@@ -23,6 +24,7 @@ from staff_console.views import CHANNELS, notice_query, read_notice, turn_lines
 router = APIRouter(prefix="/staff/conversations")
 ConvLogin = Annotated[sessions.ConsoleLogin, Depends(page("conversation"))]
 MAX_REPLY = 1000
+TAKEN_NOTE = "工作人员{name}已接手这段对话，马上为您服务。"
 
 
 def _back(session_id: str, notice: str = "") -> Response:
@@ -76,6 +78,16 @@ async def take(session_id: str, db: SessionDep, settings: SettingsDep, login: Co
         handoff.take(db, session_id=session_id[:128], channel=channel, actor=login.principal)
     except ApiError as exc:
         return _back(session_id, exc.message.split(" / ")[0])
+    if channel == "web":
+        # The open chat page shows at once that a person is there (and stops looking like the assistant).
+        name = login.full_name or login.username
+        await run_in_threadpool(
+            conversation.post_staff_message,
+            db,
+            session_id=session_id[:128],
+            text=TAKEN_NOTE.format(name=name),
+            staff_name=name,
+        )
     told = await assistant_link.set_handoff(settings, session_id=session_id, held=True)
     note = (
         "您已接手这段对话，智能助手暂停回答。"
