@@ -16,6 +16,7 @@ from accessibility import security
 from api.services import access
 from api.settings import get_settings
 from staff_console import sessions
+from staff_console.views import ACTORS
 
 HERE = Path(__file__).resolve().parent
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
@@ -35,6 +36,7 @@ def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 templates.env.filters["china_time"] = china_time
+templates.env.filters["actor"] = lambda name: ACTORS.get(str(name), str(name))
 
 # The navigation, in order: address, label, and the capability (see `api.services.access`) it needs.
 PAGES: tuple[tuple[str, str, str], ...] = (

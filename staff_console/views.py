@@ -9,11 +9,15 @@ from urllib.parse import quote
 
 from fastapi import Request
 
+from accessibility import conversation
 from api.models.grievance import GrievanceRecord
 from api.services import sla
 from api.services.handoff import aware
 from api.services.masking import mask_text
 from api.settings import get_settings
+
+# Who did something, when it was not a person with an account.
+ACTORS = {"service:assistant": "智能助手", "system": "系统", "citizen": "市民", "test": "系统"}
 
 CHANNELS = {
     "web": "网页",
@@ -43,16 +47,23 @@ def time_left(deadline: datetime | None, now: datetime, *, open_: bool = True) -
     return f"还剩{left}个工作日（{sla.format_day(due, reference=today)}前）"
 
 
-def turn_lines(record: GrievanceRecord, *, mask: bool) -> list[dict[str, Any]]:
-    """One grievance record as transcript lines: the citizen's words, then each reply."""
+def turn_lines(record: GrievanceRecord, *, mask: bool, titles: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One grievance record as transcript lines: the citizen's words, then each reply.
+
+    `titles` carries the quick-reply buttons seen so far across a transcript, so that what the
+    citizen pressed reads as the button's words (“不对”), never as its payload (“/deny”).
+    """
     lines: list[dict[str, Any]] = []
+    titles = {} if titles is None else titles
     clean = mask_text if mask else (lambda t: t)
     if record.outcome != "staff" and record.text:
+        pressed = record.text.startswith("/")
+        said = conversation.shown_text(record.text, titles)
         lines.append(
             {
                 "who": "citizen",
                 "label": "市民（语音识别）" if record.channel in ("voice", "phone") else "市民",
-                "text": clean(record.text) or "",
+                "text": f"（按了“{said}”）" if pressed else clean(said) or "",
                 "confidence": record.asr_confidence,
                 "at": record.created_at,
                 "intent": record.intent,
@@ -64,6 +75,9 @@ def turn_lines(record: GrievanceRecord, *, mask: bool) -> list[dict[str, Any]]:
         label = f"工作人员（{name}）" if staff and name else ("工作人员" if staff else "智能助手")
         if record.outcome == "released":
             label = "系统提示"
+        for button in reply.get("buttons") or []:
+            if isinstance(button, dict) and button.get("payload") and button.get("title"):
+                titles[str(button["payload"])] = str(button["title"])
         text = str(reply.get("text") or "")
         if text:
             lines.append(

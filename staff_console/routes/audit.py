@@ -69,7 +69,8 @@ def audit_page(
             limit=PAGE_SIZE,
         )
         mask = access.masks_people(login.principal)  # auditors check integrity, not people
-        records = [{"record": r, "lines": turn_lines(r, mask=mask)} for r in rows]
+        titles: dict[str, str] = {}
+        records = [{"record": r, "lines": turn_lines(r, mask=mask, titles=titles)} for r in rows]
         db.rollback()
         if searched:
             audit.record_log_search(

@@ -46,7 +46,8 @@ def _page(request: Request, db: SessionDep, login: sessions.ConsoleLogin, sessio
     hold = handoff.get_hold(db, session_id=session_id)
     ticket_numbers = sorted({r.ticket_number for r in records if r.ticket_number})
     db.rollback()
-    lines = [line for r in records for line in turn_lines(r, mask=False)]
+    titles: dict[str, str] = {}
+    lines = [line for r in records for line in turn_lines(r, mask=False, titles=titles)]
     channel = next((r.channel for r in records if r.outcome != "staff"), records[0].channel)
     ctx: dict[str, Any] = {
         "title": f"对话记录（{CHANNELS.get(channel, channel)}） - 工作台",

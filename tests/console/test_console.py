@@ -101,7 +101,8 @@ def test_take_over_reply_and_hand_back(client: TestClient, staff_as: Callable[..
     with Session(get_engine()) as own:
         seen = conversation.load(own, sid)
     staff_lines = [m.text for m in seen.messages if m.sender == "staff"]
-    assert staff_lines == ["您好，我是工作人员，马上帮您处理。"]  # the other operator's words never reached the citizen
+    # the citizen was told a person took over; the other operator's words never reached the citizen
+    assert staff_lines == ["工作人员op-wang已接手这段对话，马上为您服务。", "您好，我是工作人员，马上帮您处理。"]
     assert seen.answering == "staff"
 
     while_held = _chat(client, sid, "好的，我住在海淀区")  # the assistant is not asked, and no new work order
