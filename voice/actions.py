@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from api.db import get_engine
 from api.integrations import twilio
-from api.models.ticket import TicketCreate, TicketKind
+from api.models.ticket import ContactPreference, TicketCreate, TicketKind
 from api.services import grievance_log, tickets
 from api.services.masking import mask_text
 from api.services.on_duty import CHINA_TZ, callback_promise, phone_transfer_configured, within_service_hours
@@ -77,11 +77,19 @@ class CallActions:
             return False
         return await self._blocking(lambda: self._client().calls(self.call_sid).update(status="completed"))
 
-    async def work_order(self, *, kind: TicketKind, description: str, phone: str | None) -> str:
-        """A work order for what the caller asked; off the event loop, which serves every open call."""
-        return await asyncio.to_thread(self._work_order, kind, description, phone)
+    async def work_order(
+        self,
+        *,
+        kind: TicketKind,
+        description: str,
+        phone: str | None,
+        preference: ContactPreference = ContactPreference.unknown,
+    ) -> str:
+        """A work order for what the caller asked, with how they asked to be reached (a call-back, an SMS);
+        off the event loop, which serves every open call."""
+        return await asyncio.to_thread(self._work_order, kind, description, phone, preference)
 
-    def _work_order(self, kind: TicketKind, description: str, phone: str | None) -> str:
+    def _work_order(self, kind: TicketKind, description: str, phone: str | None, preference: ContactPreference) -> str:
         with Session(get_engine()) as session:
             ticket = tickets.create_ticket(
                 session,
@@ -91,6 +99,7 @@ class CallActions:
                     channel="voice",
                     session_id=self.session_id,
                     contact_phone=phone or None,
+                    contact_preference=preference,
                 ),
             )
             return ticket.number

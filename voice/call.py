@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from api.models.ticket import TicketKind
+from api.models.ticket import ContactPreference, TicketKind
 from voice import codec, preferences
 from voice import twilio_protocol as tp
 from voice.actions import CHINA_TZ, CallActions, callback_promise
@@ -104,10 +104,16 @@ CONSENT_NO = re.compile(r"^(不要|不用|不需要|不必|不了|别|算了|不
 CONSENT_YES = re.compile(r"^(要|好|是|对|可以|需要|记住|行|嗯)")
 
 
+# The assistant's question offers keys ("打电话请按1，发短信请按2"): one key answers it.
+KEY_CHOICE = re.compile(r"按1.{0,12}按2")
+
+
 def expected_number(reply: str) -> Expect:
-    """Does the assistant's reply ask for a phone or work-order number?"""
+    """Does the assistant's reply ask for a phone or work-order number, or for one key of a choice?"""
     if re.search(r"\d{5,}", reply):
         return Expect.nothing
+    if KEY_CHOICE.search(reply):
+        return Expect.choice
     asks = re.search(r"(请|告诉|提供|留下|输入|说出|多少|是什么)", reply)
     if asks and "后四位" in reply:
         return Expect.last4
@@ -438,6 +444,9 @@ class Call:
             await self.slower()
         elif action.kind in ("yes", "no"):
             await self.answer_consent(action.kind == "yes")
+        elif action.kind == "choice":  # the key is the answer to the assistant's question
+            self.keys.expect = Expect.nothing
+            await self.ask_assistant(action.value, None, time.perf_counter())
         elif action.kind == "other":
             await self.say(P["consent_keys"], remember=False)
         elif action.kind == "number":
@@ -714,7 +723,7 @@ class Call:
         spoken = offer_again(reply.text)
         if not self.hears_speech:
             spoken = for_keypad(spoken)
-        if self.keys.expect is not Expect.nothing and "按键" not in spoken:
+        if self.keys.expect not in (Expect.nothing, Expect.choice) and "按键" not in spoken:
             spoken += P["number_hint"]
         spoken += self._owed_notice()
         after = None
@@ -756,6 +765,7 @@ class Call:
             description="来电要求人工服务，请按约定时间回电。"
             + (f"最近一次答复：{self.last_answer}" if self.last_answer else ""),
             phone=phone,
+            preference=ContactPreference.call,  # the caller asked to be called back
         )
         lead = "很抱歉，人工坐席现在无法接通。" if failed else "现在无法直接转接人工服务。"
         text = self._callback_words(lead, number)
@@ -785,7 +795,10 @@ class Call:
             await self.say(P["sms_ok"])
             return
         number = await self.actions.work_order(
-            kind=TicketKind.consultation, description=f"来电要求用短信发送答复：{self.last_answer}", phone=phone
+            kind=TicketKind.consultation,
+            description=f"来电要求用短信发送答复：{self.last_answer}",
+            phone=phone,
+            preference=ContactPreference.sms,  # the caller pressed 9 for the answer by SMS
         )
         text = (
             f"很抱歉，短信暂时发不出去。已经为您登记工单，工单号是{number}。再说一遍，工单号是{number}。"

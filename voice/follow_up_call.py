@@ -154,9 +154,25 @@ async def audio(token: str, prompt: str) -> Response:
     return Response(codec.wav_bytes(spoken.pcm, 8000), media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 
+def _may_call(token: str) -> bool:
+    """Whether the citizen behind a follow-up token may be phoned (not after asking for SMS, chat or no contact)."""
+    from api.models.ticket import Ticket
+
+    with new_session() as session:
+        found = follow_up.get_by_token(session, token)
+        ticket = session.get(Ticket, found.ticket_id) if found is not None else None
+        allowed = ticket is not None and follow_up.may_call(ticket)
+        session.rollback()
+        return allowed
+
+
 async def place_call(settings: Settings, *, to: str | None, token: str) -> bool:
-    """Ask Twilio to call the citizen for the rating; False when Twilio is not configured or refuses."""
+    """Ask Twilio to call the citizen for the rating; False when Twilio is not configured or refuses, and
+    when the citizen asked not to be called (a deaf citizen who wants SMS is never phoned)."""
     if not (settings.twilio_enabled and settings.twilio_phone_number and settings.public_base_url and to):
+        return False
+    if not await run_in_threadpool(_may_call, token[:64]):
+        log.info("follow-up call not placed: the citizen asked not to be phoned")
         return False
     url = f"{settings.public_base_url}/voice/follow-up/{quote(token, safe='')}"
 

@@ -3,8 +3,9 @@
 Keys work at any time (DESIGN.md): 0 a person, # repeat, * slower, 9 SMS; digits
 followed by # enter a number. 0 and 9 start a number only while one is asked
 for; a typed number is read back and used only after the caller confirms with #.
-While a yes/no question is open (consent), 1 answers yes and 2 no: every spoken
-question has a keypad answer.
+While a yes/no question is open (consent), 1 answers yes and 2 no; while the assistant's
+question lists keys (choice: "打电话请按1，发短信请按2"), one key is the answer: every
+spoken question has a keypad answer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Expect(StrEnum):
     ticket = "ticket"
     last4 = "last4"  # the last four digits of the phone number a work order was filed with
     consent = "consent"  # a yes/no question: 1 yes, 2 no
+    choice = "choice"  # the assistant's question lists keys ("按1…按2…"): one key 1-8 is the answer
 
 
 def number_problem(expect: Expect, number: str) -> str:
@@ -39,7 +41,7 @@ def number_problem(expect: Expect, number: str) -> str:
 
 @dataclass(frozen=True)
 class KeyAction:
-    kind: str  # handoff, sms, repeat, slower, digit, number, confirm, reenter, cleared, yes, no, other
+    kind: str  # handoff, sms, repeat, slower, digit, number, confirm, reenter, cleared, yes, no, choice, other
     value: str = ""
 
 
@@ -78,13 +80,15 @@ class KeyCollector:
             return KeyAction("repeat")
         if key == "*":
             return KeyAction("slower")
-        free = self.expect in (Expect.nothing, Expect.consent)
+        free = self.expect in (Expect.nothing, Expect.consent, Expect.choice)
         if free and key == "0":
             return KeyAction("handoff")
         if free and key == "9":
             return KeyAction("sms")
         if self.expect is Expect.consent:
             return KeyAction({"1": "yes", "2": "no"}.get(key, "other"))
+        if self.expect is Expect.choice and key in "12345678":
+            return KeyAction("choice", key)
         self.buffer = key
         return KeyAction("digit", key)
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from api.db import get_engine
 from api.errors import ApiError
 from api.integrations import twilio
-from api.models.ticket import TicketKind
+from api.models.ticket import ContactPreference, TicketKind
 from api.services import gateway, grievance_log
 from api.services.ratelimit import client_address, limiter_for
 from api.settings import Settings, get_settings
@@ -153,6 +153,7 @@ async def transfer_result(request: Request, params: TwilioForm) -> Response:
         kind=TicketKind.help_request,
         description=f"来电转接人工无人接听（{status or '未知'}），请回电。",
         phone=caller or None,
+        preference=ContactPreference.call,  # the caller asked for a person on the phone: a call-back
     )
     await actions.log_key_action(
         "[转接] 人工坐席无人接听", f"已登记回电，工单号{number}", ticket_number=number, handoff=True

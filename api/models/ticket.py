@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ConfigDict, field_validator
 from sqlalchemy import Column, Text
+from sqlalchemy import Enum as SaEnum
 from sqlmodel import Field, SQLModel
 
 from api.models.common import CleanInput
@@ -127,8 +128,17 @@ class TicketBase(SQLModel):
     contact_phone: str | None = Field(default=None, max_length=20)
     contact_name: str | None = Field(default=None, max_length=64)
     location_text: str = Field(default="", max_length=200, description="The place in the citizen's words, as read back")
+    # Stored by value, not by name like the other enums: "" (not said) is what migration 0008 gives
+    # the work orders made before it, and a name column would refuse to read it back.
     contact_preference: ContactPreference = Field(
-        default=ContactPreference.unknown, max_length=8, description="How the citizen wants to be contacted"
+        default=ContactPreference.unknown,
+        sa_type=SaEnum(
+            ContactPreference,
+            values_callable=lambda members: [m.value for m in members],
+            native_enum=False,
+            length=8,
+        ),
+        description="How the citizen wants to be contacted: call, sms, chat, none, or empty when not said",
     )
     priority: TicketPriority = Field(default=TicketPriority.normal, max_length=16)
     confidential: bool = Field(default=False, description="Hide the caller's identity from the handling department")

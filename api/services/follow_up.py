@@ -4,7 +4,10 @@
 token for the web link `/feedback/{token}` and, when Twilio is configured and the
 order has a mobile number, texts the citizen (reply 1–5 or open the link). Without
 SMS the request still exists and staff give the link (or take the rating) on a
-call-back. `record_rating` closes the order for 3–5 (基本满意/满意) and reopens it
+call-back. The citizen's contact preference is respected: no SMS to one who asked for no contact
+or for replies in the web chat, and staff are never told to call, nor is a call placed
+(`may_call`, checked by voice/follow_up_call.place_call), when the citizen asked for SMS, chat or
+no contact. `record_rating` closes the order for 3–5 (基本满意/满意) and reopens it
 (重办) for 1–2 with the comment as the reason; a second answer changes nothing.
 The lifecycle moves go through `tickets.transition`, so each is a ticket event.
 """
@@ -28,6 +31,7 @@ from api.errors import ApiError
 from api.integrations import twilio
 from api.models.common import clean_text
 from api.models.ticket import (
+    ContactPreference,
     FollowUp,
     FollowUpChannel,
     Satisfaction,
@@ -92,7 +96,7 @@ SMS_TEXT = (
 
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 
-SmsStatus = Literal["sent", "not_configured", "no_mobile", "unsubscribed", "failed"]
+SmsStatus = Literal["sent", "not_configured", "no_mobile", "unsubscribed", "failed", "not_wanted"]
 RatingOutcome = Literal["closed", "reopened", "already_answered", "not_pending"]
 
 
@@ -101,6 +105,24 @@ def _error(status_code: int, code: str, **fmt: Any) -> ApiError:
 
 
 # --- small helpers ------------------------------------------------------------------------------
+
+
+def _preference(ticket: Ticket) -> ContactPreference:
+    try:
+        return ContactPreference(ticket.contact_preference or "")
+    except ValueError:
+        return ContactPreference.unknown
+
+
+def may_call(ticket: Ticket) -> bool:
+    """Whether staff or the follow-up line may phone the citizen: not when they asked for SMS
+    (a deaf citizen cannot take a call), for replies in the web chat, or for no contact."""
+    return _preference(ticket) in (ContactPreference.unknown, ContactPreference.call)
+
+
+def may_text(ticket: Ticket) -> bool:
+    """Whether an SMS may be sent: not when the citizen asked for no contact or for the web chat."""
+    return _preference(ticket) not in (ContactPreference.none, ContactPreference.chat)
 
 
 def satisfaction_for(score: int) -> Satisfaction:
@@ -281,7 +303,20 @@ SMS_STATUS_TEXT: dict[str, str] = {
     "no_mobile": "工单没有手机号，没有发短信。",
     "unsubscribed": "这个号码已退订短信，没有发短信。",
     "failed": "短信发送失败。",
+    "not_wanted": "市民没有要求短信联系，没有发短信。",
 }
+# Why staff must not call, by what the citizen asked for; and what to do instead when no SMS went out.
+NO_CALL_REASON: dict[ContactPreference, str] = {
+    ContactPreference.sms: "市民要求只用短信联系，请不要打电话。",
+    ContactPreference.chat: "市民要求在网上对话里联系，请不要打电话。",
+    ContactPreference.none: "市民表示不需要联系，请不要打电话，也不要发短信。",
+}
+NO_SMS_NEXT_STEP: dict[ContactPreference, str] = {
+    ContactPreference.sms: NO_CALL_REASON[ContactPreference.sms] + "可以稍后再发一次，或请市民打开评价网址 {link} 。",
+    ContactPreference.chat: NO_CALL_REASON[ContactPreference.chat] + "请在对话里把评价网址 {link} 发给市民。",
+    ContactPreference.none: NO_CALL_REASON[ContactPreference.none] + "市民可以自己打开评价网址 {link} 。",
+}
+CALL_BACK_STEP = "请电话回访市民，告诉他评价网址 {link} ，或问市民打几分（1到5分）后代为记录。"
 
 
 def _sms_precheck(settings: Settings, mobile: str | None) -> SmsStatus | None:
@@ -329,9 +364,13 @@ def request_follow_up(
         ticket = access.check_ticket(principal, tickets.get_ticket(session, number=number, for_update=True))
         lifecycle.check(ticket.status, TransitionAction.follow_up, reason=None)
         mobile = mobile_number(ticket.contact_phone)
-        blocked = _sms_precheck(settings, mobile)
+        preference = _preference(ticket)
+        blocked: SmsStatus | None = _sms_precheck(settings, mobile) if may_text(ticket) else "not_wanted"
+        callable_ = may_call(ticket)
         token = secrets.token_urlsafe(24)
-        channel = FollowUpChannel.voice if blocked else FollowUpChannel.sms
+        # voice: staff call back; web: the citizen rates through the link (they asked not to be called)
+        fallback = FollowUpChannel.voice if callable_ else FollowUpChannel.web
+        channel = fallback if blocked else FollowUpChannel.sms
         follow_up = FollowUp(
             ticket_id=ticket.id or 0,
             token=token,
@@ -342,9 +381,13 @@ def request_follow_up(
         session.add(follow_up)
         session.flush()
         follow_up_id = follow_up.id or 0
-        note = "请市民评分（1到5分）。" + (
-            SMS_STATUS_TEXT[blocked] + "请电话回访，并告诉市民评价网址或代为记录评分。" if blocked else "正在发短信。"
-        )
+        if blocked is None:
+            after = "正在发短信。"
+        elif callable_:
+            after = SMS_STATUS_TEXT[blocked] + "请电话回访，并告诉市民评价网址或代为记录评分。"
+        else:
+            after = SMS_STATUS_TEXT[blocked] + NO_CALL_REASON[preference]
+        note = "请市民评分（1到5分）。" + after
         tickets.transition(
             session,
             number=number,
@@ -357,12 +400,12 @@ def request_follow_up(
     if blocked is None and mobile is not None:
         error = send_sms(settings, to=mobile, body=SMS_TEXT.format(number=number, link=link), http_client=http_client)
         status = "failed" if error else "sent"
-        _record_sms_outcome(session, follow_up_id=follow_up_id, error=error)
+        _record_sms_outcome(session, follow_up_id=follow_up_id, error=error, may_call=callable_)
         if error:
-            channel = FollowUpChannel.voice
+            channel = fallback
     message = SMS_STATUS_TEXT[status]
     if status != "sent":
-        message += f"请电话回访市民，告诉他评价网址 {link} ，或问市民打几分（1到5分）后代为记录。"
+        message += (CALL_BACK_STEP if callable_ else NO_SMS_NEXT_STEP[preference]).format(link=link)
     return FollowUpRequested(
         number=number,
         follow_up_id=follow_up_id,
@@ -376,13 +419,19 @@ def request_follow_up(
     )
 
 
-def _record_sms_outcome(session: Session, *, follow_up_id: int, error: str | None) -> None:
+def _sms_outcome_note(error: str | None, *, may_call: bool) -> str:
+    if error is None:
+        return "回访短信已发出。"
+    return "回访短信发送失败，请电话回访。" if may_call else "回访短信发送失败；市民不要电话联系，请不要打电话。"
+
+
+def _record_sms_outcome(session: Session, *, follow_up_id: int, error: str | None, may_call: bool = True) -> None:
     with _writing(session):
         follow_up = session.exec(select(FollowUp).where(FollowUp.id == follow_up_id).with_for_update()).one()
         ticket = session.get(Ticket, follow_up.ticket_id)
         status = ticket.status if ticket is not None else None
         if error:
-            follow_up.channel = FollowUpChannel.voice
+            follow_up.channel = FollowUpChannel.voice if may_call else FollowUpChannel.web
             session.add(follow_up)
         session.add(
             TicketEvent(
@@ -392,7 +441,7 @@ def _record_sms_outcome(session: Session, *, follow_up_id: int, error: str | Non
                 action="follow_up_sms",
                 from_status=status,
                 to_status=status,
-                note="回访短信已发出。" if error is None else "回访短信发送失败，请电话回访。",
+                note=_sms_outcome_note(error, may_call=may_call),
                 reason=error,
             )
         )

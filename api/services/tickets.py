@@ -690,6 +690,7 @@ def to_public(ticket: Ticket, *, principal: Principal, now: datetime | None = No
         view.description = masking.mask_text(view.description) or ""
         view.wish = masking.mask_text(view.wish) or ""
         view.occurred_at_text = masking.mask_text(view.occurred_at_text) or ""
+        view.location_text = masking.mask_text(view.location_text) or ""  # "…门口，电话139…" names the caller
     return view
 
 

@@ -263,6 +263,62 @@ def split_location(text: str) -> dict[str, str]:
     return {"district": d, "street": s, "community": c}
 
 
+# --- contact preference -----------------------------------------------------------
+
+# The values the ticket API takes (api/models/ticket.py, ContactPreference); "" is "not said".
+CONTACT_LABELS = {"call": "电话", "sms": "短信", "chat": "网上对话", "none": "不需要联系", "": "未说明"}
+# Said anywhere in an intake, these decide how staff may reach the citizen: a deaf citizen who writes
+# "我听不见" in the description is never called, and is not asked again.
+_CHAT_SAID = re.compile(r"(网上|网页|线上|在线|页面上?|这里|聊天窗口)(回复|回我|答复|联系我)")
+_SMS_SAID = re.compile(
+    r"发短信|短信(联系|通知|回复|答复|告诉|发给)|用短信|(不要|别|不用|不能|没法|无法)(给我)?(打电话|来电|回电)|"
+    r"(不能|不方便|没法|无法)接电话|接不了电话|我?听不见|我?听不到|听不清电话|我是?聋|我耳聋|聋哑|听障|听力(障碍|残疾)"
+)
+_NONE_SAID = re.compile(r"(不用|不需要|不必|无需|不要|别)(再)?(联系|回复|答复|回访|通知)")
+_CALL_SAID = re.compile(r"(给我|请|麻烦)?打电话(联系|给|告诉)我|给我(打个?电话|回电)|请回电|回个电话|电话联系我|打我电话")
+# Beside the phone number: a bare "短信" or "聋" is meant for the contact ("13912345678 短信").
+_SMS_BESIDE_PHONE = re.compile(r"短信|聋")
+# Only as the answer to the question itself: short words that elsewhere mean something else
+# ("他在电话里骂我", "收到一条短信"), and the keys 1 call, 2 SMS, 3 no contact.
+_KEY = r"^按?{}号?键?$"
+_SMS_ANSWER = re.compile(r"短信|聋|" + _KEY.format("[2二]"))
+_NONE_ANSWER = re.compile(r"^(都)?(不用|不需要|不必|没必要|算了)|" + _KEY.format("[3三]"))
+_CHAT_ANSWER = re.compile(r"网上|网页|在线|线上|聊天|这里|对话")
+_CALL_ANSWER = re.compile(r"电话|回电|打给我|" + _KEY.format("[1一幺]"))
+
+
+def contact_preference_in(text: str, *, channel: str = "web", where: str = "anywhere") -> Optional[str]:
+    """The contact preference the citizen states in `text` (call, sms, chat, none), or None.
+
+    `where`: "anywhere" in an intake only unmistakable phrases count; "phone" (the answer to the phone
+    question) also a bare 短信; "question" (the answer to the contact question) also the short words
+    and the keys 1/2/3. A wish not to be called wins over a mention of calls; chat only in the web chat."""
+    text = normalize(text or "").replace("#", "").strip()
+    if not text:
+        return None
+    if channel == "web" and _CHAT_SAID.search(text):
+        return "chat"
+    if _SMS_SAID.search(text):
+        return "sms"
+    if _NONE_SAID.search(text):
+        return "none"
+    if _CALL_SAID.search(text):
+        return "call"
+    if where == "phone" and _SMS_BESIDE_PHONE.search(text):
+        return "sms"
+    if where != "question":
+        return None
+    if _SMS_ANSWER.search(text):
+        return "sms"
+    if _NONE_ANSWER.search(text):
+        return "none"
+    if channel == "web" and _CHAT_ANSWER.search(text):
+        return "chat"
+    if _CALL_ANSWER.search(text):
+        return "call"
+    return None
+
+
 def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else phone
 

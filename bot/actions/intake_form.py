@@ -13,7 +13,10 @@ from rasa_sdk.types import DomainDict
 from actions.knowledge import answer_policy
 from actions.helpers import (
     CATEGORIES,
+    CONTACT_LABELS,
+    channel_of,
     clean_text,
+    contact_preference_in,
     guess_category,
     is_affirm,
     is_deny,
@@ -33,6 +36,7 @@ INTAKE_SLOTS = [
     "intake_time",
     "intake_wish",
     "intake_phone",
+    "intake_contact",
     "intake_name",
     "intake_confidential",
 ]
@@ -43,10 +47,12 @@ FIELD_LABELS = {
     "intake_time": "时间",
     "intake_wish": "诉求",
     "intake_phone": "联系电话",
+    "intake_contact": "联系方式",
     "intake_name": "称呼",
     "intake_confidential": "是否保密",
 }
 FIELD_KEYWORDS = [
+    ("intake_contact", r"联系方式|怎么联系|短信|回电|不需要联系|不用联系|网上回复"),
     ("intake_phone", r"电话|号码|手机|座机"),
     ("intake_confidential", r"保密|公开"),
     ("intake_name", r"名字|称呼|姓名|姓|匿名"),
@@ -67,6 +73,14 @@ SIDE_QUESTION = re.compile(
     r"多少钱|去哪|哪里(报名|办|申请|领)|能不能|可不可以|是不是|有没有"
 )
 GREETING_ONLY = re.compile(r"^(喂+|你好|您好|在吗|在不在|哈喽|嗨)[啊呀吗？?！!。，, ]*$")
+# While these are asked, the answer itself is read for a contact preference (see their validations).
+OWN_CONTACT_READING = ("intake_phone", "intake_contact", "intake_confirmed", "intake_fix_field")
+
+
+def contact_label(tracker: Tracker) -> str:
+    """The contact preference as the read-back shows it (未说明 when the citizen gave none)."""
+    value = tracker.get_slot("intake_contact") or ""
+    return CONTACT_LABELS.get(value, CONTACT_LABELS[""])
 
 
 def field_named_in(text: str) -> Optional[str]:
@@ -74,6 +88,16 @@ def field_named_in(text: str) -> Optional[str]:
         if re.search(pattern, text):
             return slot
     return None
+
+
+def phone_in(text: str) -> Optional[str]:
+    """The phone number in an answer that may say more ("13912345678，一定发短信"): the digits of the whole
+    answer, else of the longest run of digit characters (so the 一 of 一定 is not taken as a digit)."""
+    whole = validate_phone(text)
+    if whole:
+        return whole
+    runs = sorted(re.findall(r"[+\d０-９零〇一二三四五六七八九幺两 \-]{7,}", text), key=len, reverse=True)
+    return next((found for found in map(validate_phone, runs) if found), None)
 
 
 def clean_name(text: str) -> str:
@@ -89,6 +113,7 @@ def intake_summary(tracker: Tracker) -> tuple[str, str]:
     phone = slots["intake_phone"] or ""
     name = slots["intake_name"] or "匿名"
     confidential = "保密" if slots["intake_confidential"] else "不保密"
+    contact = contact_label(tracker)
     text = (
         f"请核对您的{kind}信息：\n"
         f"1. 事情经过：{slots['intake_description']}\n"
@@ -97,8 +122,9 @@ def intake_summary(tracker: Tracker) -> tuple[str, str]:
         f"4. 时间：{slots['intake_time']}\n"
         f"5. 诉求：{slots['intake_wish']}\n"
         f"6. 联系电话：{phone}\n"
-        f"7. 称呼：{name}\n"
-        f"8. 身份：{confidential}\n"
+        f"7. 联系方式：{contact}\n"
+        f"8. 称呼：{name}\n"
+        f"9. 身份：{confidential}\n"
         "信息正确请点“确认提交”，需要修改请点“需要修改”。"
     )
     voice = (
@@ -108,6 +134,7 @@ def intake_summary(tracker: Tracker) -> tuple[str, str]:
         f"时间是{slots['intake_time']}。"
         f"您的诉求是{slots['intake_wish']}。"
         f"电话是{spoken_phone(phone)}。"
+        f"联系方式是{contact}。"
         f"称呼是{name}，身份{confidential}。"
         "都对的话请说对，要修改请说修改。"
     )
@@ -162,10 +189,38 @@ class ActionAskIntakePhone(Action):
         else:
             say(
                 dispatcher, tracker,
-                "请留一个联系电话，手机或者带区号的座机都可以，工作人员会通过这个电话联系您。",
+                "请留一个联系电话，手机或者带区号的座机都可以。不方便接电话的话，请在号码后面写上“发短信”。",
                 voice="请说一个联系电话。也可以按键输入，按井号键结束。",
             )
         return events
+
+
+class ActionAskIntakeContact(Action):
+    """Ask once how staff may contact the citizen; on the phone line every answer has a key."""
+
+    def name(self) -> str:
+        return "action_ask_intake_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        channel = channel_of(tracker)
+        if channel == "voice":
+            dispatcher.utter_message(text="工作人员怎么联系您？打电话请按1，发短信请按2，不需要联系请按3。")
+        elif channel == "sms":
+            say(dispatcher, tracker, "工作人员怎么联系您？请回复：电话、短信，或者不需要联系。")
+        else:
+            say(
+                dispatcher, tracker,
+                "工作人员怎么联系您？请选择：电话、短信、在网上回复，或者不需要联系。",
+                buttons=[
+                    {"title": "电话", "payload": "打电话联系我"},
+                    {"title": "短信", "payload": "发短信联系我"},
+                    {"title": "网上对话", "payload": "在网上回复我"},
+                    {"title": "不需要联系", "payload": "不需要联系"},
+                ],
+            )
+        return []
 
 
 class ActionAskIntakeConfirmed(Action):
@@ -255,7 +310,8 @@ class ValidateIntakeForm(FormValidationAction):
         if len(text) < 2:
             say(dispatcher, tracker, "请写一下在哪个区、哪个街道或社区。", voice="请说一下在哪个区、哪个街道或社区。")
             return {"intake_location": None}
-        return {"intake_location": clean_text(str(value))}
+        # kept whole as read back, up to what the work order holds (location_text, 200 characters)
+        return {"intake_location": clean_text(str(value))[:200]}
 
     async def validate_intake_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -277,17 +333,30 @@ class ValidateIntakeForm(FormValidationAction):
             return {"intake_wish": "希望尽快处理"}
         return {"intake_wish": clean_text(str(value)) or "希望尽快处理"}
 
+    async def extract_intake_contact(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A contact preference said anywhere in the intake ("我听不见" in the description) is kept."""
+        if tracker.get_slot("requested_slot") in OWN_CONTACT_READING:
+            return {}
+        said = str((tracker.latest_message or {}).get("text") or "")
+        found = contact_preference_in(said, channel=channel_of(tracker))
+        return {"intake_contact": found} if found else {}
+
     def validate_intake_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         caller = tracker.get_slot("caller_phone")
         text = str(value or "")
-        phone = validate_phone(text)
+        # "13912345678，我听不见，请发短信联系我": the number and the wish are both kept
+        found = contact_preference_in(text, channel=channel_of(tracker), where="phone")
+        contact = {"intake_contact": found} if found else {}
+        phone = phone_in(text)
         if phone:
-            return {"intake_phone": phone}
+            return {"intake_phone": phone, **contact}
         if caller and reply_style(tracker) == "voice" and not tracker.get_slot("caller_phone_declined"):
             if is_affirm(tracker) or re.search(r"这个|本机|来电", text):
-                return {"intake_phone": caller}
+                return {"intake_phone": caller, **contact}
             if is_deny(tracker):
                 return {"intake_phone": None, "caller_phone_declined": True}
         say(
@@ -296,6 +365,25 @@ class ValidateIntakeForm(FormValidationAction):
             voice="这个号码好像不对。手机号是1开头的11位数字，座机请带区号。",
         )
         return {"intake_phone": None}
+
+    async def validate_intake_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if text in ("call", "sms", "chat", "none"):  # already read (the phone answer, or earlier words)
+            return {"intake_contact": text}
+        found = contact_preference_in(text, channel=channel_of(tracker), where="question")
+        if found:
+            return {"intake_contact": found}
+        if await side_turn(dispatcher, tracker, normalize(text)):
+            return {"intake_contact": None}
+        if channel_of(tracker) == "voice":
+            say(dispatcher, tracker, "没听清。打电话请按1，发短信请按2，不需要联系请按3。")
+        elif channel_of(tracker) == "sms":
+            say(dispatcher, tracker, "请回复“电话”“短信”或者“不需要联系”。")
+        else:
+            say(dispatcher, tracker, "请回复“电话”“短信”“在网上回复”或者“不需要联系”。")
+        return {"intake_contact": None}
 
     def validate_intake_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -349,9 +437,14 @@ class ValidateIntakeForm(FormValidationAction):
         field = field_named_in(text)
         if field and (is_deny(tracker) or re.search(r"改|错|不对", text)):
             events = self._reopen(field)
-            # a new value in the same sentence: 电话改成139…
+            # a new value in the same sentence: 电话改成139…, 联系方式改成短信
             if field == "intake_phone" and validate_phone(text):
                 events["intake_phone"] = validate_phone(text)
+            if field == "intake_contact":
+                changed_to = re.split(r"改成|改为|换成|要", text)[-1]
+                found = contact_preference_in(changed_to, channel=channel_of(tracker), where="question")
+                if found:
+                    events["intake_contact"] = found
             return events
         if is_deny(tracker) or re.search(r"修改|改一下|不对|有误", text):
             return {"intake_confirmed": None, "intake_fixing": True, "intake_fix_field": None}

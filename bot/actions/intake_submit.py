@@ -16,6 +16,7 @@ from actions.escalation import handoff_events
 from actions.helpers import (
     channel_of,
     clean_text,
+    contact_preference_in,
     guess_category,
     intent_of,
     number_for,
@@ -80,6 +81,11 @@ class ActionTriageIntake(Action):
         events: list[EventType] = [SlotSet("ticket_kind", kind)]
         events += [SlotSet(s, None) for s in RESET_SLOTS]
         events.append(SlotSet("intake_fixing", False))
+        # "我听不见，我要投诉…": how to be contacted is kept from the first sentence on
+        said = str((tracker.latest_message or {}).get("text") or text)
+        preference = contact_preference_in(said, channel=channel_of(tracker)) if not text.startswith("/") else None
+        if preference:
+            events.append(SlotSet("intake_contact", preference))
         rest = LEAD_PHRASES.sub("", text)
         if not text.startswith("/") and len(re.findall(r"[\u4e00-\u9fff]", rest)) >= 6:
             raw = (tracker.latest_message or {}).get("text") or text
@@ -87,6 +93,29 @@ class ActionTriageIntake(Action):
             events.append(SlotSet("intake_category_guess", guess_category(text) or ""))
             say(dispatcher, tracker, f"好的，我来帮您登记{kind}，已记下您说的情况。")
         return events
+
+
+# What happens next, in the citizen's own terms: never a call for one who asked for SMS or no contact.
+NEXT_STEP_TEXT = {
+    "sms": "工作人员会用短信和您联系，处理结果也会发短信告诉您。",
+    "chat": "工作人员会在网上对话里回复您。",
+    "none": "按您的意思，工作人员不会主动联系您，您可以随时用工单号查询进度。",
+    "call": "工作人员会打电话和您联系。",
+}
+NEXT_STEP_VOICE = {
+    "sms": "工作人员会发短信和您联系。",
+    "chat": "工作人员会在网上对话里回复您。",
+    "none": "工作人员不会主动联系您，您可以用工单号查进度。",
+    "call": "工作人员会打电话和您联系。",
+}
+# When no number could be given: the promise still follows the preference.
+UNSAVED_NEXT_STEP = {
+    "sms": "工作人员会尽快跟进，并用短信和您联系。",
+    "chat": "工作人员会尽快跟进，并在网上对话里回复您。",
+    "none": "工作人员会尽快跟进；按您的意思，不会主动联系您。",
+    "call": "工作人员会尽快跟进，并打电话和您联系。",
+    "": "工作人员会尽快跟进，并按您留的号码联系您。",
+}
 
 
 class ActionSubmitIntake(Action):
@@ -102,17 +131,22 @@ class ActionSubmitIntake(Action):
         location = tracker.get_slot("intake_location") or ""
         parts = split_location(location)
         name = tracker.get_slot("intake_name") or ""
+        contact = tracker.get_slot("intake_contact") or ""
+        contact = contact if contact in NEXT_STEP_TEXT else ""
         ticket = {
             "kind": kind,
             "category": tracker.get_slot("intake_category") or "其他",
             "description": tracker.get_slot("intake_description") or "",
-            "district": parts["district"] or location,
+            "district": (parts["district"] or location)[:64],
+            # the place as it was read back, whole ("…街道，西康路公交站"); the parts above are for sorting
+            "location_text": location[:200],
             "street": parts["street"],
             "community": parts["community"],
             "occurred_at_text": tracker.get_slot("intake_time") or "",
             "wish": tracker.get_slot("intake_wish") or "",
             "contact_phone": tracker.get_slot("intake_phone") or "",
             "contact_name": "" if name == "匿名" else name,
+            "contact_preference": contact,
             "confidential": bool(tracker.get_slot("intake_confidential")),
             "channel": channel_of(tracker),
             "session_id": tracker.sender_id,
@@ -126,9 +160,8 @@ class ActionSubmitIntake(Action):
         except AppUnavailable:
             say(
                 dispatcher, tracker,
-                "非常抱歉，系统暂时无法生成工单号。您刚才说的内容已经完整记录，"
-                "工作人员会尽快跟进，并按您留的电话联系您。",
-                voice="非常抱歉，系统暂时不能生成工单号。您说的内容已经记录，工作人员会打电话联系您。",
+                "非常抱歉，系统暂时无法生成工单号。您刚才说的内容已经完整记录，" + UNSAVED_NEXT_STEP[contact],
+                voice="非常抱歉，系统暂时不能生成工单号。您说的内容已经记录。" + UNSAVED_NEXT_STEP[contact],
             )
             dispatcher.utter_message(
                 json_message={"follow_up": True, "reason": "ticket_api_unreachable", "ticket": ticket}
@@ -139,9 +172,11 @@ class ActionSubmitIntake(Action):
         say(
             dispatcher, tracker,
             f"已为您登记成功。工单号是 {number}，请记好。我们会在{deadline}答复您。"
-            "查询进度时，请提供工单号和联系电话的后四位。",
+            + NEXT_STEP_TEXT.get(contact, "")
+            + "查询进度时，请提供工单号和联系电话的后四位。",
             voice=f"登记好了。工单号是：{number_for(tracker, number)}。"
-            f"我们会在{deadline}答复您。要再听一遍工单号，请说再说一遍，或者按井号键。",
+            f"我们会在{deadline}答复您。" + NEXT_STEP_VOICE.get(contact, "")
+            + "要再听一遍工单号，请说再说一遍，或者按井号键。",
         )
         dispatcher.utter_message(json_message={"ticket_number": number})
         phone = str(ticket["contact_phone"] or "")

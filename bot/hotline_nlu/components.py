@@ -84,6 +84,12 @@ KEY_ZERO = re.compile(r"^\s*(我?(已经)?按了?\s*)?[0零〇]\s*(号?键)?\s*�
 # "登记" alone (or "帮我登记一下"): yes to the consultation work order the knowledge base offered; the spoken
 # prompt says "请说登记". The classifier took the bare word for cancel.
 REGISTER = re.compile(r"^\s*(好的?|行|嗯)?[，, ]*(要|帮我|给我|请|那就|就)?登记(一下|吧|一个|工单)?[。！!]?\s*$")
+# A bare answer to the assistant's contact question (电话/短信/网上/不需要联系, as typed or as its buttons send
+# it): the classifier took "打电话" for a question about office hours, and the answer was lost.
+CONTACT_ANSWER = re.compile(
+    r"^\s*(请|就|还是)?(给我)?(打电话|电话|回电话?|发短信|短信|在?网上回复|网上对话|在线回复|不需要联系|不用联系|不需要回复|不用回复)"
+    r"(联系我?|通知我?|回复我?|告诉我?|我)?(吧|就行了?|就可以了?|好了)?[。！!]?\s*$"
+)
 # Typed input with no Chinese character and no digit: keyboard noise, stray punctuation,
 # unless it is one of the few Latin words people do type to the hotline.
 NO_CHINESE_NOR_DIGIT = re.compile(r"^[^\u4e00-\u9fff0-9]*$")
@@ -176,6 +182,8 @@ class IntentOverrides(GraphComponent, IntentClassifier):
         if MORE.match(text):
             return "ask_policy"
         if NUMBER_ONLY.match(text):
+            return "inform"
+        if CONTACT_ANSWER.match(text):
             return "inform"
         bare = _NOT_WORDS.sub("", text)
         if ONOMATOPOEIA.match(bare) and not SHORT_ACKNOWLEDGEMENT.match(bare):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import time
 from typing import Any, Optional
@@ -30,6 +31,7 @@ from actions.escalation import (
     misunderstood_in_a_row,
 )
 from actions.helpers import (
+    contact_preference_in,
     guess_category,
     is_affirm,
     is_deny,
@@ -42,6 +44,7 @@ from actions.helpers import (
     voice_sentences,
 )
 from actions.intake_form import (
+    ActionAskIntakeContact,
     ActionAskIntakePhone,
     ActionAskIntakeConfirmed,
     ValidateIntakeForm,
@@ -189,6 +192,12 @@ def test_action_answers_are_validated_with_rasas_schema() -> None:
         ("Yes", None),
         ("/affirm", None),
         ("好的", None),
+        ("打电话", "inform"),
+        ("发短信联系我", "inform"),
+        ("在网上回复我", "inform"),
+        ("不需要联系", "inform"),
+        ("短信吧", "inform"),
+        ("打电话是几点到几点", None),
     ],
 )
 def test_intent_overrides(text: str, intent: Optional[str]) -> None:
@@ -395,6 +404,125 @@ def test_angry_repeated_complaint_goes_to_a_person() -> None:
     assert SlotSet("handoff", True) in events and ActiveLoop(None) in events
 
 
+# --- the citizen's words kept: the place as read back, how to be contacted --------------------
+
+CALL_PROMISE = re.compile(r"回电|打电话和您联系|给您打电话|打电话联系您|电话联系您|来电")
+
+
+@pytest.mark.parametrize(
+    "text, where, channel, expected",
+    [
+        ("13912345678，我听不见，请发短信联系我", "phone", "web", "sms"),
+        ("13912345678 短信", "phone", "sms", "sms"),
+        ("我的电话是13912345678", "phone", "web", None),  # 电话 beside the number is not a wish for calls
+        ("我是聋人，社区不给我办证", "anywhere", "web", "sms"),
+        ("别打电话，我接不了", "anywhere", "voice", "sms"),
+        ("不用联系我，记下来就行", "anywhere", "web", "none"),
+        ("不需要回复", "question", "sms", "none"),
+        ("请在网上回复我", "anywhere", "web", "chat"),
+        ("请在网上回复我", "anywhere", "sms", None),  # the chat is offered only in the web chat
+        ("他在电话里骂我", "anywhere", "web", None),
+        ("收到一条短信说补贴停了", "anywhere", "web", None),
+        ("打电话", "question", "web", "call"),
+        ("回电", "question", "sms", "call"),
+        ("发短信", "question", "web", "sms"),
+        ("2", "question", "voice", "sms"),
+        ("1#", "question", "voice", "call"),
+        ("3", "question", "voice", "none"),
+        ("网上对话", "question", "web", "chat"),
+        ("随便", "question", "web", None),
+    ],
+)
+def test_contact_preference_words(text: str, where: str, channel: str, expected: Optional[str]) -> None:
+    assert contact_preference_in(text, channel=channel, where=where) == expected
+
+
+def test_phone_answer_keeps_the_number_and_the_wish_for_sms() -> None:
+    said = "13912345678，我听不见，请发短信联系我"
+    _, result = validate("intake_phone", said, make_tracker(said))
+    assert result == {"intake_phone": "13912345678", "intake_contact": "sms"}
+    # a Chinese 一 in the words around the number is not taken as a digit
+    said = "13912345678，一定要发短信"
+    _, result = validate("intake_phone", said, make_tracker(said))
+    assert result == {"intake_phone": "13912345678", "intake_contact": "sms"}
+    _, result = validate("intake_phone", "13912345678", make_tracker("13912345678"))
+    assert result == {"intake_phone": "13912345678"}
+
+
+def test_contact_question_on_each_channel() -> None:
+    dispatcher, _ = run(ActionAskIntakeContact(), make_tracker("", channel="voice"))
+    spoken = texts(dispatcher)[0]
+    assert "按1" in spoken and "按2" in spoken and "短信" in spoken and not dispatcher.messages[0].get("buttons")
+    dispatcher, _ = run(ActionAskIntakeContact(), make_tracker("", channel="web"))
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert titles == ["电话", "短信", "网上对话", "不需要联系"]
+    for button in dispatcher.messages[0]["buttons"]:  # each button's words are understood as its title
+        wanted = {"电话": "call", "短信": "sms", "网上对话": "chat", "不需要联系": "none"}[button["title"]]
+        assert contact_preference_in(button["payload"], channel="web", where="question") == wanted
+    dispatcher, _ = run(ActionAskIntakeContact(), make_tracker("", channel="sms"))
+    assert "网上" not in texts(dispatcher)[0] and not dispatcher.messages[0].get("buttons")
+
+
+def test_contact_answer_is_validated() -> None:
+    form = ValidateIntakeForm()
+
+    def answer(text: str, channel: str = "web") -> tuple[CollectingDispatcher, dict[str, Any]]:
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(text, channel=channel, slots={"requested_slot": "intake_contact"})
+        return dispatcher, asyncio.run(form.validate_intake_contact(text, dispatcher, tracker, DOMAIN))
+
+    assert answer("2", "voice")[1] == {"intake_contact": "sms"}
+    assert answer("发短信联系我")[1] == {"intake_contact": "sms"}
+    assert answer("不需要联系")[1] == {"intake_contact": "none"}
+    assert answer("sms")[1] == {"intake_contact": "sms"}  # already read from the phone answer
+    dispatcher, result = answer("随便吧")
+    assert result == {"intake_contact": None} and "短信" in texts(dispatcher)[0]
+
+
+def test_contact_preference_said_anywhere_in_the_intake_is_kept() -> None:
+    form = ValidateIntakeForm()
+    said = "我是聋人，街道办不给我办残疾证"
+    tracker = make_tracker(said, slots={"requested_slot": "intake_description"})
+    assert asyncio.run(form.extract_intake_contact(CollectingDispatcher(), tracker, DOMAIN)) == {"intake_contact": "sms"}
+    plain = make_tracker("盲道被占了", slots={"requested_slot": "intake_description"})
+    assert asyncio.run(form.extract_intake_contact(CollectingDispatcher(), plain, DOMAIN)) == {}
+    # the first sentence of a complaint counts too
+    _, events = run(ActionTriageIntake(), make_tracker("我要投诉，我听不见，社区一直不给我办残疾证", intent="complain"))
+    assert SlotSet("intake_contact", "sms") in events
+
+
+def test_read_back_shows_the_whole_place_and_the_contact_preference() -> None:
+    said = "和平区南营门街道，西康路公交站"
+    _, result = asyncio.run(_validate_location(said))
+    assert result == {"intake_location": said}
+    slots = {**FILLED, "intake_location": said, "intake_contact": "sms"}
+    dispatcher, _ = run(ActionAskIntakeConfirmed(), make_tracker("", slots=slots))
+    assert said in texts(dispatcher)[0] and "联系方式：短信" in texts(dispatcher)[0]
+    dispatcher, _ = run(ActionAskIntakeConfirmed(), make_tracker("", slots=FILLED))
+    assert "联系方式：未说明" in texts(dispatcher)[0]
+    dispatcher, _ = run(ActionAskIntakeConfirmed(), make_tracker("", slots=slots, channel="voice"))
+    assert "联系方式是短信" in texts(dispatcher)[0]
+    # and it can be corrected at the read-back in one sentence
+    _, result = validate("intake_confirmed", "联系方式改成短信", make_tracker("联系方式改成短信", slots=FILLED))
+    assert result["intake_contact"] == "sms" and result["intake_confirmed"] is None
+
+
+async def _validate_location(said: str) -> tuple[CollectingDispatcher, dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    result = await ValidateIntakeForm().validate_intake_location(said, dispatcher, make_tracker(said), DOMAIN)
+    return dispatcher, result
+
+
+def test_no_call_back_promised_to_who_asked_for_sms_even_without_the_app() -> None:
+    app_client.use_base_url(closed_port_url())
+    for channel in ("web", "voice"):
+        slots = {**FILLED, "intake_contact": "sms"}
+        dispatcher, _ = run(ActionSubmitIntake(), make_tracker("对", intent="affirm", slots=slots, channel=channel))
+        said = "".join(texts(dispatcher))
+        assert "短信" in said and not CALL_PROMISE.search(said), said
+        assert customs(dispatcher)[0]["ticket"]["contact_preference"] == "sms"
+
+
 # --- escalation --------------------------------------------------------------------
 
 def test_handoff_signal_and_silence_slot() -> None:
@@ -494,6 +622,16 @@ def test_session_start_sets_voice_style_and_caller() -> None:
 # --- against a real app (started by the integration suite) ------------------------------
 
 APP_URL = os.environ.get("HOTLINE_TEST_APP_URL")
+
+
+@pytest.mark.skipif(not APP_URL, reason="HOTLINE_TEST_APP_URL not set: no running app")
+def test_sms_preference_and_the_whole_place_go_to_the_app_and_no_call_is_promised() -> None:
+    app_client.use_base_url(APP_URL, os.environ.get("HOTLINE_TEST_SERVICE_TOKEN"))
+    slots = {**FILLED, "intake_location": "和平区南营门街道，西康路公交站", "intake_contact": "sms"}
+    dispatcher, _ = run(ActionSubmitIntake(), make_tracker("对", intent="affirm", slots=slots))
+    assert [c["ticket_number"] for c in customs(dispatcher) if "ticket_number" in c]  # the app took both fields
+    said = "".join(texts(dispatcher))
+    assert "工单号" in said and "短信" in said and not CALL_PROMISE.search(said), said
 
 
 @pytest.mark.skipif(not APP_URL, reason="HOTLINE_TEST_APP_URL not set: no running app")

@@ -326,4 +326,10 @@ def run_scenario(
         number = str(turn.body.get("ticket_number") or number)
         if after_turn is not None:
             after_turn(session_id, step)
+    for pattern in scenario.get("never") or []:  # a promise no reply of the conversation may make
+        problems += [
+            f"turn {index} ({turn.text}): says {pattern!r} — reply: {turn.reply[:160]!r}"
+            for index, turn in enumerate(turns, 1)
+            if re.search(pattern, turn.reply)
+        ]
     return problems, number, turns

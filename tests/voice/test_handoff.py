@@ -72,6 +72,7 @@ def test_a_hand_off_without_a_transfer_target_makes_a_call_back_order(settings_e
     with Session(get_engine()) as session:
         orders = session.exec(select(Ticket).where(Ticket.session_id == "voice-CAhandoff")).all()
     assert [o.contact_phone for o in orders] == ["13912345678"]
+    assert orders[0].contact_preference == "call"  # a call-back was asked for: staff see that a call is wanted
     assert f"工单号是{orders[0].number}" in said[1]
 
 

@@ -148,6 +148,7 @@ def test_key_0_moves_the_call_to_staff_who_hear_a_summary_and_no_answer_comes_ba
     with Session(get_engine()) as session:
         ticket = session.exec(select(Ticket).where(Ticket.number == number)).one()
         assert ticket.contact_phone == CALLER and ticket.channel == "voice"
+        assert ticket.contact_preference == "call"
 
     async def second_leg() -> str:
         peer = await open_stream(voice_app, call_sid, returned)

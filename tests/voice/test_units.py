@@ -166,6 +166,17 @@ def test_expected_number_from_reply() -> None:
     assert expected_number("您的工单号是202611230007。") is Expect.nothing
 
 
+def test_a_question_that_lists_keys_is_answered_by_one_key() -> None:
+    """The assistant's contact question (按1电话，按2短信): the key goes to the assistant at once,
+    not into a number waiting for #; 0 and 9 keep their meaning."""
+    asked = expected_number("工作人员怎么联系您？打电话请按1，发短信请按2，不需要联系请按3。")
+    assert asked is Expect.choice
+    keys = KeyCollector(expect=asked)
+    assert (keys.press("2").kind, keys.press("2").value) == ("choice", "2")
+    assert keys.buffer == "" and keys.press("0").kind == "handoff" and keys.press("9").kind == "sms"
+    assert expected_number("要找工作人员，请说转人工，或者按0。") is Expect.nothing
+
+
 def test_silence_reprompt_fits_the_line_and_the_awaited_number() -> None:
     assert reprompt_for(Expect.nothing, listening=True) == P["reprompt"]
     keypad = reprompt_for(Expect.nothing, listening=False)

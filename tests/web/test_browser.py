@@ -85,7 +85,8 @@ def _tab_to(page: Any, element_id: str, limit: int = 30) -> int:
 
 # --- the real assistant ---------------------------------------------------------------------
 
-ANSWERS = [  # first match wins: the confidentiality question also mentions 电话
+ANSWERS = [  # first match wins: the confidentiality and contact questions also mention 电话
+    (r"怎么联系您", "发短信"),
     (r"保密", "不用保密"),
     (r"称呼", "王女士"),
     (r"哪一类", "无障碍"),

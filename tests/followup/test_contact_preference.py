@@ -1,0 +1,169 @@
+"""The citizen's contact preference is respected by every outgoing follow-up contact: a citizen who asked
+for SMS gets the SMS and is never phoned, one who asked for no contact gets neither, and staff are never
+told to call them. Twilio is a local peer that records every message and every call it is asked for."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from sqlmodel import select
+
+from api.db import new_session
+from api.models.ticket import ContactPreference, FollowUp, Ticket
+from api.services import follow_up
+from api.services.audit import Principal
+from api.settings import get_settings
+from voice import follow_up_call
+
+SID = "AC" + "3" * 32
+TOKEN = "twilio-test-token"
+OUR_NUMBER = "+8610012345"
+SUPERVISOR = Principal(username="supervisor-0", role="supervisor")
+
+
+class TwilioPeer:
+    """Twilio's Messages and Calls APIs on a local port: each request the account makes is recorded."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, str]] = []
+        self.calls: list[dict[str, str]] = []
+        self.fail_sms = False
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                form = {k: v[0] for k, v in parse_qs(body).items()}
+                expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    return self._send(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                if self.path.endswith(f"/Accounts/{SID}/Calls.json"):
+                    peer.calls.append(form)
+                    return self._send(201, {"sid": "CA" + "4" * 32, "account_sid": SID, "to": form.get("To"),
+                                            "status": "queued"})  # fmt: skip
+                if self.path.endswith(f"/Accounts/{SID}/Messages.json"):
+                    if peer.fail_sms:
+                        return self._send(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+                    peer.messages.append(form)
+                    return self._send(201, {"sid": "SM" + "5" * 32, "account_sid": SID, "to": form.get("To"),
+                                            "body": form.get("Body"), "status": "queued"})  # fmt: skip
+                self._send(404, {"code": 20404, "message": "Not found", "status": 404})
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def peer() -> Iterator[TwilioPeer]:
+    p = TwilioPeer()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def twilio(settings_env: Path, peer: TwilioPeer, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwilioPeer]:
+    """Twilio configured and pointed at the peer (the app's own setting for Twilio's API address)."""
+    monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", SID)
+    monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("HOTLINE_TWILIO_PHONE_NUMBER", OUR_NUMBER)
+    monkeypatch.setenv("HOTLINE_TWILIO_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("HOTLINE_TWILIO_API_BASE_URL", peer.url)
+    monkeypatch.setenv("HOTLINE_PUBLIC_BASE_URL", "https://hotline.example.cn")
+    get_settings.cache_clear()
+    yield peer
+    get_settings.cache_clear()
+
+
+def _ask(number: str) -> follow_up.FollowUpRequested:
+    with new_session() as s:
+        return follow_up.request_follow_up(s, number=number, actor=SUPERVISOR, settings=get_settings())
+
+
+def _call(asked: follow_up.FollowUpRequested) -> bool:
+    """What the console does after asking (staff_console/routes/tickets.py): try a keypad-rating call."""
+    with new_session() as s:
+        phone = s.exec(select(Ticket).where(Ticket.number == asked.number)).one().contact_phone
+    settings = get_settings()
+    # Its own thread: Playwright's sync API may already run an event loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, follow_up_call.place_call(settings, to=phone, token=asked.token)).result()
+
+
+def test_a_citizen_who_asked_for_sms_gets_the_sms_and_is_never_called(
+    twilio: TwilioPeer, resolved: Callable[..., str]
+) -> None:
+    number = resolved(contact_phone="13912345678", contact_preference="sms")
+    asked = _ask(number)
+    assert asked.sms_sent and [m["To"] for m in twilio.messages] == ["+8613912345678"]
+    assert "电话回访" not in asked.message
+    assert _call(asked) is False
+    assert twilio.calls == []
+
+
+def test_a_citizen_who_asked_for_calls_or_said_nothing_may_be_called(
+    twilio: TwilioPeer, resolved: Callable[..., str]
+) -> None:
+    """The same path places the call when it is allowed: the test above can see a call."""
+    for preference in ("call", ""):
+        asked = _ask(resolved(contact_phone="13912345678", contact_preference=preference))
+        assert asked.sms_sent
+        assert _call(asked) is True
+    assert [c["To"] for c in twilio.calls] == ["13912345678", "13912345678"]
+
+
+def test_no_contact_means_no_sms_and_no_call(twilio: TwilioPeer, resolved: Callable[..., str]) -> None:
+    number = resolved(contact_phone="13912345678", contact_preference="none")
+    asked = _ask(number)
+    assert not asked.sms_sent and asked.sms_status == "not_wanted" and twilio.messages == []
+    assert "不需要联系" in asked.message and "不要打电话" in asked.message and "电话回访" not in asked.message
+    assert asked.channel == "web"
+    assert _call(asked) is False and twilio.calls == []
+    with new_session() as s:
+        ticket = s.exec(select(Ticket).where(Ticket.number == number)).one()
+        assert ticket.contact_preference is ContactPreference.none
+        assert ticket.status.value == "follow_up"  # still asked: the citizen may open the link themselves
+
+
+def test_a_failed_sms_to_a_citizen_who_asked_for_sms_does_not_turn_into_a_call(
+    twilio: TwilioPeer, resolved: Callable[..., str]
+) -> None:
+    twilio.fail_sms = True
+    number = resolved(contact_phone="13912345678", contact_preference="sms")
+    asked = _ask(number)
+    assert asked.sms_status == "failed" and asked.channel == "web"
+    assert "请不要打电话" in asked.message and "电话回访" not in asked.message and asked.link in asked.message
+    with new_session() as s:
+        assert s.exec(select(FollowUp).where(FollowUp.token == asked.token)).one().channel == "web"
+    assert _call(asked) is False and twilio.calls == []
+
+
+def test_the_chat_preference_gets_neither_sms_nor_call(twilio: TwilioPeer, resolved: Callable[..., str]) -> None:
+    asked = _ask(resolved(contact_phone="13912345678", contact_preference="chat"))
+    assert asked.sms_status == "not_wanted" and twilio.messages == [] and "网上对话" in asked.message
+    assert _call(asked) is False and twilio.calls == []
