@@ -10,6 +10,8 @@ from api.settings import Settings
 
 async def send_sms(settings: Settings, *, to: str | None, body: str) -> bool:
     """True when Twilio accepted the message; False when it is not configured, there is no number, or it failed."""
+    # Numbers on work orders are written as citizens gave them (13912345678); Twilio wants E.164.
+    to = to if to and to.startswith("+") else follow_up.mobile_number(to)
     if not (settings.twilio_enabled and settings.twilio_phone_number and to):
         return False
     try:

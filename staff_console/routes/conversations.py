@@ -11,10 +11,12 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from accessibility import conversation, security
+from accessibility.sms import is_unsubscribed
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
-from api.models.ticket import Ticket, TicketNoteCreate
+from api.models.ticket import ContactPreference, Ticket, TicketNoteCreate
 from api.services import grievance_log, handoff, tickets
+from api.settings import Settings
 from staff_console import assistant_link, sessions
 from staff_console.deps import FormDep, form_text, page
 from staff_console.outbound import send_sms
@@ -139,7 +141,21 @@ async def reply(
         if not sent:
             return _back(session_id, "回复已记录，但短信没有发出（未配置短信通道或没有联系电话），请电话联系市民。")
         return _back(session_id, "短信已发出。")
+    ticket = _ticket_for(db, session_id)
+    db.rollback()
+    if ticket is not None and ticket.contact_preference == ContactPreference.sms:
+        # The citizen asked to be contacted by SMS: the chat page may be closed long ago.
+        return _back(session_id, await _copy_by_sms(settings, ticket.contact_phone, text, name))
     return _back(session_id, "回复已发送，市民的网页上会马上显示。")
+
+
+async def _copy_by_sms(settings: Settings, phone: str | None, text: str, name: str) -> str:
+    """Send a web reply as an SMS too; the notice says what happened, so staff know what the citizen got."""
+    if phone and await run_in_threadpool(is_unsubscribed, settings, phone):
+        return "回复已显示在市民的网页上。市民要求短信联系，但这个号码已退订短信，没有发短信。"
+    if await send_sms(settings, to=phone, body=f"【残联服务热线】工作人员{name}回复您：{text}"):
+        return "回复已显示在市民的网页上；市民要求短信联系，已同时发短信。"
+    return "回复已显示在市民的网页上。市民要求短信联系，但短信没有发出（未配置短信通道或没有号码），请记下并另行联系。"
 
 
 @router.post("/{session_id}/release")

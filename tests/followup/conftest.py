@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from tests.backoffice import conftest as backoffice
 from tests.backoffice.conftest import create, move
+from tests.followup.twilio_peer import peer, twilio  # noqa: F401 (Twilio's API as a local peer)
 
 # The back-office fixtures: migrated template databases, fast password hashing, staff users, a department.
 database_url = backoffice.database_url

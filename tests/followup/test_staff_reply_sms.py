@@ -1,0 +1,53 @@
+"""A staff member's reply in a web chat also goes by SMS when the citizen asked to be contacted by SMS
+(the chat page may be long closed), and not otherwise; 退订 is respected. Twilio is a local peer."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api.db import get_engine
+from api.models.ticket import TicketCreate
+from api.services import tickets
+from tests.backoffice.conftest import TICKET, make_user
+from tests.console.conftest import Staff
+from tests.followup.twilio_peer import TwilioPeer
+
+
+def _web_chat_with_order(client: TestClient, sid: str, preference: str) -> None:
+    assert client.post("/api/chat/messages", json={"session_id": sid, "text": "我想找人帮忙", "channel": "web"})
+    with Session(get_engine(), expire_on_commit=False) as own:
+        tickets.create_ticket(
+            own,
+            data=TicketCreate.model_validate(
+                {**TICKET, "session_id": sid, "contact_phone": "13912345678", "contact_preference": preference}
+            ),
+        )
+
+
+def _reply(client: TestClient, sid: str, text: str) -> str:
+    username = make_user(None, "operator", username=f"op-{sid[-4:]}")  # type: ignore[arg-type]
+    op = Staff(TestClient(client.app, raise_server_exceptions=False), username)
+    assert op.post(f"/staff/conversations/{sid}/take").status_code == 303
+    done = op.post(f"/staff/conversations/{sid}/reply", {"text": text})
+    assert done.status_code == 303
+    found = re.search(r'<p class="notice" role="status">([^<]*)</p>', op.get(done.headers["location"]).text)
+    return found.group(1) if found else ""
+
+
+def test_reply_reaches_an_sms_citizen_by_sms_too(twilio: TwilioPeer, client: TestClient) -> None:
+    sid = "web-" + "5" * 32
+    _web_chat_with_order(client, sid, "sms")
+    notice = _reply(client, sid, "您的补贴已经查到，下周发放。")
+    assert "已同时发短信" in notice
+    assert [m["To"] for m in twilio.messages] == ["+8613912345678"]
+    assert "您的补贴已经查到，下周发放。" in twilio.messages[0]["Body"]
+
+
+def test_reply_stays_in_the_chat_for_other_citizens(twilio: TwilioPeer, client: TestClient) -> None:
+    sid = "web-" + "6" * 32
+    _web_chat_with_order(client, sid, "chat")
+    notice = _reply(client, sid, "您好，我来帮您。")
+    assert notice == "回复已发送，市民的网页上会马上显示。" and twilio.messages == []
