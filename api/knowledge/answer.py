@@ -30,6 +30,11 @@ PROCEDURE = re.compile(
     r"怎么(办|补办|申请|办理|领|换|补|开)|如何(办|申请|办理|领取)|去哪(里|儿)?(办|申请|领|补|换)|在哪(里|儿)?(办|申请|领)|"
     r"需要(带)?(什么|哪些)(材料|证件|手续)|流程|手续|要带什么|丢了"
 )
+# What a sentence that really tells someone how to do something says: where to go, what to bring, what
+# to fill in. A plan's "做好残疾人证的核发与管理工作" names the card but tells no one how to get it.
+HOW_TO = re.compile(
+    r"申请|提交|携带|带上|材料|窗口|到[^，。；]{1,12}(办理|申请|领取|登记)|流程|手续|填写|凭|持[^，。；]{0,6}(证|卡)|工作日内"
+)
 # A question whose content words weigh less than this asks about nothing the documents could answer
 # ("你们人呢": one common character); "天津 专职委员" weighs 18, "残联代表大会几年开一次" 46.
 MIN_SUBSTANCE = 12.0
@@ -302,6 +307,10 @@ def answer_question(
     query, _, _ = index.query_tokens(question)
     chosen = _answer_passages(index, result.hits, query)
     text = _quote(index, chosen)
+    if PROCEDURE.search(question) and not HOW_TO.search(text):
+        # Asked how to do something, the documents only mention the subject: say so, quote the nearest
+        # rule as such, and offer a consultation order rather than pass a plan's goal off as a procedure.
+        return _closest(index, question, result.hits, passages)
     citation = _citation(index, top.passage)
     conflicts = [] if result.named_places else _conflicts(index, result.hits, min_confidence)
     conflict_passages = [p for p in passages if any(p.text == index.sentences[h.passage].text for h in conflicts)]
