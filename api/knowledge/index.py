@@ -94,12 +94,15 @@ class SearchResult:
     foreign_terms: list[str] | None = None  # specific terms the corpus never uses (个人所得税)
 
 
-def corpus_fingerprint(corpus_dir: Path) -> str:
-    """Content hash of the corpus folder: a changed, added or removed file invalidates the cache."""
+def corpus_fingerprint(corpus_dir: Path, *more: Path) -> str:
+    """Content hash of the corpus folders: a changed, added or removed file invalidates the cache."""
     digest = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
-    for path in sorted(corpus_dir.iterdir()):
-        if path.is_file() and (path.suffix.lower() in DOC_SUFFIXES or path.name == "INDEX.md"):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for folder in (corpus_dir, *more):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and (path.suffix.lower() in DOC_SUFFIXES or path.name == "INDEX.md"):
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -354,12 +357,19 @@ def default_data_dir() -> Path:
     return get_settings().data_dir / "kb"
 
 
+def uploads_dir(data_dir: Path) -> Path:
+    """Documents staff added from the console, kept with the index (the shipped corpus stays read-only)."""
+    return data_dir / "documents"
+
+
 def build_index(corpus_dir: Path | None = None, data_dir: Path | None = None) -> KnowledgeIndex:
-    """Parse the corpus, build the index and write the cache (what `kb build` does)."""
+    """Parse the corpus and the documents staff added, build the index and write the cache (`kb build`)."""
     corpus_dir = corpus_dir or default_corpus_dir()
     data_dir = data_dir or default_data_dir()
-    index = KnowledgeIndex.from_documents(load_corpus(corpus_dir))
-    index.save(data_dir, corpus_fingerprint(corpus_dir))
+    added = uploads_dir(data_dir)
+    docs = load_corpus(corpus_dir) + (load_corpus(added) if added.is_dir() else [])
+    index = KnowledgeIndex.from_documents(docs)
+    index.save(data_dir, corpus_fingerprint(corpus_dir, added))
     with _lock:
         _loaded[(corpus_dir.resolve(), data_dir.resolve())] = index
     return index
@@ -379,7 +389,7 @@ def get_index(corpus_dir: Path | None = None, data_dir: Path | None = None) -> K
         with _lock:
             if key in _loaded:
                 return _loaded[key]
-        index = KnowledgeIndex.load(data_dir, corpus_fingerprint(corpus_dir))
+        index = KnowledgeIndex.load(data_dir, corpus_fingerprint(corpus_dir, uploads_dir(data_dir)))
         if index is not None:
             with _lock:
                 _loaded[key] = index

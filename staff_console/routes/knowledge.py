@@ -7,21 +7,29 @@ and only then does the assistant give them, with the source.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from accessibility import security
+from api.db import new_session
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.knowledge import entries
+from api.knowledge.index import build_index, default_data_dir, uploads_dir
+from api.knowledge.ingest import DOC_SUFFIXES, load_corpus, parse_document
 from api.knowledge.unanswered import list_unanswered
 from api.models.knowledge import KnowledgeEntryCreate
-from api.services import access
+from api.services import access, audit
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
 from staff_console.ui import render
@@ -95,10 +103,8 @@ def _page(
     return render(request, "staff/knowledge.html", ctx, login=login, status_code=status_code)
 
 
-def _back(notice: str) -> Response:
-    return security.apply_security_headers(
-        RedirectResponse(f"/staff/knowledge?{notice_query(notice)}", status_code=303)
-    )
+def _back(notice: str, page_url: str = "/staff/knowledge") -> Response:
+    return security.apply_security_headers(RedirectResponse(f"{page_url}?{notice_query(notice)}", status_code=303))
 
 
 @router.get("")
@@ -158,3 +164,90 @@ def retire(entry_id: int, db: SessionDep, login: ApproveLogin, form: FormDep) ->
     except ApiError as exc:
         return _back("没有停用：" + exc.message.split(" / ")[0])
     return _back("已停用这条答复，智能助手不再使用它。")
+
+
+# --- policy documents staff add --------------------------------------------------------------------
+
+MAX_DOCUMENT_BYTES = 2_000_000
+PREVIEW_SENTENCES = 300
+_PENDING_NAME = re.compile(r"^[0-9a-f]{16}\.(txt|html|htm)$")
+
+
+def _kb_dir() -> Path:
+    return default_data_dir()
+
+
+def _pending_dir() -> Path:
+    return _kb_dir() / "pending"
+
+
+def _decode(raw: bytes) -> str | None:
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _documents_page(request: Request, login: sessions.ConsoleLogin, status_code: int = 200, **extra: Any) -> Response:
+    added = uploads_dir(_kb_dir())
+    docs = load_corpus(added) if added.is_dir() else []
+    ctx: dict[str, Any] = {
+        "title": "政策文件 - 知识库 - 工作台",
+        "documents": [{"name": d.doc_id, "title": d.title, "sentences": len(d.sentences)} for d in docs],
+        "may_add": access.may(login.principal, "knowledge.approve"),
+        "notice": read_notice(request),
+        "errors": {},
+        "preview": None,
+        **extra,
+    }
+    return render(request, "staff/knowledge_documents.html", ctx, login=login, status_code=status_code)
+
+
+@router.get("/documents")
+def documents(request: Request, login: WriteLogin) -> Response:
+    return _documents_page(request, login)
+
+
+@router.post("/documents/preview")
+async def preview(request: Request, login: WriteLogin, form: FormDep) -> Response:
+    """Show how an uploaded document splits into titled sections and sentences before anyone adds it."""
+    upload = form.get("document")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _documents_page(request, login, 400, errors={"document": "请选择要上传的文件。"})
+    suffix = Path(upload.filename).suffix.lower()
+    raw = await upload.read(MAX_DOCUMENT_BYTES + 1)
+    text = _decode(raw) if suffix in DOC_SUFFIXES and len(raw) <= MAX_DOCUMENT_BYTES else None
+    if text is None:
+        message = "只能上传不超过2MB的文本文件（.txt）或保存的网页（.html），文字要是UTF-8或GBK编码。"
+        return _documents_page(request, login, 400, errors={"document": message})
+    name = hashlib.sha256(raw).hexdigest()[:16] + suffix
+    doc = parse_document(name, text)
+    if not doc.sentences:
+        return _documents_page(request, login, 400, errors={"document": "这个文件里没有读出政策条文，请检查文件内容。"})
+    await run_in_threadpool(_save_pending, name, raw)
+    return _documents_page(request, login, preview=doc, pending=name, limit=PREVIEW_SENTENCES)
+
+
+def _save_pending(name: str, raw: bytes) -> None:
+    _pending_dir().mkdir(parents=True, exist_ok=True)
+    (_pending_dir() / name).write_bytes(raw)
+
+
+@router.post("/documents/add")
+async def add_document(login: ApproveLogin, form: FormDep) -> Response:
+    """A supervisor adds a previewed document; the index is rebuilt and answers from it at once."""
+    name = form_text(form, "pending", 40)
+    source = _pending_dir() / name
+    if not _PENDING_NAME.fullmatch(name) or not source.is_file():
+        return _back("没有找到要加入的文件，请重新上传。", "/staff/knowledge/documents")
+    target = uploads_dir(_kb_dir())
+    target.mkdir(parents=True, exist_ok=True)
+    source.replace(target / name)
+    index = await run_in_threadpool(build_index)
+    count = sum(1 for s in index.sentences if s.doc_id == name)
+    with new_session() as db:
+        audit.record(db, actor=login.principal, action="knowledge.document", target_type="document", target_id=name)
+        db.commit()
+    return _back(f"已加入知识库，共{count}句；智能助手现在就能引用它。", "/staff/knowledge/documents")

@@ -100,3 +100,49 @@ def test_a_new_version_waits_and_an_expired_entry_stops(client: TestClient, staf
     assert "就业服务机构" not in _ask(client, "盲文图书去哪里借")["answer"]
     bad_date = sup.post("/staff/knowledge/entries", {**ENTRY, "expires_on": "明年"})
     assert bad_date.status_code == 400 and 'id="expires_on-error"' in bad_date.text
+
+
+GUIDE = """<html><head><title>残疾人证办理指南_测试市残疾人联合会</title></head><body>
+<h1>测试市残疾人证办理指南</h1>
+<p>测试市残疾人联合会</p>
+<p>2026年1月5日</p>
+<p>一、办理条件</p>
+<p>具有本市户籍、符合残疾标准的残疾人，可以申请办理残疾人证。</p>
+<p>二、办理流程</p>
+<p>申请人携带居民身份证、户口簿和近期两寸照片，到户籍所在地街道残联窗口提交申请，填写残疾人证申请表。</p>
+<p>街道残联受理后，申请人到指定医院进行残疾评定，评定结果合格的，区残联在十个工作日内发证。</p>
+</body></html>"""
+
+
+def test_staff_add_a_document_after_seeing_how_it_splits(client: TestClient, staff_as: Callable[..., Staff]) -> None:
+    op, sup = staff_as("operator"), staff_as("supervisor")
+    before = _ask(client, "测试市残疾人证怎么办理")
+    assert not before["answered"]
+
+    op.get("/staff/knowledge/documents")
+    bad = op.client.post(
+        "/staff/knowledge/documents/preview",
+        data={"csrf": op.csrf},
+        files={"document": ("guide.pdf", b"%PDF-1.4", "application/pdf")},
+    )
+    assert bad.status_code == 400 and 'id="document-error"' in bad.text and 'href="#document"' in bad.text
+
+    sup.get("/staff/knowledge/documents")
+    shown = sup.client.post(
+        "/staff/knowledge/documents/preview",
+        data={"csrf": sup.csrf},
+        files={"document": ("guide.html", GUIDE.encode(), "text/html")},
+    )
+    assert shown.status_code == 200, shown.text[-2000:]
+    assert "分段结果：《测试市残疾人证办理指南》" in shown.text and "二、办理流程" in shown.text
+    assert "3句" in shown.text and "没有识别出来" in shown.text  # what was not recognised is said, not guessed
+    assert _ask(client, "测试市残疾人证怎么办理")["answered"] is False  # a preview changes nothing
+    pending = re.search(r'name="pending" value="([^"]+)"', shown.text)
+    assert pending
+    assert op.post("/staff/knowledge/documents/add", {"pending": pending.group(1)}).status_code == 403
+    added = sup.post("/staff/knowledge/documents/add", {"pending": pending.group(1)})
+    assert "已加入知识库" in _notice(sup, added)
+
+    answer = _ask(client, "测试市残疾人证怎么办理")
+    assert answer["answered"], answer["answer"]
+    assert "街道残联窗口提交申请" in answer["answer"] and "《测试市残疾人证办理指南》" in answer["answer"]
