@@ -10,17 +10,16 @@ the same log, in order, labelled as a person.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from accessibility import easy_read
+from api.clock import china_time
 from api.models.grievance import GrievanceRecord
 from api.services import grievance_log
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 HISTORY_LIMIT = 300
 
 SENDER_LABELS = {"me": "我", "bot": "智能助手", "staff": "工作人员", "system": "系统提示"}
@@ -72,11 +71,7 @@ class Conversation:
 
 
 def _clock(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA_TZ).strftime("%m-%d %H:%M")
+    return china_time(moment, "%m-%d %H:%M")
 
 
 def _buttons(reply: dict[str, Any]) -> list[dict[str, str]]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -13,26 +11,18 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from accessibility import security
+from api.clock import china_time
 from api.services import access
 from api.settings import get_settings
 from staff_console import sessions
 from staff_console.views import ACTORS
 
 HERE = Path(__file__).resolve().parent
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.loader = ChoiceLoader(
     [FileSystemLoader(HERE / "templates"), FileSystemLoader(HERE.parent / "accessibility" / "templates")]
 )
-
-
-def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA_TZ).strftime(fmt)
 
 
 templates.env.filters["china_time"] = china_time

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from api.clock import CHINA_TZ
 from api.db import begin_write, new_session
 from api.knowledge import tokens
 from api.models.knowledge import EntryStatus, KnowledgeEntry, KnowledgeEntryCreate
@@ -22,7 +23,6 @@ from api.services import audit
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.services.problems import problem
-from api.services.sla import CHINA_TZ
 
 # Both the citizen's question and the entry's question form must be covered this much by the
 # other (character pairs of their content words): a near miss falls through to the documents,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, get_args, get_origin
-from zoneinfo import ZoneInfo
 
 from fastapi import Query
 from fastapi.dependencies.models import Dependant
@@ -12,9 +11,9 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 from starlette.requests import HTTPConnection
 
+from api.clock import CHINA_TZ
 from api.errors import MESSAGES, ApiError
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 NO_NUL = r"^[^\x00]*$"
 MAX_INT = 2**31 - 1
 

@@ -28,13 +28,14 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlmodel import Session, col, select
 
+from api.clock import utcnow
 from api.db import begin_write
 from api.models.grievance import GrievanceRecord, LogHead, Receipt, ReceiptCheck, VerifyResult
 from api.services import log_checkpoints
@@ -42,11 +43,6 @@ from api.services.group_commit import GroupCommitter
 from api.services.log_checkpoints import Checkpoint, LogKey, current_key
 
 GENESIS_HASH = "0" * 64
-
-
-def utcnow() -> datetime:
-    """Aware UTC: SQLModel stores and returns it as UTC on both backends, so hashes match."""
-    return datetime.now(UTC)
 
 
 def caller_key(identifier: str, *, salt: str) -> str:

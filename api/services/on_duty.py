@@ -13,12 +13,12 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
+from api.clock import CHINA_TZ
 from api.models.console import StaffSession
 from api.models.staff import StaffUser
 from api.services import sla
 from api.services.grievance_log import utcnow
 
-CHINA_TZ = sla.CHINA_TZ
 WEEKDAYS = "一二三四五六日"
 # Roles that answer citizens in the console.
 ANSWERING_ROLES = ("operator", "supervisor")

@@ -28,6 +28,7 @@ from sqlalchemy import case, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
+from api.clock import CHINA_TZ
 from api.errors import ApiError
 from api.knowledge.unanswered import list_unanswered
 from api.models.grievance import GrievanceRecord
@@ -43,7 +44,6 @@ from api.models.ticket import (
 from api.services import exports, sla
 from api.services.grievance_log import utcnow
 
-CHINA_TZ = sla.CHINA_TZ
 CHANNEL_LABELS: dict[str, str] = {
     "web": "网页",
     "sms": "短信",

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import yaml
 
+from api.clock import CHINA_TZ, china_date
 from api.models.ticket import TicketKind
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "sla_policy.yml"
 # New Year's Day, Labour Day, National Day (1-3 October): the same dates every year.
 FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)})
@@ -141,10 +140,6 @@ def working_days_between(start: date, end: date, policy: SlaPolicy | None = None
         if is_workday(current, policy):
             count += 1
     return count
-
-
-def china_date(moment: datetime) -> date:
-    return moment.astimezone(CHINA_TZ).date()
 
 
 def end_of_day(day: date) -> datetime:

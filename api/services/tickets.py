@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic.fields import FieldInfo
 from sqlalchemy import bindparam, create_engine, event, func, insert
@@ -27,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlmodel import Session, col, select
 
+from api.clock import china_today
 from api.db import begin_write
 from api.models.staff import AuditEvent, StaffUser
 from api.models.ticket import (
@@ -56,13 +56,7 @@ from api.services.grievance_log import utcnow
 from api.services.problems import problem
 from api.services.staff import get_department
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 SYSTEM_ACTOR = "system:gateway"
-
-
-def china_today(now: datetime | None = None) -> date:
-    moment = now or datetime.now(CHINA_TZ)
-    return moment.astimezone(CHINA_TZ).date() if moment.tzinfo else moment.date()
 
 
 @lru_cache(maxsize=2)

@@ -151,7 +151,8 @@ async def reply(
 
 async def _copy_by_sms(settings: Settings, phone: str | None, text: str, name: str) -> str:
     """Send a web reply as an SMS too; the notice says what happened, so staff know what the citizen got."""
-    if phone and await run_in_threadpool(is_unsubscribed, settings, phone):
+    unsubscribed: bool = await run_in_threadpool(is_unsubscribed, settings, phone) if phone else False
+    if unsubscribed:
         return "回复已显示在市民的网页上。市民要求短信联系，但这个号码已退订短信，没有发短信。"
     if await send_sms(settings, to=phone, body=f"【残联服务热线】工作人员{name}回复您：{text}"):
         return "回复已显示在市民的网页上；市民要求短信联系，已同时发短信。"
