@@ -44,11 +44,13 @@ run: prepare
 lint: env-app
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m ruff check bot
+	$(PY) -m ruff format --check bot
 	$(PY) -m mypy
 
 format: env-app
-	$(PY) -m ruff format .
-	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format . bot
+	$(PY) -m ruff check --fix . bot
 
 test: envs vad
 	@scripts/system_packages.sh --with-tests

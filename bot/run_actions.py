@@ -12,7 +12,7 @@ import hmac
 import logging
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk.endpoint import create_app
 from sanic import response
@@ -30,7 +30,7 @@ def build_app(token: str) -> Any:
     app = create_app("actions", cors_origins=None)
 
     @app.middleware("request")
-    async def require_token(request: Request) -> Optional[response.HTTPResponse]:
+    async def require_token(request: Request) -> response.HTTPResponse | None:
         if request.path == "/health" or token_ok(request, token):
             return None
         logger.warning("action server: refused a call without Rasa's token (%s)", request.path)

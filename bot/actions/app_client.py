@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 import requests
 
@@ -33,8 +33,8 @@ class NotFound(Exception):
 class AppClient:
     def __init__(
         self,
-        base_url: Optional[str] = None,
-        token: Optional[str] = None,
+        base_url: str | None = None,
+        token: str | None = None,
         connect_timeout: float = 1.5,
         read_timeout: float = 4.0,
         retries: int = 1,
@@ -47,7 +47,7 @@ class AppClient:
         self.backoff = backoff
         self.session = requests.Session()
 
-    def _headers(self, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -61,16 +61,20 @@ class AppClient:
         path: str,
         *,
         idempotent: bool,
-        json: Optional[dict[str, Any]] = None,
-        params: Optional[dict[str, Any]] = None,
-        headers: Optional[dict[str, str]] = None,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
         url = f"{self.base_url}{path}"
-        last_error: Optional[Exception] = None
+        last_error: Exception | None = None
         for attempt in range(self.retries + 1):
             try:
                 response = self.session.request(
-                    method, url, json=json, params=params, headers=self._headers(headers),
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=self._headers(headers),
                     timeout=self.timeout,
                 )
             except requests.ConnectionError as exc:  # refused / DNS: nothing was processed
@@ -104,7 +108,7 @@ class AppClient:
             raise AppUnavailable("unexpected JSON from the app")
         return data
 
-    def create_ticket(self, ticket: dict[str, Any], idempotency_key: Optional[str] = None) -> dict[str, Any]:
+    def create_ticket(self, ticket: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
         """POST /api/tickets -> {"number", "deadline", "deadline_text", ...}."""
         key = idempotency_key or uuid.uuid4().hex
         response = self._request(
@@ -120,7 +124,10 @@ class AppClient:
         """
         path = f"/api/public/tickets/{number}"
         response = self._request(
-            "GET", path, idempotent=True, params={"phone_last4": phone_last4},
+            "GET",
+            path,
+            idempotent=True,
+            params={"phone_last4": phone_last4},
             headers={"X-Hotline-Citizen": citizen} if citizen else None,
         )
         return self._json(response, path)
@@ -129,7 +136,9 @@ class AppClient:
         """POST /api/knowledge/ask -> {"answered", "answer", "voice_answer", "citation", "score"}; `more`
         asks for the fuller passage behind the answer (详细)."""
         response = self._request(
-            "POST", "/api/knowledge/ask", idempotent=True,
+            "POST",
+            "/api/knowledge/ask",
+            idempotent=True,
             json={"question": question, "channel": channel, "more": more},
         )
         return self._json(response, "/api/knowledge/ask")
@@ -141,7 +150,7 @@ class AppClient:
         return self._json(response, "/api/on-duty")
 
 
-_default: Optional[AppClient] = None
+_default: AppClient | None = None
 
 
 def get_client() -> AppClient:
@@ -152,7 +161,7 @@ def get_client() -> AppClient:
     return _default
 
 
-def use_base_url(base_url: str, token: Optional[str] = None) -> AppClient:
+def use_base_url(base_url: str, token: str | None = None) -> AppClient:
     """Point the process-wide client at another app (tests, tooling)."""
     global _default
     _default = AppClient(base_url=base_url, token=token)

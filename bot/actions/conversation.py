@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,9 +16,7 @@ class ActionSessionStart(Action):
     def name(self) -> str:
         return "action_session_start"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
         carry = (domain.get("session_config") or {}).get("carry_over_slots_to_new_session", True)
         if carry:
@@ -67,9 +63,7 @@ class ActionRepeat(Action):
     def name(self) -> str:
         return "action_repeat"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if tracker.active_loop.get("name"):
             dispatcher.utter_message(text="好的，我再说一遍。")
             return []
@@ -84,9 +78,7 @@ class ActionSlowDown(Action):
     def name(self) -> str:
         return "action_slow_down"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(json_message={"speech_rate": "slow"})
         dispatcher.utter_message(text="好的，我说慢一点。")
         if not tracker.active_loop.get("name"):
@@ -100,9 +92,7 @@ class ActionEasyRead(Action):
     def name(self) -> str:
         return "action_easy_read"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(text="好的。我会说得简单一些。")
         if channel_of(tracker) == "voice":
             return []

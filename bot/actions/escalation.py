@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -21,8 +21,7 @@ HANDOFF_VOICE = "好的，正在为您转接工作人员，请不要挂机。您
 HANDOFF_EASY = "好的。我帮您找工作人员。请等一下。工作人员会在这里回复您。"
 
 NOT_UNDERSTOOD_TEXT = (
-    "抱歉，我两次都没能理解您的意思。我为您转接工作人员，您刚才说的内容已经记录，"
-    "工作人员接手后会直接在这里回复您。"
+    "抱歉，我两次都没能理解您的意思。我为您转接工作人员，您刚才说的内容已经记录，工作人员接手后会直接在这里回复您。"
 )
 NOT_UNDERSTOOD_VOICE = "抱歉，我没能听懂。现在为您转接工作人员，请不要挂机。"
 
@@ -59,7 +58,7 @@ def emergency_lines(text: str) -> list[str]:
     return lines
 
 
-async def staff_on_duty(channel: str = "web") -> Optional[dict[str, Any]]:
+async def staff_on_duty(channel: str = "web") -> dict[str, Any] | None:
     """The app's answer to "can a person take this now?" on this channel, or None when it cannot be asked."""
     try:
         return await asyncio.to_thread(get_client().on_duty, channel)
@@ -89,9 +88,7 @@ class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         state = await staff_on_duty(channel_of(tracker))
         if state is not None and not state.get("available"):
             return await self._nobody(dispatcher, tracker, state)
@@ -120,11 +117,14 @@ class ActionHandoff(Action):
             created = await asyncio.to_thread(get_client().create_ticket, ticket, key)
         except AppUnavailable:
             dispatcher.utter_message(text=nobody_text(state) + "您的请求已经记录，工作人员上班后会跟进。")
-            dispatcher.utter_message(json_message={"follow_up": True, "reason": "ticket_api_unreachable", "ticket": ticket})
+            dispatcher.utter_message(
+                json_message={"follow_up": True, "reason": "ticket_api_unreachable", "ticket": ticket}
+            )
             return [ActiveLoop(None), SlotSet("requested_slot", None)]
         number = str(created.get("number") or "")
         say(
-            dispatcher, tracker,
+            dispatcher,
+            tracker,
             nobody_text(state) + f"我已为您登记工单，工单号是{number}，工作人员会按工单联系您。"
             "在这之前，您有问题可以继续问我；遇到紧急情况请直接拨打110或120。",
             voice=nobody_text(state) + f"我已经为您登记了工单，工单号是{number_for(tracker, number)}。"
@@ -140,11 +140,10 @@ class ActionWithdrawHandoff(Action):
     def name(self) -> str:
         return "action_withdraw_handoff"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         say(
-            dispatcher, tracker,
+            dispatcher,
+            tracker,
             "好的，已为您取消转人工。您有问题可以继续问我。",
             voice="好的，已经取消转人工。您有问题可以继续问我。",
         )
@@ -158,11 +157,10 @@ class ActionWaitingForPerson(Action):
     def name(self) -> str:
         return "action_waiting_for_person"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         say(
-            dispatcher, tracker,
+            dispatcher,
+            tracker,
             "您说的已经记录，工作人员接手后会看到并在这里回复您。如果不需要人工了，请回复“不用了”。",
             voice="您说的已经记录，工作人员接手后会回复您。不需要人工了，请说不用了。",
         )
@@ -175,9 +173,7 @@ class ActionEmergency(Action):
     def name(self) -> str:
         return "action_emergency"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = text_of(tracker)
         for line in emergency_lines(text):
             dispatcher.utter_message(text=line)
@@ -233,9 +229,7 @@ def misunderstood_in_a_row(tracker: Tracker) -> int:
         first_action = None
         while idx >= 0 and events[idx].get("event") != "user":
             event = events[idx]
-            if event.get("event") == "action" and event.get("name") not in (
-                "action_listen", None
-            ):
+            if event.get("event") == "action" and event.get("name") not in ("action_listen", None):
                 first_action = event.get("name")
             idx -= 1
         if idx < 0:
@@ -254,9 +248,7 @@ class ActionFallback(Action):
     def name(self) -> str:
         return "action_fallback"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         if misunderstood_in_a_row(tracker) >= 2:
             say(dispatcher, tracker, NOT_UNDERSTOOD_TEXT, voice=NOT_UNDERSTOOD_VOICE)
             dispatcher.utter_message(json_message={"handoff": True, "reason": "not_understood"})

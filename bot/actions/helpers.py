@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -32,12 +32,22 @@ def clean_text(text: str) -> str:
     """Free text as staff will read it: Simplified, without ASR spaces, punctuation kept."""
     return to_simplified(remove_cjk_spaces(str(text or ""))).strip()
 
+
 VOICE_SENTENCE_CHARS = 40
 CN_DIGIT_WORDS = "零一二三四五六七八九"
 
 CATEGORIES = [
-    "残疾人证", "补贴", "康复", "辅助器具", "托养", "就业",
-    "教育", "无障碍", "法律维权", "服务态度", "其他",
+    "残疾人证",
+    "补贴",
+    "康复",
+    "辅助器具",
+    "托养",
+    "就业",
+    "教育",
+    "无障碍",
+    "法律维权",
+    "服务态度",
+    "其他",
 ]
 CATEGORY_KEYWORDS: dict[str, str] = {
     "残疾人证": r"残疾人?证|评残|年审|换证|办证|补证|残疾等级",
@@ -62,6 +72,7 @@ DENY_WORDS = re.compile(r"^(?!没问题|没错|没毛病)(不|没|否|错|别|no
 
 
 # --- channel and style -------------------------------------------------------
+
 
 def latest_metadata(tracker: Tracker) -> dict[str, Any]:
     meta = (tracker.latest_message or {}).get("metadata") or {}
@@ -120,8 +131,8 @@ def say(
     tracker: Tracker,
     text: str,
     *,
-    voice: Optional[str] = None,
-    buttons: Optional[list[dict[str, str]]] = None,
+    voice: str | None = None,
+    buttons: list[dict[str, str]] | None = None,
 ) -> None:
     """Utter `text` on text channels (with buttons), `voice` (or `text`) in short
     sentences without buttons on the voice channel."""
@@ -155,6 +166,7 @@ def number_for(tracker: Tracker, number: str) -> str:
 
 # --- values -------------------------------------------------------------------
 
+
 def intent_of(tracker: Tracker) -> str:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
 
@@ -177,8 +189,10 @@ def said_text(tracker: Tracker) -> str:
 
 def is_affirm(tracker: Tracker) -> bool:
     text = text_of(tracker).lower().lstrip("/")
-    return intent_of(tracker) == "affirm" or (text.startswith("affirm")) or bool(
-        AFFIRM_WORDS.match(text) and not DENY_WORDS.match(text)
+    return (
+        intent_of(tracker) == "affirm"
+        or (text.startswith("affirm"))
+        or bool(AFFIRM_WORDS.match(text) and not DENY_WORDS.match(text))
     )
 
 
@@ -187,7 +201,7 @@ def is_deny(tracker: Tracker) -> bool:
     return intent_of(tracker) == "deny" or text.startswith("deny") or bool(DENY_WORDS.match(text))
 
 
-def validate_phone(text: str) -> Optional[str]:
+def validate_phone(text: str) -> str | None:
     """A mainland mobile (11 digits) or a landline with area code, else None.
 
     Accepts typed, spoken (一三八…, 幺) and keypad (…#) input, +86/86 prefixes and
@@ -200,17 +214,17 @@ def validate_phone(text: str) -> Optional[str]:
     return None
 
 
-def validate_ticket_number(text: str) -> Optional[str]:
+def validate_ticket_number(text: str) -> str | None:
     digits = digits_only(text)
     return digits if TICKET_RE.match(digits) else None
 
 
-def validate_last4(text: str) -> Optional[str]:
+def validate_last4(text: str) -> str | None:
     digits = digits_only(text)
     return digits[-4:] if len(digits) >= 4 else None
 
 
-def guess_category(text: str) -> Optional[str]:
+def guess_category(text: str) -> str | None:
     """The category whose keywords occur most often in the text, if any."""
     best, best_hits = None, 0
     for category, pattern in CATEGORY_KEYWORDS.items():
@@ -220,7 +234,7 @@ def guess_category(text: str) -> Optional[str]:
     return best
 
 
-def match_category(text: str) -> Optional[str]:
+def match_category(text: str) -> str | None:
     """A category named in the citizen's answer (exact name first, then keywords)."""
     text = normalize(text or "")
     for category in CATEGORIES:
@@ -244,22 +258,22 @@ def split_location(text: str) -> dict[str, str]:
     street = re.search(r"[\u4e00-\u9fff]{1,10}?(?:街道|镇|乡|苏木)", text)
     community = re.search(r"[\u4e00-\u9fff]{1,10}?(?:社区|村|小区|嘎查)", text)
 
-    def clean(m: Optional[re.Match[str]], prefix: Optional[str] = None) -> str:
+    def clean(m: re.Match[str] | None, prefix: str | None = None) -> str:
         if not m:
             return ""
         value = re.sub(r"^(我在|在|就在|是|我们|我家在|地址是|地点是)+", "", m.group(0))
         if prefix and value.startswith(prefix):
-            value = value[len(prefix):]
+            value = value[len(prefix) :]
         return value
 
     d = clean(district)
     s = clean(street)
     if d and s.startswith(d):
-        s = s[len(d):]
+        s = s[len(d) :]
     c = clean(community)
     for p in (d, s):
         if p and c.startswith(p):
-            c = c[len(p):]
+            c = c[len(p) :]
     return {"district": d, "street": s, "community": c}
 
 
@@ -275,7 +289,9 @@ _SMS_SAID = re.compile(
     r"(不能|不方便|没法|无法)接电话|接不了电话|我?听不见|我?听不到|听不清电话|我是?聋|我耳聋|聋哑|听障|听力(障碍|残疾)"
 )
 _NONE_SAID = re.compile(r"(不用|不需要|不必|无需|不要|别)(再)?(联系|回复|答复|回访|通知)")
-_CALL_SAID = re.compile(r"(给我|请|麻烦)?打电话(联系|给|告诉)我|给我(打个?电话|回电)|请回电|回个电话|电话联系我|打我电话")
+_CALL_SAID = re.compile(
+    r"(给我|请|麻烦)?打电话(联系|给|告诉)我|给我(打个?电话|回电)|请回电|回个电话|电话联系我|打我电话"
+)
 # Beside the phone number: a bare "短信" or "聋" is meant for the contact ("13912345678 短信").
 _SMS_BESIDE_PHONE = re.compile(r"短信|聋")
 # Only as the answer to the question itself: short words that elsewhere mean something else
@@ -287,7 +303,7 @@ _CHAT_ANSWER = re.compile(r"网上|网页|在线|线上|聊天|这里|对话")
 _CALL_ANSWER = re.compile(r"电话|回电|打给我|" + _KEY.format("[1一幺]"))
 
 
-def contact_preference_in(text: str, *, channel: str = "web", where: str = "anywhere") -> Optional[str]:
+def contact_preference_in(text: str, *, channel: str = "web", where: str = "anywhere") -> str | None:
     """The contact preference the citizen states in `text` (call, sms, chat, none), or None.
 
     `where`: "anywhere" in an intake only unmistakable phrases count; "phone" (the answer to the phone

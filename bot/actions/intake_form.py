@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.knowledge import answer_policy
 from actions.helpers import (
     CATEGORIES,
     CONTACT_LABELS,
@@ -28,6 +27,7 @@ from actions.helpers import (
     spoken_phone,
     validate_phone,
 )
+from actions.knowledge import answer_policy
 
 INTAKE_SLOTS = [
     "intake_description",
@@ -83,14 +83,14 @@ def contact_label(tracker: Tracker) -> str:
     return CONTACT_LABELS.get(value, CONTACT_LABELS[""])
 
 
-def field_named_in(text: str) -> Optional[str]:
+def field_named_in(text: str) -> str | None:
     for slot, pattern in FIELD_KEYWORDS:
         if re.search(pattern, text):
             return slot
     return None
 
 
-def phone_in(text: str) -> Optional[str]:
+def phone_in(text: str) -> str | None:
     """The phone number in an answer that may say more ("13912345678，一定发短信"): the digits of the whole
     answer, else of the longest run of digit characters (so the 一 of 一定 is not taken as a digit)."""
     whole = validate_phone(text)
@@ -147,20 +147,20 @@ class ActionAskIntakeCategory(Action):
     def name(self) -> str:
         return "action_ask_intake_category"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         guess = tracker.get_slot("intake_category_guess")
         if guess:
             say(
-                dispatcher, tracker,
+                dispatcher,
+                tracker,
                 f"听起来这是关于“{guess}”方面的问题，对吗？",
                 voice=f"听起来是{guess}方面的问题，对吗？",
                 buttons=[{"title": "对", "payload": "/affirm"}, {"title": "不对", "payload": "/deny"}],
             )
         else:
             say(
-                dispatcher, tracker,
+                dispatcher,
+                tracker,
                 "请选择这件事属于哪一类：",
                 voice="请说是哪一类。比如补贴、残疾人证、康复、辅助器具。"
                 "也可以是托养、就业、教育、无障碍、法律维权、服务态度，或者其他。",
@@ -175,20 +175,17 @@ class ActionAskIntakePhone(Action):
     def name(self) -> str:
         return "action_ask_intake_phone"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         caller = tracker.get_slot("caller_phone") or latest_metadata(tracker).get("caller_phone")
         caller = validate_phone(str(caller)) if caller else None
         events: list[EventType] = []
         if caller and reply_style(tracker) == "voice" and not tracker.get_slot("caller_phone_declined"):
-            dispatcher.utter_message(
-                text=f"您现在用的号码是{spoken_phone(caller)}。用这个号码联系您，可以吗？"
-            )
+            dispatcher.utter_message(text=f"您现在用的号码是{spoken_phone(caller)}。用这个号码联系您，可以吗？")
             events.append(SlotSet("caller_phone", caller))
         else:
             say(
-                dispatcher, tracker,
+                dispatcher,
+                tracker,
                 "请留一个联系电话，手机或者带区号的座机都可以。不方便接电话的话，请在号码后面写上“发短信”。",
                 voice="请说一个联系电话。也可以按键输入，按井号键结束。",
             )
@@ -201,9 +198,7 @@ class ActionAskIntakeContact(Action):
     def name(self) -> str:
         return "action_ask_intake_contact"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         channel = channel_of(tracker)
         if channel == "voice":
             dispatcher.utter_message(text="工作人员怎么联系您？打电话请按1，发短信请按2，不需要联系请按3。")
@@ -211,7 +206,8 @@ class ActionAskIntakeContact(Action):
             say(dispatcher, tracker, "工作人员怎么联系您？请回复：电话、短信，或者不需要联系。")
         else:
             say(
-                dispatcher, tracker,
+                dispatcher,
+                tracker,
                 "工作人员怎么联系您？请选择：电话、短信、在网上回复，或者不需要联系。",
                 buttons=[
                     {"title": "电话", "payload": "打电话联系我"},
@@ -229,12 +225,13 @@ class ActionAskIntakeConfirmed(Action):
     def name(self) -> str:
         return "action_ask_intake_confirmed"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text, voice = intake_summary(tracker)
         say(
-            dispatcher, tracker, text, voice=voice,
+            dispatcher,
+            tracker,
+            text,
+            voice=voice,
             buttons=[
                 {"title": "确认提交", "payload": "/affirm"},
                 {"title": "需要修改", "payload": "/deny"},
@@ -360,7 +357,8 @@ class ValidateIntakeForm(FormValidationAction):
             if is_deny(tracker):
                 return {"intake_phone": None, "caller_phone_declined": True}
         say(
-            dispatcher, tracker,
+            dispatcher,
+            tracker,
             "这个号码好像不对。手机号是以1开头的11位数字；座机请带上区号，比如010开头。",
             voice="这个号码好像不对。手机号是1开头的11位数字，座机请带区号。",
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -37,12 +36,7 @@ ANGRY = re.compile(
     r"[!！]|太不像话|什么玩意|气死|混蛋|垃圾|到底管不管|忍无可忍|骗子|废物|太过分|欺人太甚|简直|受够了|有没有人管"
 )
 
-RESET_SLOTS = INTAKE_SLOTS + [
-    "intake_confirmed",
-    "intake_fix_field",
-    "intake_category_guess",
-    "caller_phone_declined",
-]
+RESET_SLOTS = [*INTAKE_SLOTS, "intake_confirmed", "intake_fix_field", "intake_category_guess", "caller_phone_declined"]
 
 
 def is_angry_repeat(tracker: Tracker, text: str) -> bool:
@@ -64,20 +58,19 @@ class ActionTriageIntake(Action):
     def name(self) -> str:
         return "action_triage_intake"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text = text_of(tracker)
         kind = "求助" if intent_of(tracker) == "request_help" else "投诉"
         if kind == "投诉" and is_angry_repeat(tracker, text):
             say(
-                dispatcher, tracker,
+                dispatcher,
+                tracker,
                 "非常抱歉，让您多次反映还没有解决。我马上为您转接工作人员优先处理，"
                 "您的对话已经记录，工作人员接手后会直接在这里回复您。",
                 voice="非常抱歉，让您多次反映还没解决。我马上为您转接工作人员，请不要挂机。",
             )
             dispatcher.utter_message(json_message={"handoff": True, "reason": "repeated_complaint"})
-            return [SlotSet("ticket_kind", kind)] + handoff_events("repeated_complaint")
+            return [SlotSet("ticket_kind", kind), *handoff_events("repeated_complaint")]
         events: list[EventType] = [SlotSet("ticket_kind", kind)]
         events += [SlotSet(s, None) for s in RESET_SLOTS]
         events.append(SlotSet("intake_fixing", False))
@@ -124,9 +117,7 @@ class ActionSubmitIntake(Action):
     def name(self) -> str:
         return "action_submit_intake"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         kind = tracker.get_slot("ticket_kind") or "投诉"
         location = tracker.get_slot("intake_location") or ""
         parts = split_location(location)
@@ -159,7 +150,8 @@ class ActionSubmitIntake(Action):
             )
         except AppUnavailable:
             say(
-                dispatcher, tracker,
+                dispatcher,
+                tracker,
                 "非常抱歉，系统暂时无法生成工单号。您刚才说的内容已经完整记录，" + UNSAVED_NEXT_STEP[contact],
                 voice="非常抱歉，系统暂时不能生成工单号。您说的内容已经记录。" + UNSAVED_NEXT_STEP[contact],
             )
@@ -170,17 +162,20 @@ class ActionSubmitIntake(Action):
         number = str(created.get("number") or "")
         deadline = created.get("deadline_text") or "规定期限内"
         say(
-            dispatcher, tracker,
+            dispatcher,
+            tracker,
             f"已为您登记成功。工单号是 {number}，请记好。我们会在{deadline}答复您。"
             + NEXT_STEP_TEXT.get(contact, "")
             + "查询进度时，请提供工单号和联系电话的后四位。",
             voice=f"登记好了。工单号是：{number_for(tracker, number)}。"
-            f"我们会在{deadline}答复您。" + NEXT_STEP_VOICE.get(contact, "")
+            f"我们会在{deadline}答复您。"
+            + NEXT_STEP_VOICE.get(contact, "")
             + "要再听一遍工单号，请说再说一遍，或者按井号键。",
         )
         dispatcher.utter_message(json_message={"ticket_number": number})
         phone = str(ticket["contact_phone"] or "")
-        return reset + [
+        return [
+            *reset,
             SlotSet("last_ticket_number", number),
             SlotSet("last_ticket_phone4", phone[-4:] if len(phone) >= 4 else None),
             SlotSet("ticket_deadline_text", deadline),
@@ -191,10 +186,10 @@ class ActionCancelIntake(Action):
     def name(self) -> str:
         return "action_cancel_intake"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_intake_cancelled")
-        return [ActiveLoop(None), SlotSet("requested_slot", None)] + [
-            SlotSet(s, None) for s in RESET_SLOTS + ["status_number", "status_last4"]
-        ] + [SlotSet("intake_fixing", False)]
+        return (
+            [ActiveLoop(None), SlotSet("requested_slot", None)]
+            + [SlotSet(s, None) for s in [*RESET_SLOTS, "status_number", "status_last4"]]
+            + [SlotSet("intake_fixing", False)]
+        )

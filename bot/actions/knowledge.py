@@ -30,10 +30,7 @@ from actions.helpers import (
     voice_sentences,
 )
 
-UNAVAILABLE_TEXT = (
-    "非常抱歉，政策资料库暂时连不上。您的问题已经记录，工作人员会尽快跟进答复您；"
-    "您也可以说“转人工”。"
-)
+UNAVAILABLE_TEXT = "非常抱歉，政策资料库暂时连不上。您的问题已经记录，工作人员会尽快跟进答复您；您也可以说“转人工”。"
 UNAVAILABLE_VOICE = "非常抱歉，政策资料暂时查不到。您的问题已经记录，工作人员会跟进。"
 CONSULTATION_DONE = "好的，已为您登记咨询工单，工单号是{number}。工作人员会在规定时限内答复您。"
 CONSULTATION_FAILED = "抱歉，咨询工单暂时没有登记成功。您的问题已经记录，工作人员会跟进；也可以说“转人工”。"
@@ -60,9 +57,7 @@ class ActionAskPolicy(Action):
     def name(self) -> str:
         return "action_ask_policy"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         question = text_of(tracker)
         if not question or question.startswith("/"):
             dispatcher.utter_message(response="utter_ask_question")
@@ -95,7 +90,9 @@ async def answer_policy(
         # The knowledge base's own honest refusal (or the closest rule, said to be only that), which
         # offers a consultation work order.
         say(
-            dispatcher, tracker, lead + str(result.get("answer") or ""),
+            dispatcher,
+            tracker,
+            lead + str(result.get("answer") or ""),
             voice=lead + str(result.get("voice_answer") or result.get("answer") or ""),
             buttons=[
                 {"title": "登记咨询工单", "payload": "/affirm"},
@@ -133,9 +130,7 @@ class ActionInformWithoutContext(Action):
     def name(self) -> str:
         return "action_inform_without_context"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text = said_text(tracker) or text_of(tracker)
         # the evidence the NLU's EvidenceRouter fetched for this very turn (hotline_nlu/evidence.py)
         found = (tracker.latest_message or {}).get("hotline_evidence") or {}
@@ -151,9 +146,7 @@ class ActionFileConsultation(Action):
     def name(self) -> str:
         return "action_file_consultation"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         question = tracker.get_slot(PENDING_SLOT)
         if not question:
             dispatcher.utter_message(text=NOTHING_PENDING)
@@ -172,7 +165,9 @@ class ActionFileConsultation(Action):
             created = await asyncio.to_thread(get_client().create_ticket, ticket, key)
         except AppUnavailable:
             say(dispatcher, tracker, CONSULTATION_FAILED)
-            dispatcher.utter_message(json_message={"follow_up": True, "reason": "ticket_api_unreachable", "ticket": ticket})
+            dispatcher.utter_message(
+                json_message={"follow_up": True, "reason": "ticket_api_unreachable", "ticket": ticket}
+            )
             return [SlotSet(PENDING_SLOT, None)]
         number = str(created.get("number") or "")
         say(dispatcher, tracker, CONSULTATION_DONE.format(number=number_for(tracker, number)))

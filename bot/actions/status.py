@@ -14,7 +14,6 @@ from rasa_sdk.types import DomainDict
 from actions.app_client import AppUnavailable, NotFound, get_client
 from actions.helpers import normalize, number_for, say, text_of, validate_last4, validate_ticket_number
 
-
 TWELVE_DIGITS = re.compile(r"20\d{10}")
 FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 
@@ -63,7 +62,8 @@ class ValidateStatusForm(FormValidationAction):
         if number:
             return {"status_number": number}
         say(
-            dispatcher, tracker,
+            dispatcher,
+            tracker,
             "工单号是12位数字，前8位是登记日期，比如 202611230007。请再输入一次。",
             voice="工单号是十二位数字。请再说一次，或者按键输入，按井号键结束。",
         )
@@ -86,9 +86,15 @@ def date_words(value: str) -> str:
 
 
 STATUS_WORDS = {
-    "received": "已受理", "dispatched": "已派单", "accepted": "已签收",
-    "in_progress": "正在办理", "replied": "已答复", "resolved": "已办结",
-    "follow_up": "回访中", "closed": "已关闭", "reopened": "已重新办理",
+    "received": "已受理",
+    "dispatched": "已派单",
+    "accepted": "已签收",
+    "in_progress": "正在办理",
+    "replied": "已答复",
+    "resolved": "已办结",
+    "follow_up": "回访中",
+    "closed": "已关闭",
+    "reopened": "已重新办理",
 }
 
 
@@ -96,9 +102,7 @@ class ActionCheckStatus(Action):
     def name(self) -> str:
         return "action_check_status"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         number = tracker.get_slot("status_number") or known_number(tracker)
         last4 = tracker.get_slot("status_last4") or known_last4(tracker, number)
         return await check(dispatcher, tracker, number, last4)
@@ -110,9 +114,7 @@ class ActionRetryStatus(Action):
     def name(self) -> str:
         return "action_retry_status"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text = digits_text(tracker)
         kept = str(tracker.get_slot("status_retry_number") or "")
         found = TWELVE_DIGITS.search(text)
@@ -122,29 +124,39 @@ class ActionRetryStatus(Action):
         if number and four:
             return await check(dispatcher, tracker, number, four[-1])
         if number and found:
-            return [SlotSet("status_retry_number", number), SlotSet("status_number", number), FollowupAction("status_form")]
+            return [
+                SlotSet("status_retry_number", number),
+                SlotSet("status_number", number),
+                FollowupAction("status_form"),
+            ]
         dispatcher.utter_message(response="utter_anything_else")
         return [SlotSet("status_retry_number", None)]
 
 
 async def check(dispatcher: CollectingDispatcher, tracker: Tracker, number: str, last4: str) -> list[EventType]:
     reset: list[EventType] = [
-        SlotSet("status_number", None), SlotSet("status_last4", None), SlotSet("status_retry_number", None)
+        SlotSet("status_number", None),
+        SlotSet("status_last4", None),
+        SlotSet("status_retry_number", None),
     ]
     try:
         data = await asyncio.to_thread(get_client().ticket_status, number, last4, tracker.sender_id)
     except NotFound:
         say(
-            dispatcher, tracker,
+            dispatcher,
+            tracker,
             "没有查到这个工单。请核对工单号和电话后四位；直接发来正确的后四位（或工单号），我马上再查一次。也可以说“转人工”，由工作人员帮您查。",
             voice="没有查到这个工单。请再说一遍电话后四位，我马上再查。也可以按0转人工。",
-            buttons=[{"title": "再查一次", "payload": "/check_ticket_status"},
-                     {"title": "转人工", "payload": "/request_human"}],
+            buttons=[
+                {"title": "再查一次", "payload": "/check_ticket_status"},
+                {"title": "转人工", "payload": "/request_human"},
+            ],
         )
-        return reset[:2] + [SlotSet("status_retry_number", number)]
+        return [*reset[:2], SlotSet("status_retry_number", number)]
     except AppUnavailable:
         say(
-            dispatcher, tracker,
+            dispatcher,
+            tracker,
             "非常抱歉，查询系统暂时连不上。您的查询已经记录，工作人员会尽快跟进；您也可以稍后再查。",
             voice="非常抱歉，查询系统暂时连不上。您的查询已经记录，请稍后再查。",
         )

@@ -82,9 +82,7 @@ class NgramScorer:
         return exp / exp.sum()
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class NgramIntentBlend(GraphComponent, IntentClassifier):
     """Replaces the intent ranking with `diet_weight * DIET + (1 - diet_weight) * n-gram model`.
 
@@ -117,7 +115,7 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "NgramIntentBlend":
+    ) -> NgramIntentBlend:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -150,7 +148,7 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "NgramIntentBlend":
+    ) -> NgramIntentBlend:
         model = None
         try:
             with model_storage.read_from(resource) as directory:
@@ -164,7 +162,7 @@ class NgramIntentBlend(GraphComponent, IntentClassifier):
         assert self.scorer is not None
         weight = float(self.config["diet_weight"])
         probabilities = self.scorer.probabilities(text)
-        scores = {name: (1 - weight) * float(p) for name, p in zip(self.scorer.classes, probabilities)}
+        scores = {name: (1 - weight) * float(p) for name, p in zip(self.scorer.classes, probabilities, strict=False)}
         for row in diet:
             name = row.get(INTENT_NAME_KEY)
             if name:

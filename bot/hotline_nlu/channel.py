@@ -15,7 +15,7 @@ import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any, Optional
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -31,7 +31,7 @@ from hotline_nlu.normalize import normalize
 logger = logging.getLogger(__name__)
 
 # Summaries of the trackers saved during the current request, by sender; see `note_saved`.
-saved_turns: contextvars.ContextVar[Optional[dict[str, dict[str, Any]]]] = contextvars.ContextVar(
+saved_turns: contextvars.ContextVar[dict[str, dict[str, Any]] | None] = contextvars.ContextVar(
     "hotline_saved_turns", default=None
 )
 
@@ -48,7 +48,7 @@ def note_saved(tracker: DialogueStateTracker) -> None:
         holder[tracker.sender_id] = turn_summary(tracker)
 
 
-def turn_summary(tracker: Optional[DialogueStateTracker]) -> dict[str, Any]:
+def turn_summary(tracker: DialogueStateTracker | None) -> dict[str, Any]:
     """Intent of this turn's user message and all slot values.
 
     The newest `user` event is read from all events, not `latest_message`: inside a form
@@ -89,7 +89,7 @@ class GatewayInput(RestInput):
         return "gateway"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "GatewayInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> GatewayInput:
         slots = (credentials or {}).get("slots") or DEFAULT_SLOTS
         return cls(tuple(str(s) for s in slots))
 

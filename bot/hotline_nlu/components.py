@@ -35,9 +35,7 @@ EMERGENCY_PATTERN = re.compile(
 )
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class TextNormalizer(GraphComponent):
     """Rewrites the message text (see `hotline_nlu.normalize`) before the tokenizer.
 
@@ -56,7 +54,7 @@ class TextNormalizer(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TextNormalizer":
+    ) -> TextNormalizer:
         return cls()
 
     @staticmethod
@@ -94,14 +92,54 @@ CONTACT_ANSWER = re.compile(
 # unless it is one of the few Latin words people do type to the hotline.
 NO_CHINESE_NOR_DIGIT = re.compile(r"^[^\u4e00-\u9fff0-9]*$")
 LATIN_WORDS = frozenset(
-    "ok okay okk yes yeah yep y no nope n hi hello hey bye byebye goodbye see you u good morning night "
-    "thanks thx thank please sorry help sos hao haode shi bushi dui xiexie zaijian nihao rengong".split()
+    [
+        "ok",
+        "okay",
+        "okk",
+        "yes",
+        "yeah",
+        "yep",
+        "y",
+        "no",
+        "nope",
+        "n",
+        "hi",
+        "hello",
+        "hey",
+        "bye",
+        "byebye",
+        "goodbye",
+        "see",
+        "you",
+        "u",
+        "good",
+        "morning",
+        "night",
+        "thanks",
+        "thx",
+        "thank",
+        "please",
+        "sorry",
+        "help",
+        "sos",
+        "hao",
+        "haode",
+        "shi",
+        "bushi",
+        "dui",
+        "xiexie",
+        "zaijian",
+        "nihao",
+        "rengong",
+    ]
 )
 # Onomatopoeia and interjections alone (嗡嗡嗡, 汪汪汪, 哈哈哈, 噼里啪啦): laughter, a pet, a
 # line noise typed or transcribed. They carry no request, and the classifier, seeing
 # only characters it has rarely met, guessed a short intent (affirm). 嗯 is left out
 # (嗯嗯 is a yes), and one or two of 哦/噢/喔/啊 stay with the classifier (哦哦: "I see").
-_SOUND_CHARS = "嘤嘎嗡嘀汪叮咚啧噼里啪啦咿呀哎喵哈嘿呵嘻呜哇嗷咯叽喳嘟哒嗒咕噜吱砰嘭轰咩哞呱咻嗖啾咳噗啊哦噢喔诶欸唉哼咦呃"
+_SOUND_CHARS = (
+    "嘤嘎嗡嘀汪叮咚啧噼里啪啦咿呀哎喵哈嘿呵嘻呜哇嗷咯叽喳嘟哒嗒咕噜吱砰嘭轰咩哞呱咻嗖啾咳噗啊哦噢喔诶欸唉哼咦呃"
+)
 ONOMATOPOEIA = re.compile(rf"^[{_SOUND_CHARS}]{{2,}}$")
 SHORT_ACKNOWLEDGEMENT = re.compile(r"^[哦噢喔啊]{1,2}$")
 _NOT_WORDS = re.compile(r"[\s，,。.？?！!、…~～]+")
@@ -134,9 +172,7 @@ def promote(message: Message, intent: str, confidence: float) -> None:
     set_ranking(message, [{INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: confidence}, *rest])
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class IntentOverrides(GraphComponent, IntentClassifier):
     """Deterministic corrections after the statistical classifier, before
     FallbackClassifier:
@@ -168,7 +204,7 @@ class IntentOverrides(GraphComponent, IntentClassifier):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "IntentOverrides":
+    ) -> IntentOverrides:
         return cls(config)
 
     @staticmethod
@@ -223,9 +259,7 @@ class IntentOverrides(GraphComponent, IntentClassifier):
         return messages
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class RetrievalResponseSelector(ResponseSelector):
     """Rasa's ResponseSelector, run only on messages classified as its retrieval intent.
 
@@ -235,9 +269,7 @@ class RetrievalResponseSelector(ResponseSelector):
     """
 
     def process(self, messages: list[Message]) -> list[Message]:
-        wanted = [
-            m for m in messages if (m.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.retrieval_intent
-        ]
+        wanted = [m for m in messages if (m.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.retrieval_intent]
         if wanted:
             super().process(wanted)
         return messages

@@ -35,7 +35,7 @@ import logging
 import os
 import re
 import threading
-from typing import Any, Optional
+from typing import Any
 
 import aiohttp
 import requests
@@ -138,7 +138,7 @@ EVIDENCE_KEY = "hotline_evidence"
 MIN_CHINESE = 4
 DEFAULT_TIMEOUT = 1.5
 # (normalised text, evidence or None when the app did not answer) fetched by the channel for this turn.
-prefetched: contextvars.ContextVar[Optional[tuple[str, Optional[dict[str, Any]]]]] = contextvars.ContextVar(
+prefetched: contextvars.ContextVar[tuple[str, dict[str, Any] | None] | None] = contextvars.ContextVar(
     "hotline_prefetched_evidence", default=None
 )
 
@@ -158,7 +158,7 @@ def worth_asking(text: str, min_chinese: int = MIN_CHINESE) -> bool:
     return len(CHINESE.findall(text)) >= min_chinese
 
 
-def _usable(data: Any) -> Optional[dict[str, Any]]:
+def _usable(data: Any) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
@@ -166,8 +166,8 @@ class AsyncEvidenceClient:
     """The channel's non-blocking lookup: one aiohttp session per event loop, made on first use."""
 
     def __init__(self) -> None:
-        self._session: Optional[aiohttp.ClientSession] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _current(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -178,7 +178,7 @@ class AsyncEvidenceClient:
             self._loop = loop
         return self._session
 
-    async def evidence(self, text: str, timeout: float = DEFAULT_TIMEOUT) -> Optional[dict[str, Any]]:
+    async def evidence(self, text: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any] | None:
         url, _ = evidence_endpoint()
         try:
             async with self._current().post(
@@ -196,7 +196,7 @@ class AsyncEvidenceClient:
 _async_client = AsyncEvidenceClient()
 
 
-async def prefetch(normalized_text: str) -> Optional[contextvars.Token[Any]]:
+async def prefetch(normalized_text: str) -> contextvars.Token[Any] | None:
     """Fetch the evidence for a turn's normalised text before Rasa parses it; returns the reset token."""
     if not worth_asking(normalized_text):
         return None
@@ -222,7 +222,7 @@ class EvidenceClient:
             self._local.session = session
         return session
 
-    def evidence(self, text: str) -> Optional[dict[str, Any]]:
+    def evidence(self, text: str) -> dict[str, Any] | None:
         try:
             response = self._session().post(self.url, json={"text": text[:2000]}, timeout=self.timeout)
         except requests.RequestException as exc:
@@ -240,7 +240,7 @@ def small_talk_only(text: str) -> bool:
     return len(CHINESE.findall(rest)) < MIN_SUBSTANCE
 
 
-def kind_marker(kind: str, text: str) -> Optional[re.Match[str]]:
+def kind_marker(kind: str, text: str) -> re.Match[str] | None:
     """Where the text names this protected kind in words of its own; another service's order number
     ("快递单号") names no work order of ours."""
     if kind == "check_ticket_status" and OTHER_SERVICES.search(text):
@@ -257,7 +257,7 @@ def marks(kind: str, text: str) -> bool:
     return bool(weak and weak.search(text) and not ASKING.search(text))
 
 
-def marked_kind(text: str) -> Optional[str]:
+def marked_kind(text: str) -> str | None:
     """The one protected kind the text names in words of its own, if exactly one."""
     kinds = [kind for kind in KIND_MARKERS if marks(kind, text)]
     return kinds[0] if len(kinds) == 1 else None
@@ -267,11 +267,11 @@ def decide(
     text: str,
     intent: str,
     confidence: float,
-    evidence: Optional[dict[str, Any]],
+    evidence: dict[str, Any] | None,
     *,
     strong: float,
     answer_strong: float,
-) -> Optional[str]:
+) -> str | None:
     """The intent the turn should have, or None to keep the classifier's.
 
     Pure (no network) so that the rule can be tested and read on its own.
@@ -326,10 +326,9 @@ def decide(
             # "能不能派人上门给她做评定": a plea in so many words that the documents do not answer
             return strong_kind
         return POLICY_INTENT if about_policy else None
-    if intent in ("faq", "out_of_scope") and not (exact and asks):
+    if intent in ("faq", "out_of_scope") and not (exact and asks) and strong_kind:
         # "你们能安排人教我用读屏软件吗" asks for help, even though it names an FAQ topic
-        if strong_kind:
-            return strong_kind
+        return strong_kind
     if intent == "faq" and FAQ_TOPIC.search(text) and not exact:
         return None
     if about_policy and (unsure or exact or intent in SMALL_TALK_INTENTS or intent in ("out_of_scope", "faq")):
@@ -356,7 +355,7 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self._client: Optional[EvidenceClient] = None
+        self._client: EvidenceClient | None = None
 
     @classmethod
     def create(
@@ -365,7 +364,7 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "EvidenceRouter":
+    ) -> EvidenceRouter:
         return cls(config)
 
     def client(self) -> EvidenceClient:
@@ -374,7 +373,7 @@ class EvidenceRouter(GraphComponent, IntentClassifier):
             self._client = EvidenceClient(url, token, float(self.config["timeout"]))
         return self._client
 
-    def _evidence(self, text: str) -> Optional[dict[str, Any]]:
+    def _evidence(self, text: str) -> dict[str, Any] | None:
         """The channel's prefetched evidence for this very text, else a (blocking) lookup now."""
         ready = prefetched.get()
         if ready is not None and ready[0] == text:

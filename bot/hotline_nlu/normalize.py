@@ -25,8 +25,6 @@ import re
 import unicodedata
 from pathlib import Path
 
-
-
 _CJK = r"\u3400-\u9fff"
 _CN_DIGITS = {
     "零": "0",
@@ -162,4 +160,6 @@ def digits_only(text: str) -> str:
 
 # "详细", offered after every policy answer: the fuller passage of the last answer (actions/knowledge.py);
 # IntentOverrides sends it to ask_policy whatever the classifier thought.
-MORE = re.compile(r"^\s*(详细|详细点|详细一点|详细些|说详细点|说详细一点|详细说说|详细内容|更多|全文|原文|具体点)[。！!]?\s*$")
+MORE = re.compile(
+    r"^\s*(详细|详细点|详细一点|详细些|说详细点|说详细一点|详细说说|详细内容|更多|全文|原文|具体点)[。！!]?\s*$"
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.core.policies.rule_policy import RULES, RulePolicy
@@ -19,16 +19,16 @@ HANDOFF_SLOT = "handoff"
 
 
 # Words by which a citizen takes back a request for a person.
-WITHDRAW = re.compile(r"不用了|不需要了|不要了|算了|不找了|不转了|不用转|不要转|取消|撤回|不用人工|不要人工|没事了|自己问")
+WITHDRAW = re.compile(
+    r"不用了|不需要了|不要了|算了|不找了|不转了|不用转|不要转|取消|撤回|不用人工|不要人工|没事了|自己问"
+)
 WITHDRAW_ACTION = "action_withdraw_handoff"
 WAITING_ACTION = "action_waiting_for_person"
 # While waiting (nobody holds the conversation yet) the assistant still answers these.
 ANSWERED_WHILE_WAITING = frozenset({"ask_policy", "faq"})
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class HandoffPolicy(Policy):
     """While the bool slot `handoff` is true, the assistant steps back, but never goes deaf.
 
@@ -48,9 +48,7 @@ class HandoffPolicy(Policy):
     def get_default_config() -> dict[str, Any]:
         return {"priority": 7, "slot": HANDOFF_SLOT}
 
-    def train(
-        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
+    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         with self._model_storage.write_to(self._resource) as path:
             (path / "handoff_policy.json").write_text("{}", encoding="utf-8")
         return self._resource
@@ -59,7 +57,7 @@ class HandoffPolicy(Policy):
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
-        rule_only_data: Optional[dict[str, Any]] = None,
+        rule_only_data: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
@@ -69,7 +67,7 @@ class HandoffPolicy(Policy):
         return self._prediction(probabilities)
 
 
-def handoff_choice(tracker: DialogueStateTracker, slot: str = HANDOFF_SLOT) -> Optional[str]:
+def handoff_choice(tracker: DialogueStateTracker, slot: str = HANDOFF_SLOT) -> str | None:
     """The action the hand-off state dictates, or None to let the other policies decide."""
     latest = tracker.latest_action_name
     if latest in (WITHDRAW_ACTION, WAITING_ACTION):
@@ -96,9 +94,7 @@ def handoff_choice(tracker: DialogueStateTracker, slot: str = HANDOFF_SLOT) -> O
     return WAITING_ACTION
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class RecentRulePolicy(RulePolicy):
     """RulePolicy that describes only the recent turns a rule can look at.
 
@@ -116,7 +112,7 @@ class RecentRulePolicy(RulePolicy):
         tracker: DialogueStateTracker,
         domain: Domain,
         use_text_for_last_user_input: bool = False,
-        rule_only_data: Optional[dict[str, Any]] = None,
+        rule_only_data: dict[str, Any] | None = None,
     ) -> list[State]:
         rules = self.lookup.get(RULES) or {}
         if not rules:
@@ -128,7 +124,7 @@ class RecentRulePolicy(RulePolicy):
     def _states_to_keep(self, rules: dict[str, str]) -> int:
         """The longest rule's length plus one, worked out once per set of rules (the set
         only changes while training), not on each of the two predictions of every turn."""
-        known: Optional[tuple[dict[str, str], int, int]] = getattr(self, "_keep_for_rules", None)
+        known: tuple[dict[str, str], int, int] | None = getattr(self, "_keep_for_rules", None)
         if known is None or known[0] is not rules or known[1] != len(rules):
             known = (rules, len(rules), max(len(self._rule_key_to_state(key)) for key in rules) + 1)
             self._keep_for_rules = known

@@ -29,8 +29,8 @@ import ujson
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
-from rasa.shared.constants import DOCS_BASE_URL
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+from rasa.shared.constants import DOCS_BASE_URL
 from rasa.utils.endpoints import EndpointConfig
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -56,7 +56,7 @@ class HotlineTrackerStore(SQLTrackerStore):
             event.listen(self.engine, "connect", _sqlite_pragmas)
             self.sessionmaker = sessionmaker(bind=self.engine)
 
-    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         kept = self._kept.pop(sender_id, None)
         self._handed.pop(sender_id, None)
         if kept is not None and kept[0] == self._last_event_id(sender_id):

@@ -94,13 +94,16 @@ def main() -> None:
 
     counts = Counter(y)
     f1s = f1_score(y, pred, labels=labels, average=None)
-    print(f"{len(rows)} examples, {len(labels)} intents, 5-fold (seed {SEED}) char 1-4 TF-IDF + LogReg (liblinear, one-vs-rest)\n")
+    print(
+        f"{len(rows)} examples, {len(labels)} intents, 5-fold (seed {SEED}) "
+        "char 1-4 TF-IDF + LogReg (liblinear, one-vs-rest)\n"
+    )
     print(f"{'intent':22} {'n':>5} {'F1':>6}")
-    for label, f1 in sorted(zip(labels, f1s), key=lambda p: p[1]):
+    for label, f1 in sorted(zip(labels, f1s, strict=False), key=lambda p: p[1]):
         print(f"{label:22} {counts[label]:5d} {f1:6.3f}")
     print(f"{'macro-F1':22} {'':5} {f1s.mean():6.3f}   accuracy {np.mean(pred == y):.3f}\n")
 
-    pairs = Counter((a, b) for a, b in zip(y, pred) if a != b)
+    pairs = Counter((a, b) for a, b in zip(y, pred, strict=False) if a != b)
     print("top confusions (expected -> predicted):")
     for (a, b), n in pairs.most_common(15):
         print(f"  {n:3d}  {a} -> {b}")
@@ -109,14 +112,16 @@ def main() -> None:
     for k, g in cross_intent_groups(rows, lambda r: r[2]):
         print(f"  {k!r}: " + "; ".join(f"{r[0]} ({r[3]})" for r in g))
     within = Counter((r[0], r[2]) for r in rows)
-    print("\nduplicates within one intent (normalised text): " + ", ".join(
-        f"{t!r} x{n} ({i})" for (i, t), n in sorted(within.items()) if n > 1))
+    print(
+        "\nduplicates within one intent (normalised text): "
+        + ", ".join(f"{t!r} x{n} ({i})" for (i, t), n in sorted(within.items()) if n > 1)
+    )
     print("\nnear duplicates across intents (punctuation and fillers removed):")
     for k, g in cross_intent_groups(rows, lambda r: near_key(r[2])):
         print(f"  {k!r}: " + "; ".join(f"{r[0]}:{r[1]!r} ({r[3]})" for r in g))
 
     groups: dict[tuple[str, str], list] = defaultdict(list)
-    for row, p, c in zip(rows, pred, conf):
+    for row, p, c in zip(rows, pred, conf, strict=False):
         if row[0] != p and (not args.only or args.only in (row[0], p)):
             groups[(row[0], p)].append((c, row))
     print("\nmisclassified (expected -> predicted), most confident first:")

@@ -68,7 +68,9 @@ def print_report(title: str, report_file: Path) -> dict:
     for name in ("macro avg", "weighted avg"):
         row = report.get(name)
         if row:
-            print(f"{name:<24}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1-score']:>10.3f}{row['support']:>10}")
+            print(
+                f"{name:<24}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1-score']:>10.3f}{row['support']:>10}"
+            )
     if "accuracy" in report:
         print(f"{'accuracy':<24}{report['accuracy']:>30.3f}")
     return report
@@ -78,9 +80,7 @@ def print_confusions(errors_file: Path, top: int = 15) -> None:
     """The most frequent (expected -> predicted) pairs: where new training data helps most."""
     if not errors_file.exists():
         return
-    pairs = Counter(
-        (err["intent"], err["intent_prediction"]["name"]) for err in json.loads(errors_file.read_text())
-    )
+    pairs = Counter((err["intent"], err["intent_prediction"]["name"]) for err in json.loads(errors_file.read_text()))
     print("most frequent confusions (expected -> predicted):")
     for (expected, predicted), count in pairs.most_common(top):
         print(f"  {expected} -> {predicted}: {count}")
@@ -105,14 +105,29 @@ def main() -> int:
 
     if not args.skip_cv:
         t0 = time.monotonic()
-        run(["test", "nlu", "--nlu", str(NLU_DATA), "--config", "config.yml",
-             "--cross-validation", "--folds", str(args.folds), "--out", str(out / "cv")],
-            out / "cv.log", seed=args.seed)
+        run(
+            [
+                "test",
+                "nlu",
+                "--nlu",
+                str(NLU_DATA),
+                "--config",
+                "config.yml",
+                "--cross-validation",
+                "--folds",
+                str(args.folds),
+                "--out",
+                str(out / "cv"),
+            ],
+            out / "cv.log",
+            seed=args.seed,
+        )
         report = print_report(f"{args.folds}-fold cross-validation (test folds)", out / "cv" / "intent_report.json")
         print_confusions(out / "cv" / "intent_errors.json")
         macro_f1 = report["macro avg"]["f1-score"]
-        print(f"cross-validation intent macro-F1: {macro_f1:.4f} "
-              f"(threshold {args.min_f1}); {time.monotonic() - t0:.0f}s")
+        print(
+            f"cross-validation intent macro-F1: {macro_f1:.4f} (threshold {args.min_f1}); {time.monotonic() - t0:.0f}s"
+        )
         if macro_f1 < args.min_f1:
             failures.append(f"cross-validation macro-F1 {macro_f1:.4f} < {args.min_f1}")
 
@@ -120,20 +135,38 @@ def main() -> int:
         t0 = time.monotonic()
         model = args.model
         if not model:
-            run(["train", "nlu", "--nlu", str(NLU_DATA), "--config", "config.yml",
-                 "--out", str(out / "model"), "--fixed-model-name", "nlu"], out / "train.log")
+            run(
+                [
+                    "train",
+                    "nlu",
+                    "--nlu",
+                    str(NLU_DATA),
+                    "--config",
+                    "config.yml",
+                    "--out",
+                    str(out / "model"),
+                    "--fixed-model-name",
+                    "nlu",
+                ],
+                out / "train.log",
+            )
             model = str(out / "model" / "nlu.tar.gz")
-        run(["test", "nlu", "--model", model, "--nlu", str(HOLDOUT), "--out", str(out / "holdout")],
-            out / "holdout.log")
+        run(
+            ["test", "nlu", "--model", model, "--nlu", str(HOLDOUT), "--out", str(out / "holdout")], out / "holdout.log"
+        )
         report = print_report("held-out set", out / "holdout" / "intent_report.json")
         accuracy = report["accuracy"]
-        print(f"held-out intent accuracy: {accuracy:.4f}, macro-F1: {report['macro avg']['f1-score']:.4f} "
-              f"(accuracy threshold {args.min_holdout_accuracy}); {time.monotonic() - t0:.0f}s")
+        print(
+            f"held-out intent accuracy: {accuracy:.4f}, macro-F1: {report['macro avg']['f1-score']:.4f} "
+            f"(accuracy threshold {args.min_holdout_accuracy}); {time.monotonic() - t0:.0f}s"
+        )
         errors = out / "holdout" / "intent_errors.json"
         if errors.exists():
             for err in json.loads(errors.read_text())[:40]:
-                print(f"  miss: {err['text']!r}: expected {err['intent']}, got "
-                      f"{err['intent_prediction']['name']} ({err['intent_prediction']['confidence']:.2f})")
+                print(
+                    f"  miss: {err['text']!r}: expected {err['intent']}, got "
+                    f"{err['intent_prediction']['name']} ({err['intent_prediction']['confidence']:.2f})"
+                )
         if accuracy < args.min_holdout_accuracy:
             failures.append(f"held-out accuracy {accuracy:.4f} < {args.min_holdout_accuracy}")
 

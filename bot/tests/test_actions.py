@@ -14,7 +14,7 @@ import os
 import re
 import socket
 import time
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
@@ -36,17 +36,17 @@ from actions.helpers import (
     is_affirm,
     is_deny,
     match_category,
-    spoken_digits,
     split_location,
+    spoken_digits,
     validate_last4,
     validate_phone,
     validate_ticket_number,
     voice_sentences,
 )
 from actions.intake_form import (
+    ActionAskIntakeConfirmed,
     ActionAskIntakeContact,
     ActionAskIntakePhone,
-    ActionAskIntakeConfirmed,
     ValidateIntakeForm,
 )
 from actions.intake_submit import ActionSubmitIntake, ActionTriageIntake
@@ -74,11 +74,11 @@ def closed_port_url() -> str:
 def make_tracker(
     text: str = "",
     intent: str = "inform",
-    slots: Optional[dict[str, Any]] = None,
-    events: Optional[list[dict[str, Any]]] = None,
+    slots: dict[str, Any] | None = None,
+    events: list[dict[str, Any]] | None = None,
     channel: str = "web",
-    metadata: Optional[dict[str, Any]] = None,
-    active_loop: Optional[str] = None,
+    metadata: dict[str, Any] | None = None,
+    active_loop: str | None = None,
 ) -> Tracker:
     meta = {"channel": channel, "log_id": 1, **(metadata or {})}
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [], "metadata": meta}
@@ -112,6 +112,7 @@ def customs(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
 
 # --- normalisation ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "raw, expected",
     [
@@ -138,7 +139,13 @@ def test_normalize(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text, affirm, deny",
-    [("没问题", True, False), ("没错", True, False), ("没有", False, True), ("不对", False, True), ("好的", True, False)],
+    [
+        ("没问题", True, False),
+        ("没错", True, False),
+        ("没有", False, True),
+        ("不对", False, True),
+        ("好的", True, False),
+    ],
 )
 def test_yes_and_no_words_at_a_read_back(text: str, affirm: bool, deny: bool) -> None:
     """没问题 and 没错 start like a no but agree: at the read-back they must submit, not reopen."""
@@ -200,7 +207,7 @@ def test_action_answers_are_validated_with_rasas_schema() -> None:
         ("打电话是几点到几点", None),
     ],
 )
-def test_intent_overrides(text: str, intent: Optional[str]) -> None:
+def test_intent_overrides(text: str, intent: str | None) -> None:
     """Typed noise must never reach the classifier, whose guess for it was affirm."""
     assert IntentOverrides.forced_intent(normalize(text)) == intent
 
@@ -222,6 +229,7 @@ def test_a_text_naming_our_services_is_never_out_of_scope() -> None:
 
 # --- value validation ------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "raw, expected",
     [
@@ -242,7 +250,7 @@ def test_a_text_naming_our_services_is_never_out_of_scope() -> None:
         ("不知道", None),
     ],
 )
-def test_validate_phone(raw: str, expected: Optional[str]) -> None:
+def test_validate_phone(raw: str, expected: str | None) -> None:
     assert validate_phone(raw) == expected
 
 
@@ -267,7 +275,9 @@ def test_categories() -> None:
 
 def test_split_location() -> None:
     assert split_location("朝阳区八里庄街道红庙社区") == {
-        "district": "朝阳区", "street": "八里庄街道", "community": "红庙社区"
+        "district": "朝阳区",
+        "street": "八里庄街道",
+        "community": "红庙社区",
     }
     assert split_location("在城关镇幸福村")["community"] == "幸福村"
 
@@ -281,6 +291,7 @@ def test_voice_helpers() -> None:
 
 
 # --- intake form -----------------------------------------------------------------
+
 
 def validate(slot: str, value: Any, tracker: Tracker) -> tuple[CollectingDispatcher, dict[str, Any]]:
     dispatcher = CollectingDispatcher()
@@ -328,14 +339,19 @@ def test_anonymous_name() -> None:
 def test_confidentiality() -> None:
     assert validate("intake_confidential", "不用保密", make_tracker("不用保密"))[1] == {"intake_confidential": False}
     assert validate("intake_confidential", "需要保密", make_tracker("需要保密"))[1] == {"intake_confidential": True}
-    assert validate("intake_confidential", "是的", make_tracker("是的", intent="affirm"))[1] == {"intake_confidential": True}
+    assert validate("intake_confidential", "是的", make_tracker("是的", intent="affirm"))[1] == {
+        "intake_confidential": True
+    }
 
 
 def test_category_guess_confirmed_or_rejected() -> None:
     slots = {"intake_category_guess": "补贴"}
-    assert validate("intake_category", "对", make_tracker("对", intent="affirm", slots=slots))[1] == {"intake_category": "补贴"}
+    assert validate("intake_category", "对", make_tracker("对", intent="affirm", slots=slots))[1] == {
+        "intake_category": "补贴"
+    }
     assert validate("intake_category", "不对", make_tracker("不对", intent="deny", slots=slots))[1] == {
-        "intake_category": None, "intake_category_guess": ""
+        "intake_category": None,
+        "intake_category_guess": "",
     }
     assert validate("intake_category", "康复", make_tracker("康复", slots={}))[1] == {"intake_category": "康复"}
 
@@ -365,28 +381,48 @@ def test_read_back_summary_text_and_voice() -> None:
 
 
 def test_confirmation_and_single_field_correction() -> None:
-    assert validate("intake_confirmed", "对", make_tracker("对", intent="affirm", slots=FILLED))[1] == {"intake_confirmed": True}
+    assert validate("intake_confirmed", "对", make_tracker("对", intent="affirm", slots=FILLED))[1] == {
+        "intake_confirmed": True
+    }
     _, result = validate("intake_confirmed", "需要修改", make_tracker("需要修改", intent="deny", slots=FILLED))
     assert result == {"intake_confirmed": None, "intake_fixing": True, "intake_fix_field": None}
     _, result = validate("intake_fix_field", "电话", make_tracker("电话", slots={**FILLED, "intake_fixing": True}))
     assert result["intake_phone"] is None and result["intake_fixing"] is False
     # named with the new value in one sentence
-    _, result = validate("intake_confirmed", "电话不对，改成13912345678", make_tracker("电话不对，改成13912345678", intent="deny", slots=FILLED))
+    _, result = validate(
+        "intake_confirmed",
+        "电话不对，改成13912345678",
+        make_tracker("电话不对，改成13912345678", intent="deny", slots=FILLED),
+    )
     assert result["intake_phone"] == "13912345678" and result["intake_confirmed"] is None
 
 
 def test_required_slots_include_fix_field_only_while_fixing() -> None:
     form = ValidateIntakeForm()
-    domain_slots = ["intake_description", "intake_category", "intake_location", "intake_time", "intake_wish",
-                    "intake_phone", "intake_name", "intake_confidential", "intake_confirmed", "intake_fix_field"]
+    domain_slots = [
+        "intake_description",
+        "intake_category",
+        "intake_location",
+        "intake_time",
+        "intake_wish",
+        "intake_phone",
+        "intake_name",
+        "intake_confidential",
+        "intake_confirmed",
+        "intake_fix_field",
+    ]
     plain = asyncio.run(form.required_slots(domain_slots, CollectingDispatcher(), make_tracker(), DOMAIN))
     assert "intake_fix_field" not in plain and plain[-1] == "intake_confirmed"
-    fixing = asyncio.run(form.required_slots(domain_slots, CollectingDispatcher(), make_tracker(slots={"intake_fixing": True}), DOMAIN))
+    fixing = asyncio.run(
+        form.required_slots(domain_slots, CollectingDispatcher(), make_tracker(slots={"intake_fixing": True}), DOMAIN)
+    )
     assert fixing[-2:] == ["intake_fix_field", "intake_confirmed"]
 
 
 def test_triage_prefills_description_and_guess() -> None:
-    dispatcher, events = run(ActionTriageIntake(), make_tracker("我要投诉，社区一直拖着不给我办残疾证", intent="complain"))
+    _dispatcher, events = run(
+        ActionTriageIntake(), make_tracker("我要投诉，社区一直拖着不给我办残疾证", intent="complain")
+    )
     assert SlotSet("ticket_kind", "投诉") in events
     assert SlotSet("intake_description", "我要投诉，社区一直拖着不给我办残疾证") in events
     assert SlotSet("intake_category_guess", "残疾人证") in events
@@ -397,9 +433,7 @@ def test_triage_prefills_description_and_guess() -> None:
 
 
 def test_angry_repeated_complaint_goes_to_a_person() -> None:
-    dispatcher, events = run(
-        ActionTriageIntake(), make_tracker("我都反映好几次了！到底管不管！", intent="complain")
-    )
+    dispatcher, events = run(ActionTriageIntake(), make_tracker("我都反映好几次了！到底管不管！", intent="complain"))
     assert {"handoff": True, "reason": "repeated_complaint"} in customs(dispatcher)
     assert SlotSet("handoff", True) in events and ActiveLoop(None) in events
 
@@ -433,7 +467,7 @@ CALL_PROMISE = re.compile(r"回电|打电话和您联系|给您打电话|打电�
         ("随便", "question", "web", None),
     ],
 )
-def test_contact_preference_words(text: str, where: str, channel: str, expected: Optional[str]) -> None:
+def test_contact_preference_words(text: str, where: str, channel: str, expected: str | None) -> None:
     assert contact_preference_in(text, channel=channel, where=where) == expected
 
 
@@ -483,7 +517,9 @@ def test_contact_preference_said_anywhere_in_the_intake_is_kept() -> None:
     form = ValidateIntakeForm()
     said = "我是聋人，街道办不给我办残疾证"
     tracker = make_tracker(said, slots={"requested_slot": "intake_description"})
-    assert asyncio.run(form.extract_intake_contact(CollectingDispatcher(), tracker, DOMAIN)) == {"intake_contact": "sms"}
+    assert asyncio.run(form.extract_intake_contact(CollectingDispatcher(), tracker, DOMAIN)) == {
+        "intake_contact": "sms"
+    }
     plain = make_tracker("盲道被占了", slots={"requested_slot": "intake_description"})
     assert asyncio.run(form.extract_intake_contact(CollectingDispatcher(), plain, DOMAIN)) == {}
     # the first sentence of a complaint counts too
@@ -525,6 +561,7 @@ def test_no_call_back_promised_to_who_asked_for_sms_even_without_the_app() -> No
 
 # --- escalation --------------------------------------------------------------------
 
+
 def test_handoff_signal_and_silence_slot() -> None:
     dispatcher, events = run(ActionHandoff(), make_tracker("转人工", intent="request_human"))
     assert {"handoff": True, "reason": "citizen_request"} in customs(dispatcher)
@@ -553,7 +590,8 @@ def test_fallback_twice_in_a_row_hands_over() -> None:
     assert {"handoff": True, "reason": "not_understood"} in customs(dispatcher)
     assert SlotSet("handoff", True) in events
     # an understood turn in between resets the count
-    between = fallback_turn("啊吧") + [
+    between = [
+        *fallback_turn("啊吧"),
         {"event": "user", "text": "你好", "parse_data": {"intent": {"name": "greet"}}},
         {"event": "action", "name": "utter_greet"},
         {"event": "action", "name": "action_listen"},
@@ -576,13 +614,16 @@ def test_emergency_numbers_first_and_handoff_even_without_app() -> None:
 
 # --- app unreachable: clear apology, never an exception ------------------------------
 
+
 def test_unreachable_app_gives_apology() -> None:
     app_client.use_base_url(closed_port_url())
     dispatcher, events = run(ActionSubmitIntake(), make_tracker("对", intent="affirm", slots=FILLED))
     assert "抱歉" in texts(dispatcher)[0] and "记录" in texts(dispatcher)[0]
     assert customs(dispatcher)[0]["follow_up"] is True
     assert SlotSet("intake_description", None) in events
-    dispatcher, _ = run(ActionCheckStatus(), make_tracker("1234", slots={"status_number": "202611230007", "status_last4": "1234"}))
+    dispatcher, _ = run(
+        ActionCheckStatus(), make_tracker("1234", slots={"status_number": "202611230007", "status_last4": "1234"})
+    )
     assert "抱歉" in texts(dispatcher)[0]
     dispatcher, _ = run(ActionAskPolicy(), make_tracker("残疾证怎么办", intent="ask_policy"))
     assert "抱歉" in texts(dispatcher)[0]
@@ -597,6 +638,7 @@ def test_client_gives_up_fast() -> None:
 
 
 # --- conversation control -------------------------------------------------------------
+
 
 def test_repeat_resends_previous_turn() -> None:
     events = [
@@ -637,7 +679,7 @@ def test_sms_preference_and_the_whole_place_go_to_the_app_and_no_call_is_promise
 @pytest.mark.skipif(not APP_URL, reason="HOTLINE_TEST_APP_URL not set: no running app")
 def test_ticket_created_and_found_in_real_app() -> None:
     app_client.use_base_url(APP_URL, os.environ.get("HOTLINE_TEST_SERVICE_TOKEN"))
-    dispatcher, events = run(ActionSubmitIntake(), make_tracker("对", intent="affirm", slots=FILLED))
+    dispatcher, _events = run(ActionSubmitIntake(), make_tracker("对", intent="affirm", slots=FILLED))
     numbers = [c["ticket_number"] for c in customs(dispatcher) if "ticket_number" in c]
     assert numbers and len(numbers[0]) == 12
     dispatcher, _ = run(

@@ -42,7 +42,7 @@ def _diet_message(text: str, ranking: dict[str, float]) -> Message:
 def test_blend_is_the_weighted_mean_of_diet_and_the_ngram_model(tmp_path: Path) -> None:
     component, _, _ = _blend(tmp_path, 0.5)
     assert component.model is not None
-    ngram = dict(zip(component.model.classes_, component.model.predict_proba(["谢谢你了"])[0]))
+    ngram = dict(zip(component.model.classes_, component.model.predict_proba(["谢谢你了"])[0], strict=False))
     message = _diet_message("谢谢你了", {"greet": 0.9, "thank": 0.1})
     component.process([message])
     ranking = {row["name"]: row["confidence"] for row in message.get(INTENT_RANKING_KEY)}

@@ -11,7 +11,7 @@ assistant steps back while a person is wanted, but never goes deaf), and `promot
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
@@ -54,7 +54,7 @@ CLOSE = _evidence(True, False, 0.6)
 NONE_FOUND = _evidence(False, False, 0.1)
 
 
-def _decide(text: str, intent: str, confidence: float, evidence: Optional[dict[str, Any]]) -> Optional[str]:
+def _decide(text: str, intent: str, confidence: float, evidence: dict[str, Any] | None) -> str | None:
     return decide(text, intent, confidence, evidence, strong=0.75, answer_strong=0.5)
 
 
@@ -121,7 +121,7 @@ def test_a_form_answer_is_not_re_routed() -> None:
 
 
 @pytest.mark.parametrize(("kb_confidence", "expected"), [(0.55, POLICY_INTENT), (0.45, None)])
-def test_a_question_typed_into_a_form_needs_close_evidence(kb_confidence: float, expected: Optional[str]) -> None:
+def test_a_question_typed_into_a_form_needs_close_evidence(kb_confidence: float, expected: str | None) -> None:
     evidence = _evidence(True, False, kb_confidence)
     assert _decide("盲道被占了应该找哪个部门", "inform", 0.8, evidence) == expected
 
@@ -136,7 +136,7 @@ def test_an_everyday_out_of_scope_question_stays() -> None:
 
 
 @pytest.mark.parametrize("evidence", [EXACT, CLOSE, NONE_FOUND, None])
-def test_a_confident_emergency_is_never_re_routed(evidence: Optional[dict[str, Any]]) -> None:
+def test_a_confident_emergency_is_never_re_routed(evidence: dict[str, Any] | None) -> None:
     assert _decide("我爸晕倒了 残疾人补贴怎么申请", "emergency", 0.9, evidence) is None
 
 
@@ -158,7 +158,7 @@ def test_the_router_asks_about_a_question() -> None:
     assert worth_asking("残疾人两项补贴怎么申请")
 
 
-def _routed_with(prefetch: Optional[tuple[str, Optional[dict[str, Any]]]], text: str) -> str:
+def _routed_with(prefetch: tuple[str, dict[str, Any] | None] | None, text: str) -> str:
     """The intent the router gives a text the classifier took for a greeting, with the app unreachable."""
     router = EvidenceRouter(EvidenceRouter.get_default_config())
     router._client = EvidenceClient("http://127.0.0.1:9/api/knowledge/evidence", "", 0.5)  # nothing listens
@@ -191,7 +191,7 @@ def test_a_failed_prefetch_is_not_retried_on_rasas_loop() -> None:
 
 
 def _tracker(
-    text: str, intent: str, *, held: bool = False, handoff: bool = True, after: Optional[str] = None
+    text: str, intent: str, *, held: bool = False, handoff: bool = True, after: str | None = None
 ) -> DialogueStateTracker:
     events = [
         SlotSet("handoff", handoff),
