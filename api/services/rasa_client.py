@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -78,6 +79,21 @@ class RasaClient:
             confidence=intent.get("confidence"),
             slots=data.get("slots") or {},
         )
+
+    async def set_handoff(self, *, session_id: str, held: bool) -> bool:
+        """Set the conversation's `handoff` slot (HandoffPolicy keeps the assistant silent while it is true).
+
+        False when Rasa could not be told; the hold in our own database stands either way.
+        """
+        url = f"{self.base_url}/conversations/{quote(session_id, safe='')}/tracker/events"
+        event = {"event": "slot", "name": "handoff", "value": held}
+        try:
+            resp = await self._client.post(
+                url, json=event, params={"include_events": "NONE", "token": self._token}, timeout=5.0
+            )
+        except httpx.HTTPError:
+            return False
+        return resp.status_code == 200
 
     async def health(self) -> str | None:
         """None when Rasa answers and has a model loaded, else the reason."""

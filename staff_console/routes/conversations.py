@@ -16,8 +16,9 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.models.ticket import ContactPreference, Ticket, TicketNoteCreate
 from api.services import grievance_log, handoff, tickets
+from api.services.rasa_client import RasaClient
 from api.settings import Settings
-from staff_console import assistant_link, sessions
+from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
 from staff_console.outbound import send_sms
 from staff_console.ui import render
@@ -27,6 +28,12 @@ router = APIRouter(prefix="/staff/conversations")
 ConvLogin = Annotated[sessions.ConsoleLogin, Depends(page("conversation"))]
 MAX_REPLY = 1000
 TAKEN_NOTE = "工作人员{name}已接手这段对话，马上为您服务。"
+
+
+def assistant(request: Request) -> RasaClient:
+    """The app's one Rasa client (made at start-up), which carries Rasa's token."""
+    client: RasaClient = request.app.state.rasa
+    return client
 
 
 def _back(session_id: str, notice: str = "") -> Response:
@@ -74,7 +81,7 @@ def show(request: Request, session_id: str, db: SessionDep, login: ConvLogin) ->
 
 
 @router.post("/{session_id}/take")
-async def take(session_id: str, db: SessionDep, settings: SettingsDep, login: ConvLogin, form: FormDep) -> Response:
+async def take(request: Request, session_id: str, db: SessionDep, login: ConvLogin, form: FormDep) -> Response:
     records = handoff.transcript(db, session_id=session_id[:128], limit=1)
     channel = records[0].channel if records else "web"
     try:
@@ -91,7 +98,7 @@ async def take(session_id: str, db: SessionDep, settings: SettingsDep, login: Co
             text=TAKEN_NOTE.format(name=name),
             staff_name=name,
         )
-    told = await assistant_link.set_handoff(settings, session_id=session_id, held=True)
+    told = await assistant(request).set_handoff(session_id=session_id[:128], held=True)
     note = (
         "您已接手这段对话，智能助手暂停回答。"
         if told
@@ -160,7 +167,7 @@ async def _copy_by_sms(settings: Settings, phone: str | None, text: str, name: s
 
 
 @router.post("/{session_id}/release")
-async def release(session_id: str, db: SessionDep, settings: SettingsDep, login: ConvLogin, form: FormDep) -> Response:
+async def release(request: Request, session_id: str, db: SessionDep, login: ConvLogin, form: FormDep) -> Response:
     session_id = session_id[:128]
     try:
         hold = handoff.release(db, session_id=session_id, actor=login.principal)
@@ -179,7 +186,7 @@ async def release(session_id: str, db: SessionDep, settings: SettingsDep, login:
         ],
         handoff=False,
     )
-    told = await assistant_link.set_handoff(settings, session_id=session_id, held=False)
+    told = await assistant(request).set_handoff(session_id=session_id, held=False)
     note = (
         "已交还智能助手。" if told else "已交还，但暂时联系不上智能助手：市民的新消息会按“助手暂时不可用”处理并转人工。"
     )

@@ -135,6 +135,7 @@ def test_admin_sets_up_and_operator_serves_an_open_chat(office: Any, context_fac
     _tab_to(staff, "#take-over")
     staff.keyboard.press("Enter")
     staff.wait_for_selector("#send-reply")
+    assert "智能助手暂停回答" in staff.locator(".notice").inner_text()  # Rasa was told (with its token)
     citizen.wait_for_selector("#answering[data-state='staff']", timeout=20000)  # told at once, no reload
     assert "李娜已接手" in citizen.locator("#conversation .msg-staff").last.inner_text()
 
