@@ -47,6 +47,7 @@ lint: env-app
 	$(PY) -m ruff check bot
 	$(PY) -m ruff format --check bot
 	$(PY) -m mypy
+	.venv/bin/lint-imports --no-cache > /dev/null || .venv/bin/lint-imports --no-cache
 
 format: env-app
 	$(PY) -m ruff format . bot

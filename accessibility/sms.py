@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
-import threading
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,9 +24,11 @@ from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
 from accessibility import conversation, easy_read, security, workorders
+from api import vocabulary
 from api.deps import SessionDep
 from api.integrations import twilio
 from api.services import follow_up, gateway, grievance_log, text_input
+from api.services.sms_preferences import SmsState, normalize_phone
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("hotline.sms")
@@ -107,39 +106,6 @@ def fit(text: str, max_segments: int) -> tuple[str, str]:
 # --- per-number state -----------------------------------------------------------------
 
 
-class SmsState:
-    """Unsubscribed and easy-read numbers (a JSON file under data_dir) and pending 更多 text (memory)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self.more: dict[str, str] = {}
-
-    def _read(self) -> dict[str, list[str]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return {"unsubscribed": [], "easy": []}
-        return {k: list(data.get(k, [])) for k in ("unsubscribed", "easy")}
-
-    def _write(self, data: dict[str, list[str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-        tmp.replace(self.path)
-
-    def has(self, kind: str, key: str) -> bool:
-        return key in self._read()[kind]
-
-    def set(self, kind: str, key: str, on: bool) -> None:
-        with self._lock:
-            data = self._read()
-            values = set(data[kind])
-            values = values | {key} if on else values - {key}
-            data[kind] = sorted(values)
-            self._write(data)
-
-
 def state_for(request: Request, settings: Settings) -> SmsState:
     path = settings.data_dir / "sms_state.json"
     state: SmsState | None = getattr(request.app.state, "hotline_sms_state", None)
@@ -147,12 +113,6 @@ def state_for(request: Request, settings: Settings) -> SmsState:
         state = SmsState(path)
         request.app.state.hotline_sms_state = state
     return state
-
-
-def is_unsubscribed(settings: Settings, phone: str) -> bool:
-    """For any module that sends SMS (voice "9", notifications): respect 退订."""
-    key = grievance_log.caller_key(normalize_phone(phone), salt=settings.effective_caller_salt)
-    return SmsState(settings.data_dir / "sms_state.json").has("unsubscribed", key)
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -167,11 +127,6 @@ def sms_session_id(phone: str, settings: Settings) -> str:
     """
     mac = hmac.new(settings.effective_secret_key.encode(), f"sms-session:{phone}".encode(), hashlib.sha256)
     return f"sms-{mac.hexdigest()[:24]}"
-
-
-def normalize_phone(raw: str) -> str:
-    digits = re.sub(r"[^\d+]", "", raw or "")
-    return digits
 
 
 def normalize_keyword(text: str) -> str:
@@ -333,12 +288,12 @@ def _status_reply(db: Session, raw_number: str, phone: str) -> tuple[str, str | 
         return TEXTS["status_help"], None
     ticket = workorders.lookup(db, number=number, phone_last4=re.sub(r"\D", "", phone)[-4:])
     if ticket is None:
-        return TEXTS["status_missing"].format(number=number), None
+        return TEXTS["status_missing"].format(number=vocabulary.format_work_order(number)), None
     status = workorders.status_text(ticket)
     deadline = workorders.deadline_text(ticket)
     return (
         TEXTS["status_found"].format(
-            number=number,
+            number=vocabulary.format_work_order(number),
             status=status,
             explained=workorders.STATUS_EXPLAINED.get(status, ""),
             deadline=f"答复期限：{deadline}。" if deadline else "",
@@ -363,5 +318,5 @@ def _rate(db: Session, phone: str, score: int) -> tuple[str, str] | None:
     if result.reopened:
         reply += TEXTS["rating_human"]
     if len(pending) > 1 and result.changed:
-        reply += TEXTS["rating_more"].format(number=pending[1][1].number)
+        reply += TEXTS["rating_more"].format(number=vocabulary.format_work_order(pending[1][1].number))
     return reply, result.number

@@ -15,11 +15,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from accessibility import security
+from api import vocabulary
 from api.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
+vocabulary.install(templates.env)  # citizen pages write numbers, statuses and ratings as the console does
 
 NAV = (
     ("/", "在线咨询"),

@@ -21,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 
 from accessibility import conversation, security, ui, workorders
 from accessibility.ui import STATIC_DIR, templates
+from api import vocabulary
 from api.db import new_session
 from api.deps import SessionDep
-from api.models.ticket import TicketCategory, TicketKind
+from api.models.ticket import ContactPreference, TicketCategory, TicketKind
 from api.services import gateway, grievance_log
 from api.settings import Settings, get_settings
 
@@ -45,7 +46,18 @@ TRANSCRIPT_DISPOSITION = (
 # connection is held for ever by a tab left open.
 LIVE_STREAM_SECONDS = 300.0
 LIVE_HEARTBEAT_SECONDS = 15.0
-PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{9,11}|\d{7,8})$")
+# A mobile (11 digits, 13x-19x) or a landline with its area code (0 + 2-3 digits, then 7-8 digits):
+# a number without area code cannot be called back from another city's switchboard.
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE_RE = re.compile(r"^0\d{2,3}\d{7,8}$")
+PHONE_SEPARATORS = re.compile(r"[\s\-()（）\u3000]")
+# How the complaint form asks to be contacted: value (api.models.ticket.ContactPreference), label, help.
+_PREF = vocabulary.CONTACT_PREFERENCE_LABELS
+CONTACT_CHOICES = [
+    (ContactPreference.call.value, _PREF[ContactPreference.call], "给我打电话"),
+    (ContactPreference.sms.value, _PREF[ContactPreference.sms], "给我发短信，不要打电话"),
+    (ContactPreference.none.value, _PREF[ContactPreference.none], "不用联系我，我自己查进度"),
+]
 
 CHAT_ERRORS = {
     "empty_text": "请先输入您要说的话，再按“发送”。",
@@ -417,6 +429,7 @@ FORM_FIELDS = {
     "wish": 500,
     "contact_name": 32,
     "contact_phone": 40,
+    "contact_preference": 8,
 }
 
 
@@ -432,6 +445,7 @@ def _complaint_page(
             "errors": errors,
             "kinds": KINDS,
             "categories": CATEGORIES,
+            "contact_choices": CONTACT_CHOICES,
             "max_chars": get_settings().max_message_chars,
         },
         status_code=status_code,
@@ -453,14 +467,39 @@ def validate_complaint(form: dict[str, Any], settings: Settings) -> dict[str, st
     for name, limit in FORM_FIELDS.items():
         if name not in errors and name != "description" and len(form[name]) > limit:
             errors[name] = f"这一项太长了，最多 {limit} 个字。"
-    phone = re.sub(r"[\s-]", "", form["contact_phone"])
+    phone = form["contact_phone"]
     if not phone:
         errors["contact_phone"] = "请填写联系电话，我们要用它联系您，您也要用它查询进度。"
-    elif not PHONE_RE.match(phone):
-        errors["contact_phone"] = (
-            "电话号码格式不对。请填写 11 位手机号或带区号的座机号，例如 13800138000 或 010-12345678。"
-        )
+    elif normalize_phone(phone) is None:
+        compact = PHONE_SEPARATORS.sub("", phone)
+        if compact.isdigit() and 7 <= len(compact) <= 8:
+            errors["contact_phone"] = "座机号码请加上区号，例如 010-12345678 或 0571-8765432。"
+        else:
+            errors["contact_phone"] = (
+                "电话号码格式不对。请填写 11 位手机号（1 开头），或带区号的座机号，例如 13800138000 或 010-12345678。"
+            )
+    if form["contact_preference"] not in {value for value, _, _ in CONTACT_CHOICES} | {""}:
+        errors["contact_preference"] = "请从电话、短信、不需要联系中选一项，或者不选。"
+    elif (
+        form["contact_preference"] == ContactPreference.sms.value
+        and normalize_phone(phone)
+        and not MOBILE_RE.match(normalize_phone(phone) or "")
+    ):
+        errors["contact_preference"] = "座机收不到短信。要短信联系，请填写手机号；或者选择“电话”。"
     return errors
+
+
+def normalize_phone(value: str) -> str | None:
+    """The digits of a mobile or an area-coded landline ('010-1234 5678' → '01012345678'), else None.
+
+    A leading +86 / 0086 of a mobile is dropped: the work order stores the number as dialled in China.
+    """
+    compact = PHONE_SEPARATORS.sub("", value or "")
+    if re.fullmatch(r"(?:\+86|0086)1\d{10}", compact):
+        compact = compact[-11:]
+    if MOBILE_RE.match(compact) or LANDLINE_RE.match(compact):
+        return compact
+    return None
 
 
 @router.get("/complaint")
@@ -503,7 +542,7 @@ async def complaint_submit(request: Request, db: SessionDep) -> Response:
     )
     fields = {
         **form,
-        "contact_phone": re.sub(r"[\s-]", "", form["contact_phone"]),
+        "contact_phone": normalize_phone(form["contact_phone"]),
         "contact_name": form["contact_name"] or None,
         "channel": "web",
         "session_id": form_session,

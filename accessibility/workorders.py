@@ -15,24 +15,16 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from api.models import ticket as ticket_models
-from api.models.ticket import Ticket, TicketCreate, TicketStatus
+from api import vocabulary
+from api.models.ticket import Ticket, TicketCreate
 from api.services import tickets
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_RE = re.compile(r"^\d{12}$")
 
-# Keyed by the Chinese status label the citizen sees.
+# Keyed by the Chinese status label the citizen sees (the words come from `api.vocabulary`).
 STATUS_EXPLAINED: dict[str, str] = {
-    "受理": "我们已经收到您的诉求，正在安排处理。",
-    "派单": "已经交给负责的部门。",
-    "签收": "负责的部门已经接手。",
-    "办理": "正在办理中。",
-    "答复": "已经答复您，请留意电话或短信。",
-    "办结": "已经办完。",
-    "回访": "已经办完，我们会回访，问问您是否满意。",
-    "关闭": "这件事已经结束。",
-    "重办": "您不满意，我们正在重新办理。",
+    vocabulary.STATUS_LABELS[status]: text for status, text in vocabulary.STATUS_EXPLAINED.items()
 }
 
 
@@ -43,9 +35,9 @@ def digits(text: str) -> str:
     return re.sub(r"\D", "", text or "")
 
 
-def group_digits(number: str, size: int = 4) -> str:
-    """'202611230007' → '2026 1123 0007', easier to read and copy."""
-    return " ".join(number[i : i + size] for i in range(0, len(number), size))
+def group_digits(number: str) -> str:
+    """'202611230007' → '2026 1123 0007', easier to read (the one formatter: `api.vocabulary`)."""
+    return vocabulary.format_work_order(number)
 
 
 def _fallback_lookup(session: Session, *, number: str, phone_last4: str) -> Ticket | None:
@@ -65,12 +57,7 @@ def lookup(session: Session, *, number: str, phone_last4: str) -> Ticket | None:
 
 def status_text(ticket: Ticket) -> str:
     """The Chinese label (受理, 办理 …) whatever the enum's stored value is."""
-    labels: dict[Any, str] = getattr(ticket_models, "STATUS_LABELS", {})
-    status = ticket.status
-    label = labels.get(status)
-    if label:
-        return label
-    return status.value if isinstance(status, TicketStatus) else str(status)
+    return vocabulary.status_label(ticket.status)
 
 
 def public_reply(ticket: Ticket) -> str:

@@ -1,4 +1,4 @@
-"""Console logins: an HttpOnly cookie holding a random token, idle expiry, CSRF tokens.
+"""Console logins: an HttpOnly cookie holding a random token, idle expiry, CSRF tokens (also for the login form).
 
 Only the token's SHA-256 is stored, so the table cannot be used to log in. Activity
 slides the expiry; the page warns two minutes ahead and offers to extend (WCAG 2.2.1).
@@ -37,6 +37,11 @@ class ConsoleLogin:
     full_name: str
     token_hash: str
     expires_at_ms: int
+    # The server's clock when the login was checked: the page counts down from the server's time,
+    # not the office computer's (which may be wrong), and tells staff the true idle limit.
+    checked_at_ms: int = 0
+    idle_minutes: int = 20
+    warn_before_ms: int = int(WARN_BEFORE.total_seconds() * 1000)
 
     @property
     def username(self) -> str:
@@ -100,7 +105,14 @@ def resolve(session: Session, *, token: str, settings: Settings, touch: bool) ->
     else:
         session.rollback()
     principal = Principal(user.username, user.role.value, user.id, user.department_id)
-    return ConsoleLogin(principal, user.full_name, row.token_hash, int(expires.timestamp() * 1000))
+    return ConsoleLogin(
+        principal,
+        user.full_name,
+        row.token_hash,
+        int(expires.timestamp() * 1000),
+        checked_at_ms=int(now.timestamp() * 1000),
+        idle_minutes=settings.staff_idle_minutes,
+    )
 
 
 def extend(session: Session, *, login: ConsoleLogin, settings: Settings) -> int:
@@ -133,3 +145,60 @@ def set_cookie(response: Response, request: Request, token: str) -> None:
 
 def clear_cookie(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/staff")
+
+
+# --- the login form's own CSRF defence -------------------------------------------------------------
+# Before login there is no session to bind a token to, so the form carries a signed double-submit
+# token: GET /staff/login sets a random nonce in an HttpOnly cookie and puts its HMAC in the form;
+# POST needs both to match. This stops another site from signing a staff member's browser in to an
+# account of the attacker's choosing (login CSRF), whose actions would then be recorded as theirs.
+
+LOGIN_CSRF_COOKIE = "hotline_staff_login"
+LOGIN_CSRF_FIELD = "login_csrf"
+
+
+def _login_csrf_sign(settings: Settings, nonce: str) -> str:
+    key = settings.effective_secret_key.encode()
+    return hmac.new(key, f"staff-login-csrf:{nonce}".encode(), "sha256").hexdigest()
+
+
+def login_csrf_nonce(request: Request) -> str:
+    """The browser's nonce if it already has a usable one (several open login tabs keep working), else a new one."""
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return nonce if 20 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum() else ""
+
+
+def issue_login_csrf(request: Request, settings: Settings) -> tuple[str, str]:
+    """(nonce for the cookie, token for the form)."""
+    nonce = login_csrf_nonce(request) or secrets.token_urlsafe(24)
+    return nonce, _login_csrf_sign(settings, nonce)
+
+
+def set_login_csrf_cookie(response: Response, request: Request, nonce: str) -> None:
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/staff",
+        max_age=12 * 3600,
+    )
+
+
+def from_a_browser(request: Request) -> bool:
+    """Browsers send Origin or Sec-Fetch-Site with every form POST; a request with neither (a script, the
+    command line) cannot have been forced on a staff member's browser by another site."""
+    return bool(request.headers.get("origin") or request.headers.get("sec-fetch-site"))
+
+
+def login_csrf_ok(request: Request, settings: Settings, given: str | None) -> bool:
+    """The login POST is the one our own form sent: the form's token signs this browser's cookie nonce.
+
+    Requests that are not from a browser (no Origin, no Sec-Fetch-Site) need no token: login CSRF needs a
+    victim's browser. Every browser request must carry it.
+    """
+    if given:
+        nonce = login_csrf_nonce(request)
+        return bool(nonce) and hmac.compare_digest(str(given), _login_csrf_sign(settings, nonce))
+    return not from_a_browser(request)

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from accessibility import security
+from api import vocabulary
 from api.clock import china_time
 from api.services import access
 from api.settings import get_settings
@@ -26,6 +27,7 @@ templates.env.loader = ChoiceLoader(
 
 
 templates.env.filters["china_time"] = china_time
+vocabulary.install(templates.env)  # every page writes numbers, statuses and ratings the same way
 templates.env.filters["actor"] = lambda name: ACTORS.get(str(name), str(name))
 
 # The navigation, in order: address, label, and the capability (see `api.services.access`) it needs.

@@ -69,7 +69,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     subprocess.run([str(ROOT / ".venv/bin/hotline"), "db", "upgrade"], env=env, cwd=ROOT, check=True)
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/python"), "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port)],
+        [str(ROOT / ".venv/bin/python"), "-m", "uvicorn", "hotline.app:create_app", "--factory", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=log,

@@ -101,7 +101,7 @@ def db(settings_env: Path) -> Iterator[object]:
 
 @pytest.fixture
 def client(settings_env: Path) -> Iterator[TestClient]:
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         yield c

@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 
 PASSWORD = "场景测试口令-2026-长"
 CSRF = re.compile(r'name="csrf-token" content="([0-9a-f]+)"')
+LOGIN_CSRF = re.compile(r'name="login_csrf" value="([0-9a-f]+)"')
 
 
 def create_user(stack: Any, username: str, role: str) -> None:
@@ -34,7 +35,12 @@ class Console:
 
     def __init__(self, base_url: str, username: str) -> None:
         self.client = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
-        resp = self.client.post("/staff/login", data={"username": username, "password": PASSWORD, "next": "/staff"})
+        form = LOGIN_CSRF.search(self.client.get("/staff/login").text)  # the form's token and its cookie
+        assert form, "no login CSRF token on the login page"
+        resp = self.client.post(
+            "/staff/login",
+            data={"username": username, "password": PASSWORD, "next": "/staff", "login_csrf": form.group(1)},
+        )
         assert resp.status_code == 303, resp.text[:500]
 
     def csrf(self) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 
+from api import vocabulary
+
 DIGITS = "零一二三四五六七八九"
 PHONE_DIGITS = "零幺二三四五六七八九"
 UNITS = ["", "十", "百", "千"]
@@ -47,9 +49,8 @@ def read_phone(number: str) -> str:
 
 
 def read_ticket(number: str) -> str:
-    """Work-order numbers (YYYYMMDD + sequence) in groups of four, 一 not 幺."""
-    digits = re.sub(r"\D", "", number)
-    return "，".join(read_digits(digits[i : i + 4]) for i in range(0, len(digits), 4))
+    """Work-order numbers (YYYYMMDD + sequence) digit by digit, in the 4-4-4 groups pages show, 一 not 幺."""
+    return "，".join(read_digits(group) for group in vocabulary.work_order_groups(number))
 
 
 def _section(n: int) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
+from api import vocabulary
 from api.db import begin_write
 from api.errors import ApiError
 from api.integrations import twilio
@@ -44,6 +45,7 @@ from api.models.ticket import (
 from api.services import access, lifecycle, masking, sla, tickets
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
+from api.services.sms_preferences import is_unsubscribed
 from api.settings import Settings
 
 log = logging.getLogger("hotline.follow_up")
@@ -54,7 +56,7 @@ COMMENT_MAX_CHARS = 1000
 # A digit sent this long after the answer is still taken as a repeat of that answer.
 REPEAT_WINDOW = timedelta(days=7)
 
-SCORE_LABELS: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "很不满意"}
+SCORE_LABELS = vocabulary.SCORE_LABELS
 CHANNEL_LABELS: dict[FollowUpChannel, str] = {
     FollowUpChannel.sms: "短信",
     FollowUpChannel.web: "网页",
@@ -325,8 +327,6 @@ def _sms_precheck(settings: Settings, mobile: str | None) -> SmsStatus | None:
         return "not_configured"
     if mobile is None:
         return "no_mobile"
-    from accessibility.sms import is_unsubscribed  # the SMS channel owns 退订; imported late (it imports us)
-
     if is_unsubscribed(settings, mobile):
         return "unsubscribed"
     return None
@@ -398,7 +398,12 @@ def request_follow_up(
     link = feedback_link(token, settings)
     status: SmsStatus = blocked or "sent"
     if blocked is None and mobile is not None:
-        error = send_sms(settings, to=mobile, body=SMS_TEXT.format(number=number, link=link), http_client=http_client)
+        error = send_sms(
+            settings,
+            to=mobile,
+            body=SMS_TEXT.format(number=vocabulary.format_work_order(number), link=link),
+            http_client=http_client,
+        )
         status = "failed" if error else "sent"
         _record_sms_outcome(session, follow_up_id=follow_up_id, error=error, may_call=callable_)
         if error:
@@ -546,7 +551,9 @@ def record_rating(
                 satisfaction=satisfaction_for(previous),
                 status=status_now,
                 deadline_text="",
-                message=CITIZEN_TEXTS["already_answered"].format(number=number, score=previous),
+                message=CITIZEN_TEXTS["already_answered"].format(
+                    number=vocabulary.format_work_order(number), score=previous
+                ),
             )
         if status_now is not TicketStatus.follow_up or _latest_id(session, order.id or 0) != follow_up.id:
             session.rollback()
@@ -557,7 +564,7 @@ def record_rating(
                 satisfaction=None,
                 status=status_now,
                 deadline_text="",
-                message=CITIZEN_TEXTS["not_pending"].format(number=number),
+                message=CITIZEN_TEXTS["not_pending"].format(number=vocabulary.format_work_order(number)),
             )
 
         satisfaction = satisfaction_for(score)
@@ -593,5 +600,7 @@ def record_rating(
         satisfaction=satisfaction,
         status=order.status,
         deadline_text=deadline,
-        message=CITIZEN_TEXTS[key].format(score=score, label=label, number=number, deadline=deadline),
+        message=CITIZEN_TEXTS[key].format(
+            score=score, label=label, number=vocabulary.format_work_order(number), deadline=deadline
+        ),
     )

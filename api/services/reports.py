@@ -28,6 +28,7 @@ from sqlalchemy import case, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
+from api import vocabulary
 from api.clock import CHINA_TZ
 from api.errors import ApiError
 from api.knowledge.unanswered import list_unanswered
@@ -63,7 +64,7 @@ ESCALATION_REASONS: dict[str, str] = {
     "assistant_unavailable": "助手不可用",
     "other": "其他",
 }
-SCORE_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "很不满意"}
+SCORE_LABELS = vocabulary.SCORE_LABELS
 OVERDUE_LIST_LIMIT = 100
 UNANSWERED_LIMIT = 10
 DEFAULT_DAYS = 30

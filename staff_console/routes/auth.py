@@ -10,6 +10,7 @@ from api.deps import SessionDep, SettingsDep, client_ip
 from api.errors import ApiError
 from api.services import access
 from api.services import staff as staff_service
+from api.services.grievance_log import utcnow
 from staff_console import sessions
 from staff_console.deps import ConsoleLoginDep, FormDep, form_text
 from staff_console.ui import PAGES, render
@@ -24,7 +25,12 @@ def _safe_next(value: str) -> str:
     return "/staff/home"
 
 
-def _login_page(request: Request, settings: SettingsDep, **ctx: object) -> Response:
+LOGIN_EXPIRED = "页面已过期，请重新登录（已为您刷新登录页面，请再输入一次密码）。"
+
+
+def _login_page(request: Request, settings: SettingsDep, *, status_code: int | None = None, **ctx: object) -> Response:
+    """The login form, always with a fresh login-CSRF token and its cookie (also after an error)."""
+    nonce, token = sessions.issue_login_csrf(request, settings)
     context = {
         "title": "工作人员登录",
         "next": "/staff/home",
@@ -32,9 +38,15 @@ def _login_page(request: Request, settings: SettingsDep, **ctx: object) -> Respo
         "max_failures": settings.login_max_failures,
         "lockout_minutes": settings.login_lockout_minutes,
         "idle_minutes": settings.staff_idle_minutes,
+        "warn_before_ms": int(sessions.WARN_BEFORE.total_seconds() * 1000),
+        "login_csrf": token,
+        "login_csrf_field": sessions.LOGIN_CSRF_FIELD,
         **ctx,
     }
-    return render(request, "staff/login.html", context, login=None, status_code=400 if ctx.get("errors") else 200)
+    code = status_code or (400 if ctx.get("errors") else 200)
+    response = render(request, "staff/login.html", context, login=None, status_code=code)
+    sessions.set_login_csrf_cookie(response, request, nonce)
+    return response
 
 
 @router.get("/login")
@@ -48,6 +60,12 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
     username = str(form.get("username") or "").strip().lower()[:64]
     password = str(form.get("password") or "")[:256]
     next_url = _safe_next(str(form.get("next") or ""))
+    given = form.get(sessions.LOGIN_CSRF_FIELD)
+    if not sessions.login_csrf_ok(request, settings, given if isinstance(given, str) else None):
+        # Before the password is checked: a forged login neither signs anyone in nor counts as a failure.
+        return _login_page(
+            request, settings, status_code=403, next=next_url, username=username, errors={"login": LOGIN_EXPIRED}
+        )
     if not username or not password:
         return _login_page(
             request, settings, next=next_url, username=username, errors={"login": "请填写用户名和密码。"}
@@ -79,7 +97,8 @@ def extend(
 ) -> Response:
     expires = sessions.extend(session, login=login, settings=settings)
     if request.headers.get(security.CSRF_HEADER):
-        return JSONResponse({"expires_at_ms": expires})
+        # With the server's clock, so that the page counts down correctly whatever the office computer's says.
+        return JSONResponse({"expires_at_ms": expires, "now_ms": int(utcnow().timestamp() * 1000)})
     return security.apply_security_headers(RedirectResponse(_safe_next(form_text(form, "next")), status_code=303))
 
 

@@ -11,12 +11,12 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from accessibility import conversation, security
-from accessibility.sms import is_unsubscribed
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.models.ticket import ContactPreference, Ticket, TicketNoteCreate
 from api.services import grievance_log, handoff, tickets
 from api.services.rasa_client import RasaClient
+from api.services.sms_preferences import is_unsubscribed
 from api.settings import Settings
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page

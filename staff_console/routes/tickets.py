@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from accessibility import security
+from api import vocabulary
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.models.ticket import (
@@ -26,8 +27,8 @@ from api.services import access, dispatch, follow_up, lifecycle, staff, tickets
 from api.services.grievance_log import utcnow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
-from staff_console.ui import render
-from staff_console.views import CHANNELS, notice_query, read_notice, time_left
+from staff_console.ui import china_time, render
+from staff_console.views import ACTORS, CHANNELS, notice_query, read_notice, time_left
 from voice import follow_up_call
 
 router = APIRouter(prefix="/staff/tickets")
@@ -48,7 +49,7 @@ ACTION_FIELDS: dict[TransitionAction, tuple[str, ...]] = {
     TransitionAction.extend: ("reason", "working_days"),
 }
 
-EVENT_LABELS = {"create": "受理", "edit": "修改", **{a.value: label for a, label in lifecycle.ACTION_LABELS.items()}}
+EVENT_LABELS = lifecycle.EVENT_LABELS
 
 
 def _redirect(url: str) -> Response:
@@ -69,9 +70,15 @@ def list_page(
     kind: str = "",
     overdue: str = "",
     page: str = "1",
+    number: str = "",
 ) -> Response:
     flt = tickets.TicketFilter()
     errors: dict[str, str] = {}
+    if number.strip():
+        found = vocabulary.parse_work_order(number[:40])
+        if found:  # the grouped form read off a page or an SMS works as well as the plain digits
+            return _redirect(f"/staff/tickets/{found}")
+        errors["number"] = "工单号是12位数字（可以带空格），请检查后重新输入。"
     if status:
         try:
             flt.status = TicketStatus(status)
@@ -108,9 +115,10 @@ def list_page(
         "statuses": STATUS_LABELS,
         "kinds": [k.value for k in TicketKind],
         "filter_errors": errors,
+        "number": number[:40] if errors.get("number") else "",
         "channels": CHANNELS,
     }
-    return render(request, "staff/tickets.html", ctx, login=login)
+    return render(request, "staff/tickets.html", ctx, login=login, status_code=400 if "number" in errors else 200)
 
 
 def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin, number: str, **extra: Any) -> Response:
@@ -131,7 +139,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
     db.rollback()
     writer = access.may(login.principal, "ticket.write")
     ctx = {
-        "title": f"工单 {number} - 工作台",
+        "title": f"工单 {vocabulary.format_work_order(number)} - 工作台",
         "t": view,
         "left": time_left(ticket.deadline, now, open_=ticket.status in OPEN_STATUSES),
         "events": events,
@@ -150,6 +158,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
         "labels": lifecycle.ACTION_LABELS,
         "event_labels": EVENT_LABELS,
         "status_labels": STATUS_LABELS,
+        "score_labels": vocabulary.SCORE_LABELS,
         "fields": ACTION_FIELDS,
         "can_follow_up": writer and ticket.status is TicketStatus.resolved,
         "can_rate": writer and ticket.status is TicketStatus.follow_up,
@@ -162,9 +171,14 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
     return render(request, "staff/ticket.html", ctx, login=login, status_code=status)
 
 
+def _plain(number: str) -> str:
+    """The plain digits of a number in an address, also when it was typed grouped ('2026 1204 0001')."""
+    return vocabulary.parse_work_order(number[:40]) or number[:12]
+
+
 @router.get("/{number}")
 def ticket_page(request: Request, number: str, db: SessionDep, login: ReadLogin) -> Response:
-    return _ticket_page(request, db, login, number[:12])
+    return _ticket_page(request, db, login, _plain(number))
 
 
 # The field a refused move is about, so that the error is shown at it and the summary links to it.
@@ -226,10 +240,29 @@ def act(request: Request, number: str, db: SessionDep, login: WriteLogin, form: 
             return _ticket_page(request, db, login, number)
         message = exc.message.split(" / ")[0]
         if exc.code == "stale_version":
-            return _ticket_page(request, db, login, number, conflict=message, form=raw)
+            conflict = _conflict(db, number=number, given=data.version)
+            return _ticket_page(request, db, login, number, conflict=conflict, form=raw)
         field = ERROR_FIELDS.get(exc.code, "")
         return _ticket_page(request, db, login, number, errors={_error_key(action, field): message}, form=raw)
     return _redirect(f"/staff/tickets/{number}?" + notice_query(f"已{lifecycle.ACTION_LABELS[action]}。"))
+
+
+def _who(db: SessionDep, name: str) -> str:
+    """'王芳（wangfang）' for a staff account, '智能助手' for the assistant, the name itself otherwise."""
+    if name in ACTORS:
+        return ACTORS[name]
+    user = staff.get_user(db, username=name)
+    return f"{user.full_name}（{name}）" if user is not None and user.full_name else name
+
+
+def _conflict(db: SessionDep, *, number: str, given: int | None) -> dict[str, Any]:
+    """What others did since the version the staff member read: who, when (China time), what."""
+    ticket = tickets.get_ticket(db, number=number)
+    events = tickets.list_events(db, number=number)
+    newer = lifecycle.events_since(events, version=given or ticket.version, current=ticket.version)
+    changes = [{"who": _who(db, e.actor), "when": china_time(e.at), "what": lifecycle.describe_event(e)} for e in newer]
+    db.rollback()
+    return {"given": given, "current": ticket.version, "changes": changes}
 
 
 @router.post("/{number}/notes")

@@ -85,7 +85,7 @@ def test_service_token_is_stored_once_with_private_permissions(settings_env: Pat
 
 
 def test_cli_ensure_admin_is_idempotent_and_user_create(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.cli import app
+    from hotline.cli import app
 
     runner = CliRunner()
     first = runner.invoke(app, ["user", "ensure-admin"])

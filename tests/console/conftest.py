@@ -21,6 +21,14 @@ from tests.backoffice.conftest import (  # noqa: F401  (fixtures shared with the
 )
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([0-9a-f]*)"')
+LOGIN_CSRF_RE = re.compile(r'name="login_csrf" value="([0-9a-f]+)"')
+
+
+def login_form_token(client: TestClient) -> str:
+    """Open the login page as a browser would: its form carries the login-CSRF token (and sets its cookie)."""
+    found = LOGIN_CSRF_RE.search(client.get("/staff/login").text)
+    assert found, "no login CSRF token on the login page"
+    return found.group(1)
 
 
 class Staff:
@@ -29,9 +37,10 @@ class Staff:
     def __init__(self, client: TestClient, username: str) -> None:
         self.client = client
         self.username = username
+        token = login_form_token(client)
         resp = client.post(
             "/staff/login",
-            data={"username": username, "password": PASSWORD, "next": "/staff/tickets"},
+            data={"username": username, "password": PASSWORD, "next": "/staff/tickets", "login_csrf": token},
             follow_redirects=False,
         )
         assert resp.status_code == 303, resp.text

@@ -95,8 +95,11 @@ def test_keyboard_take_over_of_a_live_web_chat(
     _tab_to(staff, "#send-reply")
     staff.keyboard.press("Enter")
     staff.wait_for_selector(".notice")
-    citizen.wait_for_selector(".msg-staff", timeout=20000)  # shown on the citizen's page, no reload
-    assert "我来帮您查补贴" in citizen.locator(".msg-staff").last.inner_text()
+    citizen.wait_for_function(  # shown on the citizen's page, no reload (after the take-over note)
+        "t => [...document.querySelectorAll('.msg-staff')].some(m => m.textContent.includes(t))",
+        arg="我来帮您查补贴",
+        timeout=20000,
+    )
 
     _tab_to(staff, "#release")
     staff.keyboard.press("Enter")

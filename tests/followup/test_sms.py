@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 
+from api import vocabulary
 from api.db import new_session
 from api.models.grievance import GrievanceRecord
 from api.models.ticket import FollowUp, Ticket, TicketEvent, TicketStatus
@@ -109,7 +110,7 @@ def sms_client(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("HOTLINE_TWILIO_TIMEOUT_SECONDS", "1")
     monkeypatch.setenv("HOTLINE_PUBLIC_BASE_URL", BASE)
     get_settings.cache_clear()
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         yield c
@@ -146,7 +147,11 @@ def test_digit_reply_rates_the_pending_follow_up(
     assert asked.link == f"{BASE}/feedback/{asked.token}"
     [sms] = peer.messages
     assert sms["To"] == PHONE and sms["From"] == OUR_NUMBER
-    assert number in sms["Body"] and "回复数字1到5" in sms["Body"] and asked.link in sms["Body"]
+    assert (
+        vocabulary.format_work_order(number) in sms["Body"]
+        and "回复数字1到5" in sms["Body"]
+        and asked.link in sms["Body"]
+    )
     ticket = _ticket(number)
     with new_session() as s:
         events = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.id)))
@@ -176,10 +181,11 @@ def test_newest_pending_is_rated_and_the_other_is_mentioned(
     _ask(older, peer)
     _ask(newer, peer)
     first = _text(sms_client, "5分")
-    assert first is not None and newer in first and older in first and "再回复" in first
+    grouped = vocabulary.format_work_order
+    assert first is not None and grouped(newer) in first and grouped(older) in first and "再回复" in first
     assert _ticket(newer).status is TicketStatus.closed and _ticket(older).status is TicketStatus.follow_up
     second = _text(sms_client, "4")
-    assert second is not None and older in second and "再回复" not in second
+    assert second is not None and grouped(older) in second and "再回复" not in second
     assert _ticket(older).status is TicketStatus.closed and _ticket(older).satisfaction == "满意"
 
 
@@ -192,7 +198,7 @@ def test_digits_without_a_follow_up_and_other_keywords_still_work(
     number = resolved(contact_phone="13800138000")
     _ask(number, peer)
     status = _text(sms_client, f"进度{number}")
-    assert status is not None and f"工单{number}：回访" in status
+    assert status is not None and f"工单{vocabulary.format_work_order(number)}：回访" in status
     assert _text(sms_client, "6") is not None  # not a rating: goes to the assistant
     assert _ticket(number).status is TicketStatus.follow_up
     assert _text(sms_client, "退订") is not None

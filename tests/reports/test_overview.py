@@ -257,7 +257,7 @@ def test_api_roles_formats_and_bad_dates(
 
 
 def test_openapi_documents_the_report() -> None:
-    from api.main import create_app
+    from hotline.app import create_app
 
     spec = create_app().openapi()
     get = spec["paths"]["/api/reports/overview"]["get"]

@@ -71,8 +71,8 @@ def test_the_last_admin_can_neither_demote_nor_disable_itself(
 def test_ensure_admin_restores_a_demoted_admin_instead_of_failing(
     settings_env: Any, monkeypatch: pytest.MonkeyPatch, client: TestClient
 ) -> None:
-    from api.cli import app
     from api.db import get_engine
+    from hotline.cli import app
 
     runner = CliRunner()
     assert runner.invoke(app, ["user", "ensure-admin"]).exit_code == 0

@@ -34,7 +34,7 @@ headers = backoffice.headers
 
 def _hotline(*args: str) -> subprocess.CompletedProcess[str]:
     """The operators' command line, as a process of its own with the test's settings."""
-    command = [sys.executable, "-c", "from api.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from hotline.cli import main; main()", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, env=dict(os.environ))
 
 
@@ -148,8 +148,8 @@ def test_the_app_writes_checkpoints_while_the_log_grows(
     settings_env: Any, monkeypatch: Any, db: Session, headers: Callable[..., dict[str, str]]
 ) -> None:
     """The periodic checkpoint bounds what could vanish: a tail deleted after it is detected."""
-    from api.main import create_app
     from api.settings import get_settings
+    from hotline.app import create_app
 
     monkeypatch.setenv("HOTLINE_LOG_CHECKPOINT_SECONDS", "1")
     get_settings.cache_clear()

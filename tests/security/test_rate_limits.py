@@ -19,7 +19,7 @@ def _app_client(monkeypatch: pytest.MonkeyPatch, host: str, **env: str) -> Itera
     from api.settings import get_settings
 
     get_settings.cache_clear()
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False, client=(host, 40000)) as c:
         yield c

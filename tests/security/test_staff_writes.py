@@ -57,7 +57,7 @@ def server(settings_env: Path, database_url: str) -> Iterator[str]:
         "HOTLINE_ACTION_SERVER_URL": f"http://127.0.0.1:{_free_port()}",
     }
     log = (settings_env / "server.log").open("wb")
-    command = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port)]
+    command = [sys.executable, "-m", "uvicorn", "hotline.app:create_app", "--factory", "--port", str(port)]
     proc = subprocess.Popen([*command, "--workers", "2"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -39,7 +39,7 @@ def default_client(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.delenv("HOTLINE_SECRET_KEY", raising=False)
     monkeypatch.delenv("HOTLINE_CALLER_KEY_SALT", raising=False)
     _reset()
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         yield c
@@ -69,7 +69,7 @@ def test_forged_twilio_webhooks_are_refused_on_the_default_configuration(
 def test_development_opens_the_webhooks_only_when_asked(settings_env: Path, db: Session) -> None:
     # settings_env opens them (HOTLINE_TWILIO_WEBHOOKS=true), as the test peers need.
     _reset()
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         assert c.post("/voice/incoming", data=CALL).status_code == 200
@@ -84,7 +84,7 @@ def test_production_refuses_to_start_without_twilio_token_and_public_url(tmp_pat
         "HOTLINE_PUBLIC_BASE_URL": "",
     }
     out = subprocess.run(
-        [sys.executable, "-c", "from api.main import create_app; create_app()"],
+        [sys.executable, "-c", "from hotline.app import create_app; create_app()"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -97,7 +97,7 @@ def test_production_refuses_to_start_without_twilio_token_and_public_url(tmp_pat
     assert "HOTLINE_PUBLIC_BASE_URL must be set in production" in out.stderr
     assert "Traceback" not in out.stderr
     ok = subprocess.run(
-        [sys.executable, "-c", "from api.main import create_app; create_app()"],
+        [sys.executable, "-c", "from hotline.app import create_app; create_app()"],
         cwd=ROOT,
         env={**env, "HOTLINE_TWILIO_AUTH_TOKEN": "t0ken", "HOTLINE_PUBLIC_BASE_URL": "https://hotline.example.cn"},
         capture_output=True,
@@ -130,7 +130,7 @@ def test_web_chat_survives_an_app_restart(default_client: TestClient, settings_e
     first = default_client.post("/chat", data={"csrf": csrf, "text": "你好"}, follow_redirects=False)
     assert first.status_code == 303, first.text
     _reset()  # what a restarted process knows: the environment and the data directory
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False, cookies=cookies) as restarted:
         again = restarted.post("/chat", data={"csrf": csrf, "text": "残疾人证怎么办理"}, follow_redirects=False)
@@ -197,7 +197,7 @@ def test_complaint_receipt_page_tells_strangers_nothing(client: TestClient, sett
     assert filed.status_code == 303
     own = client.get(filed.headers["location"])
     assert own.status_code == 200 and "已经提交成功" in own.text
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as stranger:
         peek = stranger.get(filed.headers["location"], follow_redirects=False)

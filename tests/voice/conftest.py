@@ -86,7 +86,7 @@ def voice_app(settings_env: Path, monkeypatch: pytest.MonkeyPatch, request: pyte
     if marker:
         monkeypatch.setenv("HOTLINE_VOSK_MODEL", str(ko_model_path()))
     get_settings.cache_clear()
-    from api.main import create_app
+    from hotline.app import create_app
 
     port = free_port()
     server, thread = run_server(create_app(), port)

@@ -32,7 +32,7 @@ def test_signature_is_checked_when_a_token_is_configured(settings_env: Path, mon
     monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", "AC123")
     monkeypatch.setenv("HOTLINE_PUBLIC_BASE_URL", "https://hotline.example.cn")
     get_settings.cache_clear()
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app()) as c:
         assert c.post("/voice/incoming", data=FORM).status_code == 403

@@ -108,8 +108,8 @@ def test_sockets_that_start_nothing_or_fall_silent_are_closed(short_timeouts: st
 def test_the_browser_phone_gets_a_token_per_call_and_is_limited_per_address(
     settings_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.main import create_app
     from api.settings import get_settings
+    from hotline.app import create_app
 
     monkeypatch.setenv("HOTLINE_VOICE_BROWSER_CALLS_PER_MINUTE", "2")
     get_settings.cache_clear()

@@ -14,9 +14,10 @@ from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
 from accessibility import sms
+from api import vocabulary
 from api.models.grievance import GrievanceRecord
 from api.models.ticket import Ticket, TicketCreate, TicketKind
-from api.services import tickets
+from api.services import sms_preferences, tickets
 
 TOKEN = "twilio-test-token"
 BASE = "https://hotline.example.cn"
@@ -31,7 +32,7 @@ def sms_client(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     from api.settings import get_settings
 
     get_settings.cache_clear()
-    from api.main import create_app
+    from hotline.app import create_app
 
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         yield c
@@ -134,15 +135,15 @@ def test_stop_is_remembered_and_start_undoes_it(sms_client: TestClient, settings
     assert len(state["unsubscribed"]) == 1 and PHONE not in json.dumps(state)  # pseudonymous key only
     from api.settings import get_settings
 
-    assert sms.is_unsubscribed(get_settings(), PHONE)
+    assert sms_preferences.is_unsubscribed(get_settings(), PHONE)
     silent = _post(sms_client, "我想问问补贴")
     assert silent.status_code == 200 and _message(silent) is None  # no SMS back after 退订
     db.rollback()
     assert db.exec(select(GrievanceRecord).where(GrievanceRecord.text == "我想问问补贴")).one()  # still logged
     assert "已退订" in _message(_post(sms_client, "STOP"))
     assert "已恢复" in _message(_post(sms_client, "订阅"))
-    assert not sms.is_unsubscribed(get_settings(), PHONE)
-    assert _message(_post(sms_client, "td")) and sms.is_unsubscribed(get_settings(), PHONE)
+    assert not sms_preferences.is_unsubscribed(get_settings(), PHONE)
+    assert _message(_post(sms_client, "td")) and sms_preferences.is_unsubscribed(get_settings(), PHONE)
 
 
 def test_status_keyword_looks_up_the_senders_work_order(sms_client: TestClient, db: Session) -> None:
@@ -151,7 +152,7 @@ def test_status_keyword_looks_up_the_senders_work_order(sms_client: TestClient, 
         data=TicketCreate(kind=TicketKind.complaint, description="盲道被占", channel="sms", contact_phone=PHONE),
     )
     reply = _message(_post(sms_client, f"进度 {ticket.number}"))
-    assert ticket.number in reply and "受理" in reply
+    assert vocabulary.format_work_order(ticket.number) in reply and "受理" in reply
     other = _message(_post(sms_client, f"进度{ticket.number}", sender="+8613700001111"))
     assert "没有查到" in other  # someone else's number does not reveal it
     assert "12位工单号" in _message(_post(sms_client, "进度"))

@@ -17,7 +17,7 @@ from api.errors import install_error_handlers
 from api.integrations import twilio
 from api.knowledge import warm_up
 from api.routes import audit as audit_routes
-from api.routes import auth, chat, departments, exports, health, knowledge, on_duty, public, reports, tickets, users
+from api.routes import auth, chat, departments, exports, knowledge, on_duty, public, reports, tickets, users
 from api.routes import grievance_log as grievance_log_routes
 from api.routes.params import strict_query
 from api.services import log_checkpoints
@@ -25,6 +25,7 @@ from api.services.masking import MaskingLogFilter
 from api.services.rasa_client import RasaClient
 from api.services.text_input import CleanInputMiddleware
 from api.settings import get_settings
+from hotline import health
 from staff_console import deps as console_deps
 from staff_console import routes as console_routes
 from voice import follow_up_call
