@@ -5,7 +5,7 @@ export RASA_TELEMETRY_ENABLED := false
 PY := .venv/bin/python
 BOTPY := .venv-bot/bin/python
 
-.PHONY: help run test lint format prepare envs env-app env-bot system db model vad bench lock nlu-eval eval
+.PHONY: help run test check lint format prepare envs env-app env-bot system db model vad bench lock nlu-eval eval
 
 help:
 	@echo "make run    prepare what is missing and start the hotline (web chat on :8000)"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench  benchmarks under bench/"
 	@echo "make eval   the end-to-end question set against a running hotline (URL=http://127.0.0.1:8000)"
 	@echo "make nlu-eval  NLU cross-validation and held-out report (a diagnostic, ~15 min)"
+	@echo "make check  the fast loop: lint and type checks, then every test that needs no stack and no browser"
 	@echo "make lint / make format / make lock"
 
 env-app:
@@ -52,6 +53,11 @@ lint: env-app
 format: env-app
 	$(PY) -m ruff format . bot
 	$(PY) -m ruff check --fix . bot
+
+# The developers' loop: no Rasa, no browser, SQLite only; `make test` remains the whole truth.
+check: env-app
+	@$(MAKE) --no-print-directory lint
+	@RASA_TELEMETRY_ENABLED=false HOTLINE_TEST_POSTGRES_URL= $(PY) -m pytest -q -m "not stack and not browser"
 
 test: envs vad
 	@scripts/system_packages.sh --with-tests

@@ -117,9 +117,10 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
             text=text_input.clean(raw.decode("utf-8", "replace")),
         ) from None
 
-    session_id = payload.get("session_id") or ""
+    # Defaults only for a missing key: false, 0, [] or null are wrong types and are refused, not read as "web".
+    session_id = payload.get("session_id", "")
     text = payload.get("text")
-    channel = payload.get("channel") or "web"
+    channel = payload.get("channel", "web")
     if not isinstance(session_id, str) or len(session_id) > 128:
         raise await _reject(
             db, code="validation_error", status=422, channel="unknown", session_id="", text=str(text or "")

@@ -70,7 +70,11 @@ def test_unknown_channel_and_wrong_types(client: TestClient, db: Session) -> Non
     assert resp.status_code == 400
     resp = client.post("/api/chat/messages", json={"session_id": 5, "text": "你好"})
     assert resp.status_code == 422
-    assert len(_records(db)) == 3
+    # Falsy values of the wrong type are refused too, not read as the defaults (found by the schema fuzzer).
+    for wrong in ({"channel": False}, {"channel": None}, {"session_id": 0}, {"session_id": []}):
+        resp = client.post("/api/chat/messages", json={"text": "你好", **wrong})
+        assert resp.status_code == 422, wrong
+    assert len(_records(db)) == 7
 
 
 def test_missing_session_id_gets_one(client: TestClient) -> None:
