@@ -194,7 +194,7 @@ def _redirect(request: Request, url: str) -> Response:
 
 
 @router.get("/")
-async def chat_page(request: Request, db: SessionDep) -> Response:
+def chat_page(request: Request, db: SessionDep) -> Response:
     return _chat_page(request, db)
 
 
@@ -304,14 +304,14 @@ async def new_conversation(request: Request) -> Response:
 
 
 @router.get("/transcript")
-async def transcript(request: Request, db: SessionDep) -> Response:
+def transcript(request: Request, db: SessionDep) -> Response:
     sid = ui.session_id(request)
     conv = conversation.load(db, sid, easy="easy" in security.read_prefs(request))
     return ui.render(request, "transcript.html", {"title": "对话记录 · 残联服务热线", "conv": conv})
 
 
 @router.get("/transcript.txt")
-async def transcript_text(request: Request, db: SessionDep) -> Response:
+def transcript_text(request: Request, db: SessionDep) -> Response:
     sid = ui.session_id(request)
     conv = conversation.load(db, sid, easy="easy" in security.read_prefs(request))
     lines = ["残疾人联合会服务热线 · 在线咨询对话记录", ""]
@@ -562,7 +562,7 @@ async def complaint_submit(request: Request, db: SessionDep) -> Response:
 
 
 @router.get("/complaint/done")
-async def complaint_done(request: Request, db: SessionDep, number: str = "") -> Response:
+def complaint_done(request: Request, db: SessionDep, number: str = "") -> Response:
     if not workorders.NUMBER_RE.match(number):
         return _redirect(request, "/complaint")
     ticket = workorders.by_number(db, number)
