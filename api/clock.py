@@ -30,6 +30,11 @@ def china_today(now: datetime | None = None) -> date:
     return china_date(now or utcnow())
 
 
-def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A moment as people read it (China time); empty for none."""
+def china_time(moment: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment (or an ISO 8601 string, as the JSON reports carry) as people read it: China time; empty for none."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
     return "" if moment is None else aware(moment).astimezone(CHINA_TZ).strftime(fmt)

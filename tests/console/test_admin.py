@@ -125,3 +125,14 @@ def test_dispatch_proposes_the_department_and_marks_a_failed_move(staff_as: Call
         failed.text,
     )
     assert re.search(r'id="dispatch-department_id-error">.{0,60}承办部门', failed.text)
+
+
+def test_oversight_shows_china_time_not_utc(staff_as: Callable[..., Staff]) -> None:
+    """The unanswered questions' last time was printed as raw UTC ("2026-12-04T01:30:00+00:00")."""
+    from api.clock import china_time
+    from api.knowledge.unanswered import record_unanswered
+
+    record = record_unanswered("导盲犬可以坐地铁吗", "web", 0.1)
+    page = staff_as("supervisor").get("/staff/oversight").text
+    assert "导盲犬可以坐地铁吗" in page
+    assert china_time(record["time"]) in page and record["time"] not in page
