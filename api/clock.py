@@ -34,7 +34,8 @@ def china_time(moment: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> st
     """A moment (or an ISO 8601 string, as the JSON reports carry) as people read it: China time; empty for none."""
     if isinstance(moment, str):
         try:
-            moment = datetime.fromisoformat(moment)
+            parsed = datetime.fromisoformat(moment)
         except ValueError:
             return moment
+        return china_time(parsed, fmt)
     return "" if moment is None else aware(moment).astimezone(CHINA_TZ).strftime(fmt)
