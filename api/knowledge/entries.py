@@ -139,7 +139,7 @@ def approve(session: Session, *, entry_id: int, actor: Principal) -> KnowledgeEn
     """
     begin_write(session)
     entry = get(session, entry_id=entry_id)
-    if entry.status is not EntryStatus.draft and entry.status != EntryStatus.draft.value:
+    if entry.status != EntryStatus.draft:
         raise problem(409, "entry_not_draft")
     if entry.created_by == actor.username:
         raise problem(403, "entry_own_approval")
@@ -154,16 +154,20 @@ def approve(session: Session, *, entry_id: int, actor: Principal) -> KnowledgeEn
     entry.approved_by = actor.username
     entry.approved_at = utcnow()
     session.add(entry)
+    _audit(session, actor, "knowledge.approve", entry)
+    session.commit()
+    return entry
+
+
+def _audit(session: Session, actor: Principal, action: str, entry: KnowledgeEntry) -> None:
     audit.record(
         session,
         actor=actor,
-        action="knowledge.approve",
+        action=action,
         target_type="knowledge_entry",
         target_id=str(entry.entry_key),
         detail={"version": entry.version},
     )
-    session.commit()
-    return entry
 
 
 def retire(session: Session, *, entry_id: int, actor: Principal) -> KnowledgeEntry:
@@ -171,13 +175,6 @@ def retire(session: Session, *, entry_id: int, actor: Principal) -> KnowledgeEnt
     entry = get(session, entry_id=entry_id)
     entry.status = EntryStatus.retired
     session.add(entry)
-    audit.record(
-        session,
-        actor=actor,
-        action="knowledge.retire",
-        target_type="knowledge_entry",
-        target_id=str(entry.entry_key),
-        detail={"version": entry.version},
-    )
+    _audit(session, actor, "knowledge.retire", entry)
     session.commit()
     return entry
