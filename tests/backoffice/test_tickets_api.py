@@ -187,3 +187,14 @@ def test_every_change_is_an_event(
     ticket = db.exec(select(Ticket).where(Ticket.number == number)).one()
     events = db.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()
     assert [e.action for e in events] == ["create", "edit"] and "street" in (events[1].note or "")
+
+
+def test_list_filters_refuse_objects_and_lists_in_an_integer(
+    client: TestClient, headers: Callable[..., dict[str, str]]
+) -> None:
+    """A fuzz run reported department_id=[{}] as accepted; sent as the URL it printed, each form is a 422."""
+    sup = headers("supervisor")
+    for raw in ("%7B%7D", "%5B%7B%7D%5D", "", "abc", "0"):
+        resp = client.get(f"/api/tickets?department_id={raw}", headers=sup)
+        assert resp.status_code == 422, (raw, resp.text)
+        assert resp.json()["error"]["code"] == "validation_error"
