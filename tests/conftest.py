@@ -32,10 +32,12 @@ os.environ["HOTLINE_VOSK_AUTO_DOWNLOAD"] = "false"
 
 def _reset_caches() -> None:
     from api.db import get_engine
+    from api.knowledge import entries
     from api.settings import get_settings
 
     get_settings.cache_clear()
     get_engine.cache_clear()
+    entries.forget_snapshot()
 
 
 def _postgres_database() -> Iterator[str]:

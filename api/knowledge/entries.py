@@ -10,13 +10,15 @@ the approved one keeps answering; approving it retires the one before.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
 from api.clock import CHINA_TZ
-from api.db import begin_write, new_session
+from api.db import begin_write, get_engine, new_session
 from api.knowledge import tokens
 from api.models.knowledge import EntryStatus, KnowledgeEntry, KnowledgeEntryCreate
 from api.services import audit
@@ -29,6 +31,10 @@ from api.services.problems import problem
 # which is safer than a confident answer to a different question.
 MATCH_MIN = 0.75
 _GAP = re.compile(r"[\s\W]+")
+# Every question the assistant answers asks for entries first, so the approved forms are kept in
+# memory with their pairs worked out. Approving or retiring here refreshes them at once; another
+# app instance's change is seen within this many seconds.
+SNAPSHOT_SECONDS = 30.0
 
 
 def _pairs(text: str) -> set[str]:
@@ -43,7 +49,10 @@ def _pairs(text: str) -> set[str]:
 
 def similarity(question: str, form: str) -> float:
     """The smaller of the two coverages, 0-1."""
-    asked, written = _pairs(question), _pairs(form)
+    return _coverage(_pairs(question), _pairs(form))
+
+
+def _coverage(asked: set[str] | frozenset[str], written: set[str] | frozenset[str]) -> float:
     if not asked or not written:
         return 0.0
     shared = len(asked & written)
@@ -68,19 +77,52 @@ def in_force(session: Session, *, on: date | None = None) -> list[KnowledgeEntry
     return [e for e in rows if e.expires_on is None or e.expires_on >= on]
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    key: tuple[int, date]
+    taken: float
+    forms: tuple[tuple[KnowledgeEntry, str, frozenset[str]], ...]
+
+
+_snapshot: _Snapshot | None = None
+_snapshot_lock = threading.Lock()
+
+
+def forget_snapshot() -> None:
+    """The next question reads the entries again (after an approval or retirement here)."""
+    global _snapshot
+    _snapshot = None
+
+
+def _forms_in_force() -> tuple[tuple[KnowledgeEntry, str, frozenset[str]], ...]:
+    global _snapshot
+    key = (id(get_engine()), today())
+    current = _snapshot
+    if current is not None and current.key == key and time.monotonic() - current.taken < SNAPSHOT_SECONDS:
+        return current.forms
+    with _snapshot_lock, new_session() as session:
+        rows = in_force(session)
+        session.expunge_all()
+    forms = tuple((entry, form, frozenset(_pairs(form))) for entry in rows for form in entry.question_list())
+    _snapshot = _Snapshot(key, time.monotonic(), forms)
+    return forms
+
+
 def find(question: str, *, session: Session | None = None) -> Match | None:
-    """The approved entry whose question form is closest to `question`, if close enough."""
+    """The approved entry whose question form is closest to `question`, if close enough.
+
+    Without a session the in-memory snapshot answers; with one, the entries are read in it.
+    """
     if session is None:
-        with new_session() as own:
-            found = find(question, session=own)
-            own.expunge_all()
-            return found
+        forms = _forms_in_force()
+    else:
+        forms = tuple((e, form, frozenset(_pairs(form))) for e in in_force(session) for form in e.question_list())
+    asked = _pairs(question)
     best: Match | None = None
-    for entry in in_force(session):
-        for form in entry.question_list():
-            score = similarity(question, form)
-            if score >= MATCH_MIN and (best is None or score > best.score):
-                best = Match(entry, form, score)
+    for entry, form, written in forms:
+        score = _coverage(asked, written)
+        if score >= MATCH_MIN and (best is None or score > best.score):
+            best = Match(entry, form, score)
     return best
 
 
@@ -156,6 +198,7 @@ def approve(session: Session, *, entry_id: int, actor: Principal) -> KnowledgeEn
     session.add(entry)
     _audit(session, actor, "knowledge.approve", entry)
     session.commit()
+    forget_snapshot()
     return entry
 
 
@@ -177,4 +220,5 @@ def retire(session: Session, *, entry_id: int, actor: Principal) -> KnowledgeEnt
     session.add(entry)
     _audit(session, actor, "knowledge.retire", entry)
     session.commit()
+    forget_snapshot()
     return entry

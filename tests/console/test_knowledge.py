@@ -146,3 +146,29 @@ def test_staff_add_a_document_after_seeing_how_it_splits(client: TestClient, sta
     answer = _ask(client, "测试市残疾人证怎么办理")
     assert answer["answered"], answer["answer"]
     assert "街道残联窗口提交申请" in answer["answer"] and "《测试市残疾人证办理指南》" in answer["answer"]
+
+
+def test_a_change_made_by_another_instance_is_seen_within_the_snapshot_time(
+    client: TestClient, staff_as: Callable[..., Staff], monkeypatch: Any
+) -> None:
+    """Answers come from an in-memory snapshot; a retirement written by another app instance
+    (here: straight into the database) reaches this one once the snapshot is older than its limit."""
+    from sqlmodel import Session, select
+
+    from api.db import get_engine
+    from api.knowledge import entries
+    from api.models.knowledge import EntryStatus, KnowledgeEntry
+
+    staff_as("operator").post("/staff/knowledge/entries", ENTRY)
+    sup = staff_as("supervisor")
+    sup.post(f"/staff/knowledge/entries/{_entry_id(sup.get('/staff/knowledge').text, 'approve')}/approve")
+    assert _ask(client)["answered"] is True
+
+    with Session(get_engine()) as other_instance:
+        for entry in other_instance.exec(select(KnowledgeEntry)).all():
+            entry.status = EntryStatus.retired
+            other_instance.add(entry)
+        other_instance.commit()
+    assert _ask(client)["answered"] is True  # still the snapshot: no database read per question
+    monkeypatch.setattr(entries, "SNAPSHOT_SECONDS", 0.0)
+    assert _ask(client)["answered"] is False
