@@ -73,7 +73,7 @@ def _read_file(path: Path) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise WordingError(f"{path}: must be a list of `key: \"text\"` lines")
+        raise WordingError(f'{path}: must be a list of `key: "text"` lines')
     texts: dict[str, str] = {}
     for key, value in raw.items():
         if not isinstance(key, str) or not _KEY.match(key):
@@ -136,10 +136,33 @@ def _merge(shipped: dict[tuple[str, str], dict[str, str]], override_dir: Path) -
             base[key] = value
 
 
+def problems(files: Mapping[tuple[str, str], Mapping[str, str]]) -> list[str]:
+    """What is missing or inconsistent: every channel of a topic has its file, with the same keys and, key by key,
+    the same placeholders as every other channel of that topic."""
+    found: list[str] = []
+    for topic, channels in TOPICS.items():
+        present = [c for c in channels if (c, topic) in files]
+        found += [f"{c}/{topic}.yml is missing" for c in channels if c not in present]
+        keys = sorted({key for c in present for key in files[(c, topic)]})
+        for key in keys:
+            missing = [c for c in present if key not in files[(c, topic)]]
+            if missing:
+                found.append(f"{topic}.{key} is missing in {', '.join(missing)}")
+                continue
+            shapes = {c: placeholders(files[(c, topic)][key]) for c in present}
+            if len(set(shapes.values())) > 1:
+                shown = "; ".join(f"{c}: {', '.join(sorted(n)) or 'none'}" for c, n in shapes.items())
+                found.append(f"{topic}.{key} has different placeholders ({shown})")
+    return found
+
+
 @lru_cache
 def load(override_dir: Path | None = None) -> Wording:
     """The shipped wording, with an office's own directory laid over it; read and checked once per directory."""
     files = _read_tree(SHIPPED_DIR)
+    wrong = problems(files)
+    if wrong:
+        raise WordingError(f"{SHIPPED_DIR}: " + "; ".join(wrong))
     if override_dir is not None:
         _merge(files, override_dir)
     return Wording(files)
@@ -154,6 +177,25 @@ def current() -> Wording:
 def text(channel: str, key: str, /, **values: object) -> str:
     """The text for `key` ("topic.name") on `channel`, with its `{placeholders}` filled in from `values`."""
     return current().template(channel, key).format(**values)
+
+
+@dataclass(frozen=True)
+class Template:
+    """One text named by (channel, key), read at each use: a module constant that is never loaded at import."""
+
+    channel: str
+    key: str
+
+    def format(self, **values: object) -> str:
+        return text(self.channel, self.key, **values)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def template(channel: str, key: str) -> Template:
+    """A module-level stand-in for a text constant: `template(...).format(name=value)` looks it up when used."""
+    return Template(channel, key)
 
 
 class Texts(Mapping[str, str]):
