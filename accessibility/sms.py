@@ -280,7 +280,7 @@ def _status_reply(db: Session, raw_number: str, phone: str) -> tuple[str, str | 
         TEXTS["status_found"].format(
             number=vocabulary.format_work_order(number),
             status=status,
-            explained=workorders.STATUS_EXPLAINED.get(status, ""),
+            explained=workorders.status_explained("sms", status),
             deadline=f"答复期限：{deadline}。" if deadline else "",
         ),
         number,

@@ -404,7 +404,7 @@ async def status_lookup(request: Request, db: SessionDep) -> Response:
         ticket=ticket,
         number_grouped=workorders.group_digits(ticket.number),
         status=status,
-        status_explained=workorders.STATUS_EXPLAINED.get(status, ""),
+        status_explained=workorders.status_explained("web", status),
         kind=kind,
         created=workorders.china_date(ticket.created_at),
         deadline=workorders.deadline_text(ticket),

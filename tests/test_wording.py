@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from api import wording
+from api.models.ticket import TicketStatus
 from api.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,11 @@ def test_every_key_the_code_asks_for_exists() -> None:
         except KeyError:
             missing.append(f"{path.relative_to(ROOT)}: {channel} {key}")
     assert missing == []
+
+
+def test_every_status_is_explained_on_every_channel_that_shows_it() -> None:
+    for channel in wording.TOPICS["status"]:
+        assert set(wording.texts(channel, "status")) == {s.value for s in TicketStatus}
 
 
 def test_the_greetings_give_key_zero_and_the_recording_notice_word_for_word() -> None:

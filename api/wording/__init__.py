@@ -35,6 +35,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "rating": ("web", "sms", "voice"),
     "admission": ("web", "sms"),
     "handoff": ("web", "sms"),
+    "status": ("web", "sms"),
     "chat": ("web",),
     "feedback": ("web",),
     "replies": ("sms",),
