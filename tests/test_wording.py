@@ -144,6 +144,15 @@ def test_a_malformed_office_file_is_refused_at_load_with_its_name(
     assert str(path) in str(refused.value) and says in str(refused.value)
 
 
+def test_the_app_does_not_start_with_a_malformed_office_file(office: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hotline.app import create_app
+
+    path = _write(office, "voice", "call", 'greeting: "您好{"\n')
+    with pytest.raises(SystemExit):
+        create_app()
+    assert f"{path}: greeting:" in capsys.readouterr().err
+
+
 def test_an_office_directory_that_does_not_exist_is_refused(office: Path) -> None:
     office.rmdir()
     with pytest.raises(wording.WordingError, match="HOTLINE_WORDING_DIR"):
