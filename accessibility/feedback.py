@@ -143,7 +143,7 @@ async def feedback_submit(request: Request, token: str, db: SessionDep) -> Respo
         if exc.status_code == 404:
             return _state_page(request, "unknown", status_code=404)
         if exc.code == "invalid_comment":
-            errors["comment"] = "意见里有无法保存的特殊字符，请删掉后再提交。"
+            errors["comment"] = ERRORS["comment_invalid"]
         else:
             errors["score"] = ERRORS["score"]
         return _form_page(request, ticket, form=form, errors=errors, status_code=422)

@@ -281,7 +281,7 @@ def _status_reply(db: Session, raw_number: str, phone: str) -> tuple[str, str | 
             number=vocabulary.format_work_order(number),
             status=status,
             explained=workorders.status_explained("sms", status),
-            deadline=f"答复期限：{deadline}。" if deadline else "",
+            deadline=TEXTS["status_deadline"].format(deadline=deadline) if deadline else "",
         ),
         number,
     )
