@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from accessibility import easy_read
+from api import wording
 from api.clock import china_time
 from api.models.grievance import GrievanceRecord
 from api.services import grievance_log
@@ -33,13 +34,6 @@ KNOWN_PAYLOADS = {
 }
 HUMAN_TEXT = "转人工"
 EASY_READ_PAYLOAD = "/request_easy_read"
-WAITING_NOTE = "您的消息已经转给工作人员，请耐心等待回复。"
-
-ANSWERING_TEXT = {
-    "bot": "现在由智能助手回答您。需要真人服务，请按“转人工”。",
-    "waiting": "已为您转接工作人员，请稍候。工作人员的回复会出现在对话记录里。",
-    "staff": "现在由工作人员为您服务。",
-}
 
 
 @dataclass
@@ -66,8 +60,8 @@ class Conversation:
     @property
     def answering_text(self) -> str:
         if self.answering == "staff" and self.staff_name:
-            return f"现在由工作人员{self.staff_name}为您服务。"
-        return ANSWERING_TEXT[self.answering]
+            return wording.text("web", "chat.answering_staff_named", name=self.staff_name)
+        return wording.text("web", f"chat.answering_{self.answering}")
 
 
 def _clock(moment: datetime | None) -> str:
@@ -138,7 +132,8 @@ def build(records: list[GrievanceRecord], *, easy: bool = False) -> Conversation
             if answering != "staff":
                 answering = "waiting"
             if not rec.replies and answering != "staff":
-                messages.append(Message(f"{rec.id}-w", rec.id, "system", SENDER_LABELS["system"], WAITING_NOTE, when))
+                waiting = wording.text("web", "handoff.waiting_note")
+                messages.append(Message(f"{rec.id}-w", rec.id, "system", SENDER_LABELS["system"], waiting, when))
         elif rec.outcome in ("answered", "released"):
             answering = "bot"
     # Quick replies only make sense on the latest answer.

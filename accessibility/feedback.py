@@ -17,6 +17,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from accessibility import ui, workorders
+from api import wording
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.models.ticket import FollowUpChannel, Ticket, TicketKind, TicketStatus
@@ -30,19 +31,8 @@ COMMENT_MAX_CHARS = 500
 SCORES = [(score, follow_up.SCORE_LABELS[score]) for score in (5, 4, 3, 2, 1)]
 TITLE = "服务评价 · 残联服务热线"
 
-ERRORS = {
-    "score": "请选择一个评分：从 1 分到 5 分中选一项（5 分最满意）。",
-    "comment": "意见太长了（{n} 个字），最多 {limit} 个字。",
-    "csrf": "页面已经失效，请重新打开短信里的评价链接再提交。如果一直这样，请允许本网站使用 Cookie。",
-}
-STATES = {
-    "unknown": (
-        "没有找到这次评价",
-        "这个评价链接不完整或已经失效。请核对短信里的链接；如有问题，可以在线咨询或拨打服务热线。",
-    ),
-    "answered": ("您已经评价过了", "这次回访您已经评价过了，不用再评价。谢谢您！"),
-    "closed": ("现在不需要评价", "这个工单现在不需要评价了，谢谢您！如有问题，可以在线咨询或拨打服务热线。"),
-}
+# Errors and the pages of a rating that cannot be given (<state>_title, <state>_text).
+ERRORS = wording.texts("web", "feedback")
 
 
 def _page(request: Request, ctx: dict[str, Any], status_code: int = 200) -> Response:
@@ -51,7 +41,7 @@ def _page(request: Request, ctx: dict[str, Any], status_code: int = 200) -> Resp
 
 
 def _state_page(request: Request, state: str, *, number: str = "", status_code: int = 200) -> Response:
-    heading, text = STATES[state]
+    heading, text = ERRORS[f"{state}_title"], ERRORS[f"{state}_text"]
     return _page(
         request,
         {"state": state, "heading": heading, "text": text, "number_grouped": workorders.group_digits(number)},
@@ -153,7 +143,7 @@ async def feedback_submit(request: Request, token: str, db: SessionDep) -> Respo
         if exc.status_code == 404:
             return _state_page(request, "unknown", status_code=404)
         if exc.code == "invalid_comment":
-            errors["comment"] = "意见里有无法保存的特殊字符，请删掉后再提交。"
+            errors["comment"] = ERRORS["comment_invalid"]
         else:
             errors["score"] = ERRORS["score"]
         return _form_page(request, ticket, form=form, errors=errors, status_code=422)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from fastapi.responses import Response
 
+from api import wording
+
 SESSION_COOKIE = "hotline_sid"
 PREFS_COOKIE = "hotline_prefs"
 CSRF_HEADER = "x-csrf-token"
@@ -149,7 +151,5 @@ class FloodGuard:
             self._keys.clear()
 
 
-FLOOD_MESSAGES = {
-    FloodGuard.REPEAT: "您刚才已经发送过同样的内容，我们已经收到了，请等一下回复，不用重复发送。",
-    FloodGuard.TOO_FAST: "您发送得太快了，这条消息还没有发出。请等几秒钟再发送。",
-}
+# What the web chat says when FloodGuard refuses a message, by its verdict.
+FLOOD_MESSAGES = wording.texts("web", "admission")

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
 from accessibility import conversation, easy_read, security, workorders
-from api import vocabulary
+from api import vocabulary, wording
 from api.deps import SessionDep
 from api.integrations import twilio
 from api.services import follow_up, gateway, grievance_log, text_input
@@ -36,7 +36,6 @@ log = logging.getLogger("hotline.sms")
 router = APIRouter(prefix="/sms", include_in_schema=False)
 
 UCS2_SINGLE, UCS2_MULTI = 70, 67
-MORE_SUFFIX = "（内容较长，回复“更多”看后面的部分）"
 
 STOP_WORDS = {"退订", "TD", "T", "STOP", "UNSUBSCRIBE", "取消订阅", "退订短信"}
 START_WORDS = {"订阅", "START", "恢复", "恢复短信"}
@@ -46,21 +45,7 @@ EASY_WORDS = {"简单", "简单点", "简单点说", "说简单点"}
 STATUS_RE = re.compile(r"^(?:查询)?进度\s*[:：]?\s*([\d\s-]*)$")
 RATING_RE = re.compile(r"^([1-5])\s*分?$")
 
-TEXTS = {
-    "welcome": (
-        "您好，这里是残联服务热线短信服务。直接发文字问问题就可以。回复“人工”转工作人员，回复“退订”不再接收短信。"
-    ),
-    "too_long": "短信太长了（{n}个字），请分几条发送，每条不超过{limit}个字。",
-    "unsubscribed": "您已退订，我们不会再给您发短信。需要帮助时回复“订阅”即可恢复。紧急情况请拨打110或120。",
-    "resubscribed": "已恢复短信服务。请直接发送您的问题。",
-    "status_help": "请回复“进度”加12位工单号，例如：进度202611230007。",
-    "status_missing": "没有查到工单{number}。请核对工单号，并用登记时留的手机号发送。需要帮助请回复“人工”。",
-    "status_found": "工单{number}：{status}。{explained}{deadline}",
-    "no_more": "没有更多内容了。请继续发送您的问题。",
-    "easy_on": "好的，以后用简单的话回复您。",
-    "rating_human": "如需马上联系工作人员，请回复“人工”。",
-    "rating_more": "您还有工单{number}在等您评价，请再回复一个数字1到5（5最满意）。",
-}
+TEXTS = wording.texts("sms", "replies")
 
 
 # --- segments -------------------------------------------------------------------------
@@ -99,8 +84,8 @@ def fit(text: str, max_segments: int) -> tuple[str, str]:
     budget = UCS2_SINGLE if max_segments == 1 else UCS2_MULTI * max_segments
     if utf16_units(text) <= budget:
         return text, ""
-    cut = _cut(text, budget - utf16_units(MORE_SUFFIX))
-    return text[:cut].rstrip() + MORE_SUFFIX, text[cut:].lstrip()
+    cut = _cut(text, budget - utf16_units(TEXTS["more_suffix"]))
+    return text[:cut].rstrip() + TEXTS["more_suffix"], text[cut:].lstrip()
 
 
 # --- per-number state -----------------------------------------------------------------
@@ -228,7 +213,7 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     if why:
         grievance_log.append(db, channel="sms", session_id=sid, caller=caller, text=body, status="rejected",
                              error_code="rate_limited")  # fmt: skip
-        return send(security.FLOOD_MESSAGES[why])
+        return send(wording.text("sms", f"admission.{why}"))
 
     if rating:
         rated = await run_in_threadpool(_rate, db, phone, int(rating.group(1)))
@@ -273,7 +258,7 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     if keyword in EASY_WORDS and not reply:
         reply = TEXTS["easy_on"]
     if not reply and answer.handoff:
-        reply = conversation.WAITING_NOTE
+        reply = wording.text("sms", "handoff.waiting_note")
     now, later = fit(reply, settings.sms_max_segments)
     if later:
         state.more[caller] = later
@@ -295,8 +280,8 @@ def _status_reply(db: Session, raw_number: str, phone: str) -> tuple[str, str | 
         TEXTS["status_found"].format(
             number=vocabulary.format_work_order(number),
             status=status,
-            explained=workorders.STATUS_EXPLAINED.get(status, ""),
-            deadline=f"答复期限：{deadline}。" if deadline else "",
+            explained=workorders.status_explained("sms", status),
+            deadline=TEXTS["status_deadline"].format(deadline=deadline) if deadline else "",
         ),
         number,
     )

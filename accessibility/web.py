@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from accessibility import conversation, security, ui, workorders
 from accessibility.ui import STATIC_DIR, templates
-from api import vocabulary
+from api import vocabulary, wording
 from api.db import new_session
 from api.deps import SessionDep
 from api.models.ticket import ContactPreference, TicketCategory, TicketKind
@@ -59,11 +59,7 @@ CONTACT_CHOICES = [
     (ContactPreference.none.value, _PREF[ContactPreference.none], "不用联系我，我自己查进度"),
 ]
 
-CHAT_ERRORS = {
-    "empty_text": "请先输入您要说的话，再按“发送”。",
-    "text_too_long": "消息太长了（{n} 个字），每条最多 {limit} 个字。请分几次发送。",
-    "csrf": "页面已经失效，请刷新页面后再发送。如果一直这样，请允许本网站使用 Cookie。",
-}
+CHAT_ERRORS = wording.texts("web", "chat")
 
 
 # --- helpers ----------------------------------------------------------------
@@ -408,7 +404,7 @@ async def status_lookup(request: Request, db: SessionDep) -> Response:
         ticket=ticket,
         number_grouped=workorders.group_digits(ticket.number),
         status=status,
-        status_explained=workorders.STATUS_EXPLAINED.get(status, ""),
+        status_explained=workorders.status_explained("web", status),
         kind=kind,
         created=workorders.china_date(ticket.created_at),
         deadline=workorders.deadline_text(ticket),

@@ -15,17 +15,20 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from api import vocabulary
+from api import vocabulary, wording
 from api.models.ticket import Ticket, TicketCreate
 from api.services import tickets
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_RE = re.compile(r"^\d{12}$")
 
-# Keyed by the Chinese status label the citizen sees (the words come from `api.vocabulary`).
-STATUS_EXPLAINED: dict[str, str] = {
-    vocabulary.STATUS_LABELS[status]: text for status, text in vocabulary.STATUS_EXPLAINED.items()
-}
+_STATUS_BY_LABEL = {label: status for status, label in vocabulary.STATUS_LABELS.items()}
+
+
+def status_explained(channel: str, label: str) -> str:
+    """What the status the citizen sees as `label` (受理 …) means, in that channel's words ("" if unknown)."""
+    status = _STATUS_BY_LABEL.get(label)
+    return wording.texts(channel, "status").get(status, "") if status else ""
 
 
 FORM_ACTOR = "citizen-web-form"

@@ -177,6 +177,10 @@ class Settings(BaseSettings):
         default="127.0.0.1,::1", description="Proxies whose X-Forwarded-For names the client (comma-separated)."
     )
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "api" / "sla_policy.yml", description="Deadlines per kind.")
+    wording_dir: str = Field(
+        default="",
+        description="An office's own wording (<channel>/<topic>.yml), replacing the shipped texts key by key.",
+    )
     admin_username: str = Field(default="admin", description="First administrator (hotline user ensure-admin).")
     admin_password: str = Field(default="", description="Empty: ensure-admin generates one and prints it once.")
 

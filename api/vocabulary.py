@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from api import wording
 from api.models.ticket import STATUS_LABELS, ContactPreference, Satisfaction, TicketStatus
 
 __all__ = [
@@ -66,18 +67,8 @@ def status_label(status: object) -> str:
         return str(status)
 
 
-# What each status means for the citizen (status page, SMS).
-STATUS_EXPLAINED: dict[TicketStatus, str] = {
-    TicketStatus.received: "我们已经收到您的诉求，正在安排处理。",
-    TicketStatus.dispatched: "已经交给负责的部门。",
-    TicketStatus.accepted: "负责的部门已经接手。",
-    TicketStatus.in_progress: "正在办理中。",
-    TicketStatus.replied: "已经答复您，请留意电话或短信。",
-    TicketStatus.resolved: "已经办完。",
-    TicketStatus.follow_up: "已经办完，我们会回访，问问您是否满意。",
-    TicketStatus.closed: "这件事已经结束。",
-    TicketStatus.reopened: "您不满意，我们正在重新办理。",
-}
+# What each status means for the citizen, keyed by the status (api/wording/web/status.yml; sms/status.yml for SMS).
+STATUS_EXPLAINED = wording.texts("web", "status")
 
 # --- ratings ------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from accessibility import feedback, sms, web
+from api import wording
 from api.db import get_engine
 from api.errors import install_error_handlers
 from api.integrations import twilio
@@ -62,6 +63,15 @@ def _refuse_unsafe_start() -> None:
         raise SystemExit(2)
 
 
+def _refuse_unusable_wording() -> None:
+    """A mistake in an office's wording files stops the start, not the first citizen who needs that text."""
+    try:
+        wording.current()
+    except wording.WordingError as exc:
+        print(f"The hotline will not start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _mask_process_logs() -> None:
     """A safety net: whatever reaches the process logs has its phone and ID numbers masked."""
     for name in ("", "uvicorn", "uvicorn.error"):
@@ -72,6 +82,7 @@ def _mask_process_logs() -> None:
 
 def create_app() -> FastAPI:
     _refuse_unsafe_start()
+    _refuse_unusable_wording()
     _mask_process_logs()
     app = FastAPI(
         title="残联服务热线 API / Disability-services hotline API",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from api import wording
 from api.models.ticket import ContactPreference, TicketKind
 from voice import codec, preferences
 from voice import twilio_protocol as tp
@@ -59,44 +60,9 @@ SPEECH_GAP_MS = 200
 TALK_MS = 400
 TALK_END_MS = 500  # how long a call that has ended may still decode what it received
 
-# Key 0 and the recording notice come first, within the first six seconds of the call; a caller who
-# talks over them hears them again after the next answer.
-NOTICE = "人工服务请按0，通话会录音。"
-NOTICE_AGAIN = "提醒您：本次通话会录音，需要人工服务随时按0。"
-P = {
-    "greeting": f"您好，残联服务热线。{NOTICE}请直接说出您要咨询或办理的事情，需要人工服务随时按0。",
-    "greeting_keypad": f"您好，残联服务热线。{NOTICE}很抱歉，语音识别暂时无法使用。需要输入号码时，输完请按井号键。",
-    "notice_again": NOTICE_AGAIN,
-    "transfer_unanswered": "很抱歉，工作人员暂时没有接听。",
-    "asr_lost": "很抱歉，语音识别暂时无法使用。需要人工服务，请按0。",
-    "speech_unheard": "很抱歉，现在听不懂说话，请用电话按键：需要人工服务请按0，再听一遍请按井号键，"
-    "输入工单号后按井号键可以查询进度。",
-    "reprompt": "您还在吗？请直接说出您的问题。需要人工服务，请按0。",
-    "reprompt_keypad": "您还在吗？很抱歉，语音识别暂时无法使用。需要人工服务，请按0；再听一遍，请按井号键。",
-    "reprompt_number": "您还在吗？请{how}{what}，输完请按井号键。需要人工服务，请按0。",
-    "reprompt_callback": "您还在吗？请{how}您的手机号码，输完请按井号键。收到号码后，工作人员会给您回电。",
-    "goodbye": "很抱歉，一直没有听到您的声音。感谢您的来电，如需帮助请再次拨打。再见。",
-    "slow_on": "已为您放慢语速。想恢复正常语速，请再按星号键。",
-    "slow_ask": "已为您放慢语速。以后来电也用慢速吗？需要请按1，或者说“要”；不需要请按2，或者说“不要”。",
-    "slow_remembered": "好的，已经记住，以后来电也用慢速。想恢复正常语速，请按星号键。",
-    "slow_not_remembered": "好的，不记住。这次通话继续用慢速。",
-    "slow_off": "已恢复正常语速。",
-    "slow_off_ask": "已恢复正常语速。以后来电也用正常语速、删除慢速设置吗？"
-    "需要请按1，或者说“要”；不需要请按2，或者说“不要”。",
-    "slow_forgotten": "好的，慢速设置已经删除，以后来电用正常语速。",
-    "slow_kept": "好的，慢速设置保留，以后来电还用慢速。",
-    "slow_unsaved": "很抱歉，现在无法保存这个设置，这次通话的语速不变。",
-    "consent_keys": "需要请按1，不需要请按2。",
-    "transfer": "正在为您转接人工服务，请稍候。",
-    "sms_none": "现在还没有可以发送的答复。请先说出您的问题。",
-    "sms_ok": "答复已经用短信发送到您的手机，请注意查收。",
-    "ask_phone": "请用电话按键输入您的手机号码，输完请按井号键。",
-    "reenter": "请重新输入号码，输完请按井号键。",
-    "cleared": "已清除。请重新输入号码，输完请按井号键。",
-    "digit_hint": "输完号码后，请按井号键。",
-    "number_hint": "您也可以用电话按键输入号码，输完请按井号键。",
-    "assistant_error": "很抱歉，系统暂时出了问题。需要人工服务，请按0。",
-}
+# What the caller hears (api/wording/voice/call.yml). Key 0 and the recording notice come first, within
+# the first six seconds of the call; a caller who talks over them hears them again after the next answer.
+P = wording.texts("voice", "call")
 YES = re.compile(r"^(对|是|是的|对的|正确|没错|确认|好的?)")
 NO = re.compile(r"(不对|不是|错了|不正确|重新)")
 # Answers to a yes/no question by voice; "no" is tried first (不要 contains 要).
@@ -132,10 +98,10 @@ def reprompt_for(expect: Expect, *, listening: bool, callback: bool = False) -> 
     A caller who pressed 0 and is giving a number for the callback has already asked
     for a person: they hear what the number is for, not "press 0" once more.
     """
-    how = "说出或者用电话按键输入" if listening else "用电话按键输入"
+    how = P["how_listening"] if listening else P["how_keypad"]
     if callback and expect is Expect.phone:
         return P["reprompt_callback"].format(how=how)
-    what = {Expect.phone: "您的手机号码", Expect.ticket: "工单号", Expect.last4: "电话号码的后四位"}.get(expect)
+    what = {Expect.phone: P["what_phone"], Expect.ticket: P["what_ticket"], Expect.last4: P["what_last4"]}.get(expect)
     if what:
         return P["reprompt_number"].format(how=how, what=what)
     return P["reprompt"] if listening else P["reprompt_keypad"]
@@ -158,7 +124,7 @@ def _joined(first: AsrResult | None, second: AsrResult | None) -> AsrResult | No
 
 def _sentences_through_notice(text: str) -> int:
     """How many spoken sentences of `text` it takes to give key 0 and the recording notice (0: none)."""
-    for marker in (NOTICE, NOTICE_AGAIN):
+    for marker in (P["notice"], P["notice_again"]):
         at = text.find(marker)
         if at >= 0:
             return len(split_sentences(normalize_for_speech(text[: at + len(marker)])))
@@ -184,7 +150,7 @@ def offer_again(text: str) -> str:
     numbers = list(dict.fromkeys(re.findall(r"(?<!\d)(20\d{10})(?!\d)", text)))
     if not numbers:
         return text
-    return text + "".join(f"再说一遍，工单号是{n}。" for n in numbers)
+    return text + "".join(P["offer_again"].format(number=n) for n in numbers)
 
 
 class Phase(enum.StrEnum):
@@ -290,8 +256,8 @@ class Call:
         if self.returned_order:
             # back from a transfer nobody answered: the call-back order first, then the assistant again
             lead = P["transfer_unanswered"]
-            more = "您也可以继续说出您的问题，" if self.hears_speech else ""
-            await self.say(self._callback_words(lead, self.returned_order) + more + "需要人工服务，请按0。")
+            more = P["callback_returned_speech"] if self.hears_speech else ""
+            await self.say(self._callback_words(lead, self.returned_order) + more + P["callback_returned_end"])
             return
         await self.say(P["greeting"] if self.hears_speech else P["greeting_keypad"])
 
@@ -455,7 +421,7 @@ class Call:
                 self.keys.reset()
                 await self.say(problem + P["reenter"])
             else:
-                await self.say(f"您输入的号码是：{read_number(action.value)}。正确请按井号键，重新输入请按星号键。")
+                await self.say(P["number_typed"].format(number=read_number(action.value)))
         elif action.kind == "confirm":
             await self.use_number(action.value)
         elif action.kind == "reenter":
@@ -591,7 +557,7 @@ class Call:
 
     def _owed_notice(self) -> str:
         owed, self._notice_owed = self._notice_owed, False
-        return NOTICE_AGAIN if owed else ""
+        return P["notice_again"] if owed else ""
 
     def _touch(self) -> None:
         self._activity_clock = self.clock_ms
@@ -701,7 +667,7 @@ class Call:
             digits = spoken_digits(text)
             if len(digits) >= 5:
                 self.keys.offer(digits)
-                await self.say(f"我听到的号码是：{read_number(digits)}。正确请说“对”或按井号键，不对请按星号键。")
+                await self.say(P["number_heard"].format(number=read_number(digits)))
                 return
         await self.ask_assistant(text, result.confidence, at)
 
@@ -750,7 +716,7 @@ class Call:
         if not self.actions.caller_phone:
             self.pending_action = "callback"
             self.keys.expect = Expect.phone
-            await self.say("好的，我们会安排工作人员给您回电。" + P["ask_phone"])
+            await self.say(P["callback_ask"] + P["ask_phone"])
             return
         await self._callback_order(self.actions.caller_phone)
 
@@ -767,14 +733,14 @@ class Call:
             phone=phone,
             preference=ContactPreference.call,  # the caller asked to be called back
         )
-        lead = "很抱歉，人工坐席现在无法接通。" if failed else "现在无法直接转接人工服务。"
+        lead = P["callback_failed"] if failed else P["callback_no_transfer"]
         text = self._callback_words(lead, number)
         await self.actions.log_key_action("[按键0] 要求人工服务", text, ticket_number=number, handoff=True)
         await self.say(text)
 
     def _callback_words(self, lead: str, number: str) -> str:
         when = callback_promise(datetime.now(CHINA_TZ), self.service_hours)
-        return f"{lead}已经为您登记回电，工单号是{number}。再说一遍，工单号是{number}。工作人员会在{when}给您回电。"
+        return lead + P["callback_registered"].format(number=number, when=when)
 
     async def sms(self) -> None:
         if not self.last_answer:
@@ -789,7 +755,7 @@ class Call:
         await self._send_answer(phone, verified=True)
 
     async def _send_answer(self, phone: str, *, verified: bool) -> None:
-        body = "【残联服务热线】" + self.last_answer
+        body = wording.text("sms", "replies.voice_answer", answer=self.last_answer)
         if verified and await self.actions.send_sms(phone, body):
             await self.actions.log_key_action("[按键9] 短信发送答复", P["sms_ok"], ticket_number=None, handoff=False)
             await self.say(P["sms_ok"])
@@ -800,10 +766,7 @@ class Call:
             phone=phone,
             preference=ContactPreference.sms,  # the caller pressed 9 for the answer by SMS
         )
-        text = (
-            f"很抱歉，短信暂时发不出去。已经为您登记工单，工单号是{number}。再说一遍，工单号是{number}。"
-            "工作人员会把答复发到您的手机。"
-        )
+        text = P["sms_failed"].format(number=number)
         await self.actions.log_key_action("[按键9] 短信发送答复", text, ticket_number=number, handoff=False)
         await self.say(text)
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api import wording
 from api.db import new_session
 from api.errors import ApiError
 from api.integrations import twilio
@@ -29,17 +30,7 @@ from voice.tts import TtsError, get_synthesizer
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/voice/follow-up", tags=["voice"])
 
-PROMPTS = {
-    "ask": (
-        "您好，这里是残联服务热线，打电话请您评价我们的服务。您反映的问题，工单号{number}，已经办结。"
-        "请按一个数字键打分：五分非常满意，四分满意，三分基本满意，二分不满意，一分很不满意。"
-    ),
-    "again": "没有听到您按键。请按一到五之间的一个数字。五分最满意，一分最不满意。",
-    "closed": "谢谢您的评价，工单已经办结。再见。",
-    "reopened": "很抱歉没有让您满意。我们会重新办理，并在期限内再联系您。再见。",
-    "used": "这个工单已经评价过了，谢谢您。再见。",
-    "goodbye": "没有收到您的评分。您也可以回复短信或者打热线评价。再见。",
-}
+PROMPTS = wording.texts("voice", "follow_up_call")
 MAX_TRIES = 2
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from api import wording
 from voice.speech_text import looks_like_phone, looks_like_ticket
 
 
@@ -29,13 +30,13 @@ def number_problem(expect: Expect, number: str) -> str:
     """Why a keyed number cannot be what was asked for ("" when it can): a phone number is a mobile's
     11 digits or a landline with its area code, a work-order number 12 digits, last four digits 4."""
     if expect is Expect.phone and not looks_like_phone(number):
-        return f"您输入了{len(number)}位数字，手机号码是11位，固定电话要带区号。"
+        return wording.text("voice", "keys.phone_length", n=len(number))
     if expect is Expect.ticket and len(number) != 12:
-        return f"您输入了{len(number)}位数字，工单号是12位。"
+        return wording.text("voice", "keys.ticket_length", n=len(number))
     if expect is Expect.ticket and not looks_like_ticket(number):
-        return "这个号码不是工单号，工单号是12位，以登记那天的年月日开头。"
+        return wording.text("voice", "keys.not_ticket")
     if expect is Expect.last4 and len(number) != 4:
-        return f"您输入了{len(number)}位数字，请输入电话号码的最后4位。"
+        return wording.text("voice", "keys.last4_length", n=len(number))
     return ""
 
 

@@ -182,7 +182,7 @@ async def _gateway_turn(
             ),
             caller_salt=settings.effective_caller_salt,
         )
-    reply = "".join(str(r.get("text", "")) for r in answer.replies if r.get("text")) or "好的。"
+    reply = "".join(str(r.get("text", "")) for r in answer.replies if r.get("text")) or P["empty_answer"]
     return TurnReply(reply, answer.handoff, answer.ticket_number, answer.log_id)
 
 

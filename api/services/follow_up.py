@@ -26,7 +26,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from api import vocabulary
+from api import vocabulary, wording
 from api.db import begin_write
 from api.errors import ApiError
 from api.integrations import twilio
@@ -77,24 +77,9 @@ MESSAGES: dict[str, str] = {
     ),
 }
 
-CITIZEN_TEXTS: dict[str, str] = {
-    "closed": "谢谢您的评价（{score}分，{label}）。工单{number}已经办结。",
-    "closed_basic": "谢谢您的评价（{score}分，{label}）。工单{number}已经办结，我们会继续改进工作。",
-    "reopened": (
-        "谢谢您的评价（{score}分，{label}）。很抱歉没有让您满意，工单{number}已经重新办理，"
-        "工作人员会尽快联系您，办理期限是{deadline}。"
-    ),
-    "reopened_no_deadline": (
-        "谢谢您的评价（{score}分，{label}）。很抱歉没有让您满意，工单{number}已经重新办理，工作人员会尽快联系您。"
-    ),
-    "already_answered": "工单{number}的回访您已经评价过了（{score}分），不用再评价。谢谢您！",
-    "not_pending": "工单{number}现在不需要评价了，谢谢您！如有问题，请在线咨询或拨打服务热线。",
-}
-
-SMS_TEXT = (
-    "【残联服务热线】您的工单{number}已经办结。请为办理情况打分：直接回复数字1到5（5最满意，1最不满意），"
-    "也可以打开网页评价：{link} 谢谢您！"
-)
+# What the citizen is told after rating (api/wording/<channel>/rating.yml, by the channel of the answer),
+# and the invitation sent by SMS (api/wording/sms/follow_up.yml).
+SMS_TEXT = wording.template("sms", "follow_up.invitation")
 
 _CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 
@@ -551,8 +536,8 @@ def record_rating(
                 satisfaction=satisfaction_for(previous),
                 status=status_now,
                 deadline_text="",
-                message=CITIZEN_TEXTS["already_answered"].format(
-                    number=vocabulary.format_work_order(number), score=previous
+                message=wording.text(
+                    via, "rating.already_answered", number=vocabulary.format_work_order(number), score=previous
                 ),
             )
         if status_now is not TicketStatus.follow_up or _latest_id(session, order.id or 0) != follow_up.id:
@@ -564,7 +549,7 @@ def record_rating(
                 satisfaction=None,
                 status=status_now,
                 deadline_text="",
-                message=CITIZEN_TEXTS["not_pending"].format(number=vocabulary.format_work_order(number)),
+                message=wording.text(via, "rating.not_pending", number=vocabulary.format_work_order(number)),
             )
 
         satisfaction = satisfaction_for(score)
@@ -600,7 +585,12 @@ def record_rating(
         satisfaction=satisfaction,
         status=order.status,
         deadline_text=deadline,
-        message=CITIZEN_TEXTS[key].format(
-            score=score, label=label, number=vocabulary.format_work_order(number), deadline=deadline
+        message=wording.text(
+            via,
+            f"rating.{key}",
+            score=score,
+            label=label,
+            number=vocabulary.format_work_order(number),
+            deadline=deadline,
         ),
     )

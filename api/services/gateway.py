@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api import wording
 from api.models.grievance import GrievanceRecord, Receipt
 from api.models.ticket import TicketCreate, TicketKind
 from api.services import grievance_log, tickets
@@ -23,14 +24,7 @@ from api.services.rasa_client import AssistantUnavailable, RasaClient
 
 CHANNELS = ("web", "sms", "voice")
 
-FALLBACK_TEXT = (
-    "您的留言已经记录，工单号是{number}。智能助手暂时无法回复，工作人员会在三个工作日内联系您。"
-    "如有紧急情况，请拨打110或120。"
-)
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
-RECEIPT_TEXT = (
-    "您的诉求回执：记录号{record}，校验码{code}。请和工单号一起保存，可以凭它向残联核对您的诉求是否被如实记录。"
-)
 
 
 @dataclass
@@ -118,7 +112,7 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
 async def _fallback_turn(session: Session, turn: ChatTurn, record: GrievanceRecord, started: float) -> ChatAnswer:
     """The assistant could not answer: a work order for staff, and a reply that says so."""
     number = await run_in_threadpool(_follow_up_ticket, session, turn, None)
-    replies = with_receipt([{"text": FALLBACK_TEXT.format(number=number)}], record)
+    replies = with_receipt([{"text": wording.text(turn.channel, "assistant.fallback", number=number)}], record)
     await run_in_threadpool(
         grievance_log.complete,
         session,
@@ -162,7 +156,7 @@ def with_receipt(replies: list[dict[str, Any]], record: GrievanceRecord) -> list
     It joins the last text reply rather than adding a message: one announcement for a screen reader.
     """
     receipt = grievance_log.receipt(record)
-    sentence = RECEIPT_TEXT.format(record=receipt.record_id, code=receipt.code)
+    sentence = wording.text(record.channel, "assistant.receipt", record=receipt.record_id, code=receipt.code)
     out = [dict(reply) for reply in replies]
     for reply in reversed(out):
         if reply.get("text"):

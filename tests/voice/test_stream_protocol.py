@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from tests.voice.conftest import Peer, espeak_pcm8k
 from voice import codec
 from voice import twilio_protocol as tp
-from voice.call import NOTICE_AGAIN, P, reprompt_for
+from voice.call import P, reprompt_for
 from voice.keys import Expect
 
 
@@ -178,7 +178,7 @@ def test_barge_in_sends_clear_and_the_cut_notice_is_given_again(voice_app: str) 
         following = await peer.until_on_open_line(
             lambda m: m.get("event") == "hotline" and m["hotline"]["type"] == "say"
         )
-        assert NOTICE_AGAIN in following[-1]["hotline"]["text"]
+        assert P["notice_again"] in following[-1]["hotline"]["text"]
         await peer.ws.close()
 
     run(go())

@@ -67,10 +67,12 @@ def test_many_threads_share_libespeak_safely(synth: tts.Synthesizer) -> None:
 
 def _spoken_prompts() -> list[str]:
     """Every fixed prompt of the phone line, and replies with the numbers a caller must understand."""
+    from api import wording
     from voice.call import P
 
-    fills = {"how": "用电话按键输入", "what": "工单号"}
-    return [text.format(**fills) for text in P.values()] + [
+    fills = {"how": "用电话按键输入", "what": "工单号", "number": "202612040017", "when": "两个小时内", "n": 3}
+    heard = [*P.values(), *wording.texts("voice", "keys").values(), *wording.texts("voice", "follow_up_call").values()]
+    return [text.format(**fills) for text in heard] + [
         "好的，已为您登记，工单号是202612040017。工作人员会在3个工作日内给您回电。",
         "您留的电话是13912345678，对吗？",
         "残疾人两项补贴按每人每月100元发放，重度残疾人护理补贴提高到65%。",

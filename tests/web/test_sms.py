@@ -100,9 +100,9 @@ def test_segments_are_counted_in_utf16_units() -> None:
 def test_long_answers_are_shortened_with_an_offer_of_more() -> None:
     answer = "".join(f"第{i}句是关于残疾人补贴的说明，内容比较长。" for i in range(1, 30))
     now, rest = sms.fit(answer, 3)
-    assert sms.segment_count(now) <= 3 and now.endswith(sms.MORE_SUFFIX)
-    assert now.removesuffix(sms.MORE_SUFFIX).endswith("。")  # cut at a sentence
-    assert (now.removesuffix(sms.MORE_SUFFIX) + rest) == answer  # nothing lost
+    assert sms.segment_count(now) <= 3 and now.endswith(sms.TEXTS["more_suffix"])
+    assert now.removesuffix(sms.TEXTS["more_suffix"]).endswith("。")  # cut at a sentence
+    assert (now.removesuffix(sms.TEXTS["more_suffix"]) + rest) == answer  # nothing lost
     short, none = sms.fit("好的。", 3)
     assert short == "好的。" and none == ""
 
@@ -118,13 +118,13 @@ def test_more_keyword_sends_the_rest(sms_client: TestClient, monkeypatch: pytest
     monkeypatch.setattr(sms.gateway, "handle_turn", fake_turn)
     first = _message(_post(sms_client, "残疾人证怎么办"))
     assert sms.segment_count(first) <= 3 and "更多" in first
-    parts = [first.removesuffix(sms.MORE_SUFFIX)]
+    parts = [first.removesuffix(sms.TEXTS["more_suffix"])]
     for _ in range(10):
         nxt = _message(_post(sms_client, "更多"))
         if nxt == sms.TEXTS["no_more"]:
             break
         assert sms.segment_count(nxt) <= 3
-        parts.append(nxt.removesuffix(sms.MORE_SUFFIX))
+        parts.append(nxt.removesuffix(sms.TEXTS["more_suffix"]))
     assert "".join(parts) == long_reply
 
 
