@@ -165,9 +165,8 @@ def create_ticket(
 ) -> Ticket:
     """Open a work order (受理) with its number and deadline; replays of an idempotency key return the first one.
 
-    `data` was validated when the request was parsed, so its values go to the row
-    as they are, written with Core inserts instead of an ORM flush (this runs for
-    every inbound request that becomes a work order; see bench/backoffice_bench.py).
+    `data` was validated when the request was parsed, so its values go to the row as
+    they are (see the module's docstring for why Core inserts, not an ORM flush).
     """
     policy = sla.policy_or_configured(policy)
     name = _actor_name(actor)
