@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from api import vocabulary, wording
 from api.models.ticket import Ticket, TicketCreate
-from api.services import tickets
+from api.workorders import creation as tickets
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_RE = re.compile(r"^\d{12}$")

@@ -1,7 +1,7 @@
 """Work-order creations/s and grievance-log appends/s with 20 concurrent clients, on SQLite and PostgreSQL.
 
 Each client is a thread with its own session calling the services the API uses
-(`tickets.create_ticket`, `grievance_log.append`, `grievance_log.complete`), so the
+(`creation.create_ticket`, `grievance_log.append`, `grievance_log.complete`), so the
 figures measure the database path (numbering, hash chain, locks, commits), not HTTP
 parsing. Like the app (one uvicorn process), all clients share one interpreter and
 the app's engine (`api.db.make_engine`: its pool, and pre-ping on PostgreSQL); the
@@ -34,13 +34,14 @@ from sqlmodel import Session
 from api.db import make_engine
 from api.migrate import upgrade
 from api.models.ticket import TicketCreate, TicketKind
-from api.services import grievance_log, sla, tickets
+from api.services import grievance_log, sla
+from api.workorders import creation
 
 POLICY = sla.load_policy()
 
 
 def _create(session: Session, worker: int, i: int) -> None:
-    tickets.create_ticket(
+    creation.create_ticket(
         session,
         data=TicketCreate(kind=TicketKind.complaint, description=f"压测工单 {worker}-{i}", contact_phone="13800138000"),
         actor="bench",

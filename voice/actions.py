@@ -18,10 +18,11 @@ from sqlmodel import Session
 from api.db import get_engine
 from api.integrations import twilio
 from api.models.ticket import ContactPreference, TicketCreate, TicketKind
-from api.services import grievance_log, tickets
+from api.services import grievance_log
 from api.services.masking import mask_text
 from api.services.on_duty import CHINA_TZ, callback_promise, phone_transfer_configured, within_service_hours
 from api.settings import Settings
+from api.workorders import creation as tickets
 from voice.transfer import dial_twiml
 
 log = logging.getLogger("voice.actions")

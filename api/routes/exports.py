@@ -11,10 +11,11 @@ from fastapi.responses import StreamingResponse
 from api.deps import SessionDep, require
 from api.models.ticket import TicketKind, TicketStatus
 from api.routes.params import Since, Until
-from api.services import audit, exports, log_checkpoints, tickets
+from api.services import audit, exports, log_checkpoints
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.services.problems import problem
+from api.workorders import queries
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
@@ -60,7 +61,7 @@ def export_tickets(
     """All matching work orders in number order. The export itself is an audit event."""
     if created_since and created_until and created_since >= created_until:
         raise problem(422, "bad_time_range")
-    flt = tickets.TicketFilter(status=status, kind=kind, created_since=created_since, created_until=created_until)
+    flt = queries.TicketFilter(status=status, kind=kind, created_since=created_since, created_until=created_until)
     audit.record_now(
         session,
         actor=user,

@@ -17,10 +17,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from api.deps import SessionDep, SettingsDep
 from api.models.ticket import TicketCitizenView
-from api.services import tickets
 from api.services.problems import problem
 from api.services.ratelimit import client_address, limiter_for
 from api.settings import Settings
+from api.workorders import queries
 
 router = APIRouter(prefix="/api/public", tags=["public"])
 
@@ -61,7 +61,7 @@ def lookup(
     if wait > 0:
         # HTTPException carries Retry-After; the shared handler gives the standard 429 body.
         raise HTTPException(status_code=429, headers={"Retry-After": str(max(1, math.ceil(wait)))})
-    ticket = tickets.public_lookup(session, number=number, phone_last4=phone_last4)
+    ticket = queries.public_lookup(session, number=number, phone_last4=phone_last4)
     if ticket is None:
         raise problem(404, "public_not_found")
-    return tickets.to_citizen(ticket)
+    return queries.to_citizen(ticket)

@@ -25,8 +25,9 @@ from api.models.ticket import (
     TransitionCreate,
 )
 from api.routes.params import MAX_INT, NO_NUL, Limit, Offset, SessionId, Since, Until
-from api.services import access, masking, sla, tickets
+from api.services import access, masking, sla
 from api.services.audit import Principal
+from api.workorders import creation, queries, workflow
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
@@ -63,8 +64,8 @@ def create_ticket(
     created_before = None
     if idempotency_key:
         begin_write(session)  # SQLite: take the write lock before the read, as create_ticket would
-        created_before = tickets.find_by_idempotency_key(session, actor=user, key=idempotency_key)
-    ticket = created_before or tickets.create_ticket(
+        created_before = creation.find_by_idempotency_key(session, actor=user, key=idempotency_key)
+    ticket = created_before or creation.create_ticket(
         session,
         data=data,
         actor=user,
@@ -73,7 +74,7 @@ def create_ticket(
     )
     if created_before is not None:
         response.status_code = 200
-    return tickets.to_created(ticket)
+    return queries.to_created(ticket)
 
 
 @router.get("", response_model=TicketPage, responses=ERRORS)
@@ -98,7 +99,7 @@ def list_tickets(
 ) -> TicketPage:
     """Filter work orders; `overdue=true` / `due_soon=true` list the SLA worries, most urgent first."""
     department_id = access.department_scope(user) or department_id
-    flt = tickets.TicketFilter(
+    flt = queries.TicketFilter(
         status=status,
         kind=kind,
         category=category,
@@ -112,18 +113,18 @@ def list_tickets(
         created_since=created_since,
         created_until=created_until,
     )
-    rows, total = tickets.list_tickets(
+    rows, total = queries.list_tickets(
         session, flt=flt, offset=offset, limit=limit, policy=sla.load_policy(settings.sla_policy_file)
     )
     return TicketPage(
-        items=[tickets.to_public(t, principal=user) for t in rows], total=total, offset=offset, limit=limit
+        items=[queries.to_public(t, principal=user) for t in rows], total=total, offset=offset, limit=limit
     )
 
 
 @router.get("/{number}", response_model=TicketPublic, responses=ERRORS)
 def get_ticket(number: Number, session: SessionDep, user: Reader) -> TicketPublic:
-    ticket = access.check_ticket(user, tickets.get_ticket(session, number=number))
-    return tickets.to_public(ticket, principal=user)
+    ticket = access.check_ticket(user, queries.get_ticket(session, number=number))
+    return queries.to_public(ticket, principal=user)
 
 
 @router.patch(
@@ -139,10 +140,10 @@ def update_ticket(
     Lifting confidentiality (`confidential: false` on a confidential order) is for supervisors,
     with a `reason` (403 / 422 otherwise, and nothing changes); it is kept in the audit trail.
     """
-    ticket = tickets.update_ticket(
+    ticket = workflow.update_ticket(
         session, number=number, data=data, actor=user, policy=sla.load_policy(settings.sla_policy_file)
     )
-    return tickets.to_public(ticket, principal=user)
+    return queries.to_public(ticket, principal=user)
 
 
 @router.post(
@@ -155,25 +156,25 @@ def transition(
 ) -> TicketPublic:
     """One move of the 12345 loop: dispatch, reject (退单), accept, start, reply, resolve, follow_up, close,
     reopen, extend (延期)."""
-    ticket = tickets.transition(
+    ticket = workflow.transition(
         session, number=number, data=data, actor=user, policy=sla.load_policy(settings.sla_policy_file)
     )
-    return tickets.to_public(ticket, principal=user)
+    return queries.to_public(ticket, principal=user)
 
 
 @router.get("/{number}/events", response_model=list[TicketEventPublic], responses=ERRORS)
 def list_events(number: Number, session: SessionDep, user: Reader) -> list[TicketEventPublic]:
     """The work order's history: who moved it, when, from and to which status, and why."""
-    access.check_ticket(user, tickets.get_ticket(session, number=number))
-    return [TicketEventPublic.model_validate(e) for e in tickets.list_events(session, number=number)]
+    access.check_ticket(user, queries.get_ticket(session, number=number))
+    return [TicketEventPublic.model_validate(e) for e in queries.list_events(session, number=number)]
 
 
 @router.get("/{number}/notes", response_model=list[TicketNotePublic], responses=ERRORS)
 def list_notes(number: Number, session: SessionDep, user: Reader) -> list[TicketNotePublic]:
     """Internal notes (never shown to the citizen); masked for auditors."""
-    ticket = access.check_ticket(user, tickets.get_ticket(session, number=number))
+    ticket = access.check_ticket(user, queries.get_ticket(session, number=number))
     hide = not access.sees_identity(user, ticket)
-    notes = [TicketNotePublic.model_validate(n) for n in tickets.list_notes(session, number=number)]
+    notes = [TicketNotePublic.model_validate(n) for n in queries.list_notes(session, number=number)]
     for note in notes:
         if hide:
             note.text = masking.mask_text(note.text) or ""
@@ -182,4 +183,4 @@ def list_notes(number: Number, session: SessionDep, user: Reader) -> list[Ticket
 
 @router.post("/{number}/notes", response_model=TicketNotePublic, status_code=201, responses=ERRORS)
 def add_note(number: Number, data: TicketNoteCreate, session: SessionDep, user: Worker) -> TicketNotePublic:
-    return TicketNotePublic.model_validate(tickets.add_note(session, number=number, data=data, actor=user))
+    return TicketNotePublic.model_validate(workflow.add_note(session, number=number, data=data, actor=user))

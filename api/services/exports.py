@@ -18,7 +18,8 @@ from sqlmodel import Session, col, select
 
 from api.models.grievance import GrievanceRecord
 from api.models.ticket import STATUS_LABELS, Ticket
-from api.services import sla, tickets
+from api.services import sla
+from api.workorders import queries
 
 TICKET_COLUMNS = [
     "number",
@@ -123,9 +124,9 @@ def jsonl_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
         yield json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def iter_ticket_rows(engine: Engine, *, flt: tickets.TicketFilter) -> Iterator[dict[str, Any]]:
+def iter_ticket_rows(engine: Engine, *, flt: queries.TicketFilter) -> Iterator[dict[str, Any]]:
     with Session(engine) as session:
-        for ticket in tickets.iter_tickets(session, flt=flt):
+        for ticket in queries.iter_tickets(session, flt=flt):
             yield ticket_row(ticket)
 
 

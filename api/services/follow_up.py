@@ -42,11 +42,13 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, lifecycle, masking, sla, tickets
+from api.services import access, masking, sla
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.services.sms_preferences import is_unsubscribed
 from api.settings import Settings
+from api.workorders import lifecycle
+from api.workorders import workflow as tickets
 
 log = logging.getLogger("hotline.follow_up")
 

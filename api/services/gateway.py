@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from api import wording
 from api.models.grievance import GrievanceRecord, Receipt
 from api.models.ticket import TicketCreate, TicketKind
-from api.services import grievance_log, tickets
+from api.services import grievance_log
 from api.services import handoff as handoffs
 from api.services.rasa_client import AssistantUnavailable, RasaClient
+from api.workorders import creation
 
 CHANNELS = ("web", "sms", "voice")
 
@@ -190,7 +191,7 @@ def _follow_up_ticket(session: Session, turn: ChatTurn, draft: Any) -> str:
             data = TicketCreate.model_validate(candidate)
         except ValidationError:
             continue
-        return tickets.create_ticket(session, data=data).number
+        return creation.create_ticket(session, data=data).number
     raise ValueError("no valid work order could be built")
 
 

@@ -78,7 +78,7 @@ _MOBILE = re.compile(r"(\+86|0086|86|0)?(1[3-9]\d{9})")
 _LANDLINE = re.compile(r"(?:(\+86|0086)|0)(10|2\d|[3-9]\d{2})(\d{7,8})")
 _LOCAL = re.compile(r"[2-9]\d{6,7}")
 _BANK_CARD = re.compile(r"\d{16,19}")
-# A work-order number (`api.services.tickets.next_number`: the day, then a 4-digit sequence).
+# A work-order number (`api.workorders.numbering.next_number`: the day, then a 4-digit sequence).
 _WORK_ORDER = re.compile(r"20\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{4}")
 # Words after which a bare 7-8 digit number is a phone number (within a few characters).
 _PHONE_WORDS = re.compile(r"(?:电话|座机|固话|手机|联系方式|拨打|致电|打给|tel|phone)\D{0,4}$", re.IGNORECASE)

@@ -19,6 +19,7 @@ import yaml
 
 from api.clock import CHINA_TZ, china_date
 from api.models.ticket import TicketKind
+from api.settings import get_settings
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "sla_policy.yml"
 # New Year's Day, Labour Day, National Day (1-3 October): the same dates every year.
@@ -97,6 +98,13 @@ def load_policy(path: Path | None = None) -> SlaPolicy:
     """The policy from the file (re-read when it changes)."""
     target = path or DEFAULT_POLICY_FILE
     return _load(str(target), target.stat().st_mtime)
+
+
+def policy_or_configured(policy: SlaPolicy | None) -> SlaPolicy:
+    """`policy` when the caller has one, else the file the settings name (callers outside a request pass none)."""
+    if policy is not None:
+        return policy
+    return load_policy(get_settings().sla_policy_file)
 
 
 @lru_cache(maxsize=4096)

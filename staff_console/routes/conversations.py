@@ -14,10 +14,11 @@ from accessibility import conversation, security
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.models.ticket import ContactPreference, Ticket, TicketNoteCreate
-from api.services import grievance_log, handoff, tickets
+from api.services import grievance_log, handoff
 from api.services.rasa_client import RasaClient
 from api.services.sms_preferences import is_unsubscribed
 from api.settings import Settings
+from api.workorders import workflow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
 from staff_console.outbound import send_sms
@@ -135,7 +136,7 @@ async def reply(
         )
         ticket = _ticket_for(db, session_id)
         if ticket is not None:
-            tickets.add_note(
+            workflow.add_note(
                 db, number=ticket.number, data=TicketNoteCreate(text="回电记录：" + text), actor=login.principal
             )
         return _back(session_id, "已记录回电内容。电话渠道不能发文字，请按记录回电。")

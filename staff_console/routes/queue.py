@@ -14,9 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.db import new_session
 from api.models.ticket import Ticket, TicketKind, TicketPriority, TicketStatus
-from api.services import handoff, tickets
+from api.services import handoff
 from api.services.grievance_log import utcnow
 from api.settings import get_settings
+from api.workorders import queries
 from staff_console import sessions
 from staff_console.deps import page
 from staff_console.ui import render, templates
@@ -44,7 +45,7 @@ def snapshot(session: Session, login: sessions.ConsoleLogin) -> dict[str, Any]:
     ).all()
     session.rollback()
     orders: list[dict[str, Any]] = [
-        {"view": tickets.to_public(t, principal=login.principal, now=now), "left": time_left(t.deadline, now)}
+        {"view": queries.to_public(t, principal=login.principal, now=now), "left": time_left(t.deadline, now)}
         for t in rows
     ]
     return {

@@ -23,8 +23,9 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, dispatch, follow_up, lifecycle, staff, tickets
+from api.services import access, dispatch, follow_up, staff
 from api.services.grievance_log import utcnow
+from api.workorders import lifecycle, queries, workflow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
 from staff_console.ui import china_time, render
@@ -72,7 +73,7 @@ def list_page(
     page: str = "1",
     number: str = "",
 ) -> Response:
-    flt = tickets.TicketFilter()
+    flt = queries.TicketFilter()
     errors: dict[str, str] = {}
     if number.strip():
         found = vocabulary.parse_work_order(number[:40])
@@ -94,11 +95,11 @@ def list_page(
     flt.department_id = access.department_scope(login.principal)
     page_no = max(1, min(int(page), 10_000)) if page.isdigit() else 1
     now = utcnow()
-    rows, total = tickets.list_tickets(db, flt=flt, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE, now=now)
+    rows, total = queries.list_tickets(db, flt=flt, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE, now=now)
     db.rollback()
     views = [
         {
-            "view": tickets.to_public(t, principal=login.principal, now=now),
+            "view": queries.to_public(t, principal=login.principal, now=now),
             "left": time_left(t.deadline, now, open_=t.status in OPEN_STATUSES),
         }
         for t in rows
@@ -123,7 +124,7 @@ def list_page(
 
 def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin, number: str, **extra: Any) -> Response:
     try:
-        ticket = tickets.get_ticket(db, number=number)
+        ticket = queries.get_ticket(db, number=number)
     except ApiError:
         db.rollback()
         return _message(request, login, "没有找到工单", "没有找到这个工单，请核对工单号。", 404)
@@ -131,9 +132,9 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
         db.rollback()
         return _message(request, login, "不能查看这个工单", "这个工单没有派给您的部门。", 403)
     now = utcnow()
-    view = tickets.to_public(ticket, principal=login.principal, now=now)
-    events = tickets.list_events(db, number=number)
-    notes = tickets.list_notes(db, number=number)
+    view = queries.to_public(ticket, principal=login.principal, now=now)
+    events = queries.list_events(db, number=number)
+    notes = queries.list_notes(db, number=number)
     follow_ups = follow_up.list_for_ticket(db, number=number)
     departments = [d for d in staff.list_departments(db) if d.active]
     db.rollback()
@@ -233,7 +234,7 @@ def act(request: Request, number: str, db: SessionDep, login: WriteLogin, form: 
         message = FIELD_PROBLEMS.get(field, "填写的内容不符合要求，请检查这一项。")
         return _ticket_page(request, db, login, number, errors={_error_key(action, field): message}, form=raw)
     try:
-        tickets.transition(db, number=number, data=data, actor=login.principal)
+        workflow.transition(db, number=number, data=data, actor=login.principal)
     except ApiError as exc:
         db.rollback()
         if exc.code == "ticket_not_found":  # no such order, or not this department's: the page says which
@@ -257,8 +258,8 @@ def _who(db: SessionDep, name: str) -> str:
 
 def _conflict(db: SessionDep, *, number: str, given: int | None) -> dict[str, Any]:
     """What others did since the version the staff member read: who, when (China time), what."""
-    ticket = tickets.get_ticket(db, number=number)
-    events = tickets.list_events(db, number=number)
+    ticket = queries.get_ticket(db, number=number)
+    events = queries.list_events(db, number=number)
     newer = lifecycle.events_since(events, version=given or ticket.version, current=ticket.version)
     changes = [{"who": _who(db, e.actor), "when": china_time(e.at), "what": lifecycle.describe_event(e)} for e in newer]
     db.rollback()
@@ -273,7 +274,7 @@ def add_note(request: Request, number: str, db: SessionDep, login: WriteLogin, f
         message = "请填写备注内容。" if not text else "备注太长，请不超过4000字。"
         return _ticket_page(request, db, login, number, errors={"note_text": message})
     try:
-        tickets.add_note(db, number=number, data=TicketNoteCreate(text=text), actor=login.principal)
+        workflow.add_note(db, number=number, data=TicketNoteCreate(text=text), actor=login.principal)
     except ApiError as exc:
         db.rollback()
         if exc.code == "ticket_not_found":
@@ -299,7 +300,7 @@ async def request_follow_up(
         return await run_in_threadpool(
             _ticket_page, request, db, login, number, errors={"follow-up-form": exc.message.split(" / ")[0]}
         )
-    phone = await run_in_threadpool(lambda: tickets.get_ticket(db, number=number).contact_phone)
+    phone = await run_in_threadpool(lambda: queries.get_ticket(db, number=number).contact_phone)
     db.rollback()
     notice = result.message
     if await follow_up_call.place_call(settings, to=phone, token=result.token):

@@ -16,13 +16,14 @@ ROUNDS = 3
 
 def _work(worker: int) -> tuple[list[str], list[int]]:
     from api.db import new_session
-    from api.services import grievance_log, tickets
+    from api.services import grievance_log
+    from api.workorders import creation
 
     numbers, ids = [], []
     with new_session() as session:
         for i in range(ROUNDS):
             rec = grievance_log.append(session, channel="web", session_id=f"w{worker}", text=f"第{i}条")
-            ticket = tickets.create_ticket(
+            ticket = creation.create_ticket(
                 session, data=TicketCreate(description=f"并发{worker}-{i}", session_id=f"w{worker}")
             )
             grievance_log.complete(

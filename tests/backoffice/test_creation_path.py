@@ -28,12 +28,12 @@ def _aware(value: Any) -> Any:
 
 def test_created_ticket_is_the_stored_row_and_persistent(settings_env: Path) -> None:
     from api.db import get_engine, new_session
-    from api.services import tickets
     from api.services.audit import Principal
+    from api.workorders import creation
 
     actor = Principal(username="op1", role="operator", client_ip="10.0.0.7")
     with new_session() as session:
-        ticket = tickets.create_ticket(session, data=TicketCreate(**TICKET), actor=actor, idempotency_key="k-1")
+        ticket = creation.create_ticket(session, data=TicketCreate(**TICKET), actor=actor, idempotency_key="k-1")
         state = inspect(ticket)
         assert state.persistent and state.session is session  # as after an ORM flush and commit
         assert not session.dirty and not session.new
@@ -65,11 +65,11 @@ def test_created_ticket_is_the_stored_row_and_persistent(settings_env: Path) -> 
 
 def test_a_string_actor_writes_no_audit_event(settings_env: Path) -> None:
     from api.db import get_engine, new_session
-    from api.services import tickets
+    from api.workorders import creation
 
     with new_session() as session:
-        ticket = tickets.create_ticket(session, data=TicketCreate(description="求助"))
-    assert ticket.created_by == tickets.SYSTEM_ACTOR and ticket.kind is TicketKind.consultation
+        ticket = creation.create_ticket(session, data=TicketCreate(description="求助"))
+    assert ticket.created_by == creation.SYSTEM_ACTOR and ticket.kind is TicketKind.consultation
     with Session(get_engine()) as fresh:
         assert fresh.exec(select(AuditEvent).where(AuditEvent.target_id == ticket.number)).first() is None
         assert fresh.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).one().actor == "system:gateway"
@@ -112,13 +112,13 @@ def _pg_only() -> None:
 
 def test_numbering_survives_a_dropped_allocator_connection(settings_env: Path) -> None:
     from api.db import get_engine, new_session
-    from api.services import tickets
+    from api.workorders import numbering
 
     _pg_only()
     day = date(2031, 5, 6)
     with new_session() as session:
-        assert tickets.next_number(session, day=day) == "203105060001"
-        side = tickets._allocator(get_engine())
+        assert numbering.next_number(session, day=day) == "203105060001"
+        side = numbering._allocator(get_engine())
         with get_engine().connect() as admin:  # the server drops every idle allocator connection
             killed = admin.execute(
                 text(
@@ -130,15 +130,15 @@ def test_numbering_survives_a_dropped_allocator_connection(settings_env: Path) -
         time.sleep(0.2)
         pool = side.pool
         assert isinstance(pool, QueuePool) and pool.checkedin() >= 1  # the dead connection is still pooled
-        assert tickets.next_number(session, day=day) == "203105060002"  # retried on a fresh one
-        assert tickets.next_number(session, day=day) == "203105060003"
+        assert numbering.next_number(session, day=day) == "203105060002"  # retried on a fresh one
+        assert numbering.next_number(session, day=day) == "203105060003"
 
 
 def test_a_concurrent_replay_of_the_idempotency_key_returns_the_winner(settings_env: Path) -> None:
     """The replay misses the first request's uncommitted row, waits on the unique key, then returns that row."""
     from api.db import get_engine, new_session
-    from api.services import tickets
     from api.services.grievance_log import utcnow
+    from api.workorders import creation
 
     _pg_only()
     with new_session() as first:  # the first request, between its INSERT and its COMMIT
@@ -151,7 +151,7 @@ def test_a_concurrent_replay_of_the_idempotency_key_returns_the_winner(settings_
             with new_session() as session:
                 try:
                     data = TicketCreate(description="重试")
-                    result.append(tickets.create_ticket(session, data=data, actor="gw", idempotency_key="x"))
+                    result.append(creation.create_ticket(session, data=data, actor="gw", idempotency_key="x"))
                 except Exception as exc:
                     result.append(exc)
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from api.errors import ApiError
 from api.models.ticket import Ticket, TicketEvent, TicketStatus, TransitionAction
-from api.services import lifecycle
+from api.workorders import lifecycle, workflow
 from tests.backoffice.conftest import create, move
 
 
@@ -21,6 +21,12 @@ def test_allowed_actions_follow_the_loop() -> None:
     assert lifecycle.allowed_actions(s.dispatched) == [a.reject, a.accept, a.extend]
     assert lifecycle.allowed_actions(s.follow_up) == [a.close, a.reopen]
     assert lifecycle.allowed_actions(s.closed) == []
+
+
+def test_every_move_of_the_state_machine_has_one_effect_in_the_transition_table() -> None:
+    """A move added to `lifecycle.MOVES` without an entry in `workflow.EFFECTS` would fail with a 500."""
+    assert list(workflow.EFFECTS) == list(lifecycle.MOVES)
+    assert set(lifecycle.MOVES) == set(TransitionAction)
 
 
 def test_illegal_move_is_409_naming_allowed_moves() -> None:

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.services import tickets
+from api.workorders import creation, queries
 from tests.backoffice.conftest import create, move
 
 
@@ -68,9 +68,9 @@ def test_lookup_is_rate_limited_with_retry_after(client: TestClient, monkeypatch
 def test_public_lookup_function_for_the_status_page(db: Session) -> None:
     from api.models.ticket import TicketCreate
 
-    ticket = tickets.create_ticket(db, data=TicketCreate(description="求助", contact_phone="13912345678"))
-    assert tickets.public_lookup(db, number=ticket.number, phone_last4="5678") is not None
-    assert tickets.public_lookup(db, number=ticket.number, phone_last4="5679") is None
-    no_phone = tickets.create_ticket(db, data=TicketCreate(description="求助"))
-    assert tickets.public_lookup(db, number=no_phone.number, phone_last4="----") is None
-    assert tickets.public_lookup(db, number="abc", phone_last4="5678") is None
+    ticket = creation.create_ticket(db, data=TicketCreate(description="求助", contact_phone="13912345678"))
+    assert queries.public_lookup(db, number=ticket.number, phone_last4="5678") is not None
+    assert queries.public_lookup(db, number=ticket.number, phone_last4="5679") is None
+    no_phone = creation.create_ticket(db, data=TicketCreate(description="求助"))
+    assert queries.public_lookup(db, number=no_phone.number, phone_last4="----") is None
+    assert queries.public_lookup(db, number="abc", phone_last4="5678") is None

@@ -186,29 +186,29 @@ def test_the_writer_stops_when_idle_or_closed_and_drains_first(settings_env: Pat
 
 
 def test_numbers_do_not_wait_for_an_uncommitted_work_order(settings_env: Path) -> None:
-    from api.db import new_session
-    from api.services import tickets
+    from api.db import begin_write, new_session
+    from api.workorders import numbering
 
     if _engine().dialect.name != "postgresql":
         pytest.skip("SQLite has one write lock per file; numbering stays inside the writer's transaction")
     day = date(2030, 1, 2)
     with new_session() as first, new_session() as second:
-        tickets.begin_write(first)
-        a = tickets.next_number(first, day=day)
+        begin_write(first)
+        a = numbering.next_number(first, day=day)
         # The first transaction is still open; the old code would block here until it committed.
-        b = tickets.next_number(second, day=day)
+        b = numbering.next_number(second, day=day)
         first.rollback()
-        c = tickets.next_number(first, day=day)
+        c = numbering.next_number(first, day=day)
     assert (a, b, c) == ("203001020001", "203001020002", "203001020003")  # a rolled-back number is a gap
 
 
 def test_concurrent_creations_get_unique_numbers(settings_env: Path) -> None:
     from api.db import new_session
-    from api.services import tickets
+    from api.workorders import creation
 
     def one(i: int) -> str:
         with new_session() as session:
-            return tickets.create_ticket(session, data=TicketCreate(description=f"并发{i}")).number
+            return creation.create_ticket(session, data=TicketCreate(description=f"并发{i}")).number
 
     with ThreadPoolExecutor(max_workers=30) as pool:
         numbers = list(pool.map(one, range(60)))

@@ -79,7 +79,7 @@ def new_ticket(**overrides: Any) -> str:
     """A work order created through the service, as the assistant would file it."""
     from api.db import get_engine
     from api.models.ticket import TicketCreate
-    from api.services import tickets
+    from api.workorders import creation
 
     with Session(get_engine(), expire_on_commit=False) as own:
-        return tickets.create_ticket(own, data=TicketCreate.model_validate({**TICKET, **overrides})).number
+        return creation.create_ticket(own, data=TicketCreate.model_validate({**TICKET, **overrides})).number

@@ -13,9 +13,10 @@ from sqlmodel import Session
 
 from api.db import get_engine
 from api.models.ticket import TransitionAction, TransitionCreate
-from api.services import follow_up, tickets
+from api.services import follow_up
 from api.services.audit import Principal
 from api.settings import get_settings
+from api.workorders import queries, workflow
 from tests.console.conftest import new_ticket
 from voice import follow_up_call
 
@@ -34,14 +35,14 @@ def _resolved_with_follow_up(department: int) -> tuple[str, str]:
             TransitionCreate(action=TransitionAction.resolve),
         ]
         for move in moves:
-            tickets.transition(own, number=number, data=move, actor=actor)
+            workflow.transition(own, number=number, data=move, actor=actor)
         asked = follow_up.request_follow_up(own, number=number, actor=actor, settings=get_settings())
     return number, asked.token
 
 
 def _status(number: str) -> str:
     with Session(get_engine()) as own:
-        return tickets.get_ticket(own, number=number).status.value
+        return queries.get_ticket(own, number=number).status.value
 
 
 def test_keypad_rating_on_a_follow_up_call(client: TestClient, department: int) -> None:

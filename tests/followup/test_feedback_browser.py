@@ -11,9 +11,10 @@ from sqlmodel import Session, select
 from api.db import make_engine
 from api.models.staff import Department
 from api.models.ticket import Ticket, TicketCreate, TicketStatus, TransitionAction, TransitionCreate
-from api.services import follow_up, sla, tickets
+from api.services import follow_up, sla
 from api.services.audit import Principal
 from api.settings import Settings
+from api.workorders import creation, workflow
 from tests.browser_support import AppServer, audit
 
 pytestmark = pytest.mark.browser
@@ -38,7 +39,7 @@ def ask(web_server: AppServer) -> Iterator[Any]:
             data = TicketCreate(
                 kind="求助", category="康复", description="轮椅坏了需要维修", contact_phone="13800138000"
             )
-            number = tickets.create_ticket(s, data=data, actor="test", policy=policy).number
+            number = creation.create_ticket(s, data=data, actor="test", policy=policy).number
             for action, extra in [
                 ("dispatch", {"department_id": dept.id}),
                 ("accept", {}),
@@ -47,7 +48,7 @@ def ask(web_server: AppServer) -> Iterator[Any]:
                 ("resolve", {}),
             ]:
                 data_ = TransitionCreate(action=TransitionAction(action), **extra)
-                tickets.transition(s, number=number, data=data_, actor=SUPERVISOR, policy=policy)
+                workflow.transition(s, number=number, data=data_, actor=SUPERVISOR, policy=policy)
             asked = follow_up.request_follow_up(s, number=number, actor=SUPERVISOR, settings=settings)
             return asked.token, number
 

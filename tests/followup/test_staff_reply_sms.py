@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from api.db import get_engine
 from api.models.ticket import TicketCreate
-from api.services import tickets
+from api.workorders import creation
 from tests.backoffice.conftest import TICKET, make_user
 from tests.console.conftest import Staff
 from tests.followup.twilio_peer import TwilioPeer
@@ -19,7 +19,7 @@ from tests.followup.twilio_peer import TwilioPeer
 def _web_chat_with_order(client: TestClient, sid: str, preference: str) -> None:
     assert client.post("/api/chat/messages", json={"session_id": sid, "text": "我想找人帮忙", "channel": "web"})
     with Session(get_engine(), expire_on_commit=False) as own:
-        tickets.create_ticket(
+        creation.create_ticket(
             own,
             data=TicketCreate.model_validate(
                 {**TICKET, "session_id": sid, "contact_phone": "13912345678", "contact_preference": preference}

@@ -20,9 +20,10 @@ from api.knowledge.unanswered import _path as unanswered_path
 from api.knowledge.unanswered import record_unanswered
 from api.models.grievance import GrievanceRecord
 from api.models.ticket import Ticket, TicketCreate, TransitionAction, TransitionCreate
-from api.services import follow_up, grievance_log, reports, sla, tickets
+from api.services import follow_up, grievance_log, reports, sla
 from api.services.audit import Principal
 from api.settings import get_settings
+from api.workorders import creation, workflow
 
 SUPERVISOR = Principal(username="supervisor-0", role="supervisor")
 LOOP = ["dispatch", "accept", "start", "reply", "resolve"]
@@ -56,13 +57,13 @@ def _ticket(s: Session, department: int, kind: str, category: str, channel: str,
     data = TicketCreate(
         kind=kind, category=category, channel=channel, description="测试工单", contact_phone="13800138000"
     )
-    number = tickets.create_ticket(s, data=data, actor="test").number
+    number = creation.create_ticket(s, data=data, actor="test").number
     for action in moves:
         extra: dict[str, Any] = {"department_id": department} if action == "dispatch" else {}
         if action == "reply":
             extra = {"public_reply": "已处理。"}
         s.rollback()
-        tickets.transition(
+        workflow.transition(
             s, number=number, data=TransitionCreate(action=TransitionAction(action), **extra), actor=SUPERVISOR
         )
     s.rollback()

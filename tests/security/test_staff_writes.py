@@ -89,10 +89,10 @@ def _token(url: str, username: str) -> dict[str, str]:
 
 def _orders(count: int) -> list[str]:
     from api.db import get_engine
-    from api.services import tickets
+    from api.workorders import creation
 
     with Session(get_engine(), expire_on_commit=False) as own:
-        return [tickets.create_ticket(own, data=TicketCreate.model_validate(TICKET)).number for _ in range(count)]
+        return [creation.create_ticket(own, data=TicketCreate.model_validate(TICKET)).number for _ in range(count)]
 
 
 def _burst(requests: list[tuple[str, str, dict[str, Any]]], hdrs: dict[str, str]) -> list[int]:

@@ -17,7 +17,8 @@ from accessibility import sms
 from api import vocabulary
 from api.models.grievance import GrievanceRecord
 from api.models.ticket import Ticket, TicketCreate, TicketKind
-from api.services import sms_preferences, tickets
+from api.services import sms_preferences
+from api.workorders import creation
 
 TOKEN = "twilio-test-token"
 BASE = "https://hotline.example.cn"
@@ -147,7 +148,7 @@ def test_stop_is_remembered_and_start_undoes_it(sms_client: TestClient, settings
 
 
 def test_status_keyword_looks_up_the_senders_work_order(sms_client: TestClient, db: Session) -> None:
-    ticket = tickets.create_ticket(
+    ticket = creation.create_ticket(
         db,
         data=TicketCreate(kind=TicketKind.complaint, description="盲道被占", channel="sms", contact_phone=PHONE),
     )

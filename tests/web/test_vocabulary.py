@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 from accessibility import sms, workorders
 from api import vocabulary
 from api.models.ticket import ContactPreference, Ticket, TicketCreate, TicketKind, TicketStatus
-from api.services import follow_up, reports, tickets
+from api.services import follow_up, reports
+from api.workorders import creation
 from voice import follow_up_call
 from voice.speech_text import read_ticket
 
@@ -129,7 +130,7 @@ def test_complaint_form_asks_and_stores_the_contact_preference(client: TestClien
 
 def test_every_page_uses_the_same_status_label_and_number_format(client: TestClient, db: Session) -> None:
     """The citizen's status page and the SMS reply use the vocabulary's words and the grouped number."""
-    ticket = tickets.create_ticket(
+    ticket = creation.create_ticket(
         db,
         data=TicketCreate(
             kind=TicketKind.complaint, description="盲道被占", channel="web", contact_phone="13800138000"

@@ -3,7 +3,7 @@
 受理 → 派单 → 签收 → 办理 → 答复 → 办结 → 回访 → 关闭, with 退单 (back to 受理 with a
 reason), 延期 (a longer deadline, with a reason, only before the deadline) and
 重办 (reopen after an unsatisfied follow-up). This module only decides what is
-allowed; `api.services.tickets` applies the move and records the event.
+allowed; `api.workorders.workflow` applies the move (its `EFFECTS` table) and records the event.
 """
 
 from __future__ import annotations
