@@ -22,7 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from api.models.ticket import ContactPreference, TicketKind
-from voice import codec, preferences
+from api.services import callers
+from voice import codec
 from voice import twilio_protocol as tp
 from voice.actions import CHINA_TZ, CallActions, callback_promise
 from voice.asr import AsrResult, CallRecognizer, join_cjk
@@ -90,6 +91,7 @@ P = {
     "transfer": "正在为您转接人工服务，请稍候。",
     "sms_none": "现在还没有可以发送的答复。请先说出您的问题。",
     "sms_ok": "答复已经用短信发送到您的手机，请注意查收。",
+    "sms_unsubscribed": "您的号码已经退订了我们的短信，所以没有发送。想重新收到短信，请用手机给本热线发送“订阅”两个字。",
     "ask_phone": "请用电话按键输入您的手机号码，输完请按井号键。",
     "reenter": "请重新输入号码，输完请按井号键。",
     "cleared": "已清除。请重新输入号码，输完请按井号键。",
@@ -790,6 +792,13 @@ class Call:
 
     async def _send_answer(self, phone: str, *, verified: bool) -> None:
         body = "【残联服务热线】" + self.last_answer
+        if verified and await self.actions.unsubscribed(phone):
+            # 退订 holds here too; a number the caller keyed in is left to staff, whose SMS checks it.
+            await self.actions.log_key_action(
+                "[按键9] 短信发送答复", P["sms_unsubscribed"], ticket_number=None, handoff=False
+            )
+            await self.say(P["sms_unsubscribed"])
+            return
         if verified and await self.actions.send_sms(phone, body):
             await self.actions.log_key_action("[按键9] 短信发送答复", P["sms_ok"], ticket_number=None, handoff=False)
             await self.say(P["sms_ok"])
@@ -847,9 +856,9 @@ class Call:
             return
         try:
             if store:
-                await asyncio.to_thread(preferences.remember_slow, self.caller_key)
+                await asyncio.to_thread(callers.remember_slow, self.caller_key)
             else:
-                await asyncio.to_thread(preferences.forget_slow, self.caller_key)
+                await asyncio.to_thread(callers.forget_slow, self.caller_key)
         except Exception:
             log.exception("caller preference not saved")
             await self.say(P["slow_unsaved"], remember=False)
