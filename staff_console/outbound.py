@@ -16,11 +16,12 @@ Outcome = Literal["sent", "unsubscribed", "not_sent"]
 
 
 async def send_sms(settings: Settings, *, to: str | None, body: str) -> Outcome:
-    """"sent" when Twilio accepted the message; "unsubscribed" after 退订; "not_sent" when SMS is not
+    """ "sent" when Twilio accepted the message; "unsubscribed" after 退订; "not_sent" when SMS is not
     configured, there is no mobile number, or Twilio failed."""
     # Numbers on work orders are written as citizens gave them (13912345678); Twilio wants E.164.
     to = to if to and to.startswith("+") else follow_up.mobile_number(to)
-    if to and await asyncio.to_thread(callers.is_unsubscribed, settings, to):
+    unsubscribed: bool = bool(to) and await asyncio.to_thread(callers.is_unsubscribed, settings, to)
+    if unsubscribed:
         return "unsubscribed"
     if not (settings.twilio_enabled and settings.twilio_phone_number and to):
         return "not_sent"

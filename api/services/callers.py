@@ -75,7 +75,7 @@ def set_flag(caller_key: str, flag: Flag, on: bool) -> None:
         now = utcnow()
         with new_session() as session:
             begin_write(session)
-            changed = session.exec(  # type: ignore[call-overload]
+            changed = session.exec(
                 update(CallerPreference)
                 .where(col(CallerPreference.caller_key) == caller_key)
                 .values({column: on, CallerPreference.updated_at: now})
@@ -85,7 +85,7 @@ def set_flag(caller_key: str, flag: Flag, on: bool) -> None:
             if not changed:
                 session.add(CallerPreference(caller_key=caller_key, consented_at=now, updated_at=now, **{flag: True}))
             if not on:
-                session.exec(  # type: ignore[call-overload]
+                session.exec(
                     delete(CallerPreference).where(
                         col(CallerPreference.caller_key) == caller_key,
                         *(getattr(CallerPreference, f).is_(False) for f in _FLAGS),

@@ -146,8 +146,8 @@ async def heard_to_the_end(call: Call) -> None:
 
 def test_consent_by_voice(settings_env: Path) -> None:
     """要 / 不要 answer the question as 1 / 2 do; anything else lets it lapse, storing nothing."""
-    from api.settings import get_settings
     from api.services import callers
+    from api.settings import get_settings
     from voice.actions import CallActions
     from voice.routes import synthesizer
 

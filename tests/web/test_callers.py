@@ -115,7 +115,9 @@ def test_migration_imports_the_old_sms_state_file(database_url: str, tmp_path: P
 
 
 @pytest.mark.parametrize("content", [None, "{not json", "[1, 2]", '{"unsubscribed": "abc"}'])
-def test_migration_without_the_file_or_with_a_broken_one(database_url: str, tmp_path: Path, content: str | None) -> None:
+def test_migration_without_the_file_or_with_a_broken_one(
+    database_url: str, tmp_path: Path, content: str | None
+) -> None:
     url = database_url.replace("postgresql://", "postgresql+psycopg://")
     if content is not None:
         (tmp_path / "sms_state.json").write_text(content, encoding="utf-8")
