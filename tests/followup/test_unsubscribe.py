@@ -1,22 +1,25 @@
 """退订 sent by SMS stops every text the hotline would send to that number: a staff member's reply (in the
-SMS conversation and the copy of a web-chat reply) and the follow-up; 订阅 lets them through again.
+SMS conversation and the copy of a web-chat reply), the follow-up and the phone line's 9; 订阅 lets them
+through again.
 The number on the work order is written as the citizen gave it (13912345678), the 退订 comes from
 Twilio in E.164 (+8613912345678): both are the same caller. Twilio is a local peer."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
 from accessibility import sms
 from api.db import get_engine, new_session
-from api.models.ticket import TicketCreate
-from api.services import follow_up, tickets
+from api.models.ticket import Ticket, TicketCreate
+from api.services import callers, follow_up, tickets
 from api.services.audit import Principal
 from api.settings import get_settings
 from tests.backoffice.conftest import TICKET, make_user
@@ -88,3 +91,53 @@ def test_unsubscribe_by_sms_stops_staff_replies_and_the_follow_up(
     assert "已恢复" in (_text(client, "订阅") or "")
     assert _reply(client, sms_sid, "您的补贴下周发放。", operator) == "短信已发出。"
     assert [m["To"] for m in twilio.messages] == [SENDER]
+
+
+def test_the_phone_lines_9_sends_no_sms_after_unsubscribe(twilio: TwilioPeer, client: TestClient) -> None:
+    """The caller presses 9 for the last answer by SMS: after 退订 they are told why none comes, and no
+    work order asks staff to text them instead; after 订阅 the answer goes out."""
+    from voice.actions import CallActions
+    from voice.call import Call, P, TurnReply
+    from voice.routes import synthesizer
+
+    settings = get_settings()
+    said: list[str] = []
+
+    async def send(message: str) -> None:
+        event = json.loads(message)
+        if event.get("event") == "hotline" and event["hotline"]["type"] == "say":
+            said.append(event["hotline"]["text"])
+
+    async def close(code: int) -> None:
+        return None
+
+    async def turn(text: str, confidence: float | None) -> TurnReply:
+        return TurnReply(text)
+
+    async def press_9() -> list[str]:
+        said.clear()
+        call = Call(
+            send=send,
+            close=close,
+            tts=synthesizer(settings),
+            turn_handler=turn,
+            actions=CallActions(settings, "CAunsub", "voice-CAunsub", caller_phone=SENDER, is_twilio_call=True),
+            stream_sid="MZunsub",
+            caller_key=callers.key_for(settings, SENDER),
+            recognizer=None,
+            asr_expected=False,
+            events_wanted=True,
+            last_answer="残疾人证每年审核一次。",
+        )
+        await call.sms()
+        await call.finish()
+        return list(said)
+
+    assert "已退订" in (_text(client, "退订") or "")
+    assert asyncio.run(press_9()) == [P["sms_unsubscribed"]]
+    assert twilio.messages == []
+    with new_session() as s:
+        assert s.exec(select(Ticket)).all() == []  # nobody is asked to text this number by hand
+    assert "已恢复" in (_text(client, "订阅") or "")
+    assert asyncio.run(press_9()) == [P["sms_ok"]]
+    assert [(m["To"], m["Body"]) for m in twilio.messages] == [(SENDER, "【残联服务热线】残疾人证每年审核一次。")]
