@@ -4,7 +4,7 @@ The session is keyed by the sender's number (pseudonymised), so a citizen can te
 over days and the assistant keeps the context. Replies are TwiML `<Message>` kept to
 `sms_max_segments` UCS-2 segments: a long answer is cut at a sentence and the rest is
 sent when the citizen replies 更多. Keywords: 人工 (a person), 进度+number (work-order
-status), 退订/TD/STOP (unsubscribe, remembered in data_dir), 订阅/START (back on), and a
+status), 退订/TD/STOP (unsubscribe, remembered by api.services.callers), 订阅/START (back on), and a
 lone digit 1–5 answering a pending follow-up (回访) of one of the sender's work orders.
 """
 
@@ -27,8 +27,8 @@ from accessibility import conversation, easy_read, security, workorders
 from api import vocabulary, wording
 from api.deps import SessionDep
 from api.integrations import twilio
-from api.services import follow_up, gateway, grievance_log, text_input
-from api.services.sms_preferences import SmsState, normalize_phone
+from api.services import callers, follow_up, gateway, grievance_log, text_input
+from api.services.callers import normalize_phone
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("hotline.sms")
@@ -91,13 +91,13 @@ def fit(text: str, max_segments: int) -> tuple[str, str]:
 # --- per-number state -----------------------------------------------------------------
 
 
-def state_for(request: Request, settings: Settings) -> SmsState:
-    path = settings.data_dir / "sms_state.json"
-    state: SmsState | None = getattr(request.app.state, "hotline_sms_state", None)
-    if state is None or state.path != path:
-        state = SmsState(path)
-        request.app.state.hotline_sms_state = state
-    return state
+def pending_more(request: Request) -> dict[str, str]:
+    """The rest of a long answer per caller key, sent on 更多: this process's memory, lost on a restart
+    (the citizen then asks again). 退订 and easy-read are remembered in the database (`callers`)."""
+    more: dict[str, str] | None = getattr(request.app.state, "hotline_sms_more", None)
+    if more is None:
+        more = request.app.state.hotline_sms_more = {}
+    return more
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -173,19 +173,21 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     body = text_input.clean(form.get("Body", ""))
     caller = grievance_log.caller_key(phone, salt=settings.effective_caller_salt)
     sid = sms_session_id(phone, settings)
-    state = state_for(request, settings)
+    more = pending_more(request)
+    wishes_key = callers.key_for(settings, phone)
     keyword = normalize_keyword(body)
 
     if keyword in START_WORDS:
-        state.set("unsubscribed", caller, False)
+        await run_in_threadpool(callers.set_unsubscribed, wishes_key, False)
         _log_local(db, sid=sid, caller=caller, text=body, reply=TEXTS["resubscribed"], intent="sms_subscribe")
         return twiml(TEXTS["resubscribed"])
     if keyword in STOP_WORDS:
-        state.set("unsubscribed", caller, True)
-        state.more.pop(caller, None)
+        await run_in_threadpool(callers.set_unsubscribed, wishes_key, True)
+        more.pop(caller, None)
         _log_local(db, sid=sid, caller=caller, text=body, reply=TEXTS["unsubscribed"], intent="sms_unsubscribe")
         return twiml(TEXTS["unsubscribed"])
-    unsubscribed = state.has("unsubscribed", caller)
+    wishes = await run_in_threadpool(callers.preferences, wishes_key)
+    unsubscribed = wishes.unsubscribed
 
     def send(text: str) -> Response:
         # After 退订 the message is still logged and handled, but nothing is sent back.
@@ -225,12 +227,12 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
             return send(thanks)
 
     if keyword in MORE_WORDS:
-        rest = state.more.pop(caller, "")
+        rest = more.pop(caller, "")
         if not rest:
             return send(TEXTS["no_more"])
         now, later = fit(rest, settings.sms_max_segments)
         if later:
-            state.more[caller] = later
+            more[caller] = later
         _log_local(db, sid=sid, caller=caller, text=body, reply=now, intent="sms_more")
         return send(now)
 
@@ -241,7 +243,7 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         return send(reply)
 
     if keyword in EASY_WORDS:
-        state.set("easy", caller, True)
+        await run_in_threadpool(callers.set_easy_read, wishes_key, True)
         text = conversation.EASY_READ_PAYLOAD
     elif keyword in HUMAN_WORDS:
         text = conversation.HUMAN_TEXT
@@ -254,16 +256,16 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         gateway.ChatTurn(session_id=sid, text=text, channel="sms", caller=phone, contact_phone=phone),
         caller_salt=settings.effective_caller_salt,
     )
-    reply = _reply_text(answer.replies, easy=state.has("easy", caller))
+    reply = _reply_text(answer.replies, easy=wishes.easy_read or keyword in EASY_WORDS)
     if keyword in EASY_WORDS and not reply:
         reply = TEXTS["easy_on"]
     if not reply and answer.handoff:
         reply = wording.text("sms", "handoff.waiting_note")
     now, later = fit(reply, settings.sms_max_segments)
     if later:
-        state.more[caller] = later
+        more[caller] = later
     else:
-        state.more.pop(caller, None)
+        more.pop(caller, None)
     return send(now)
 
 

@@ -31,7 +31,7 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.effective_database_url)
+    upgrade(settings.effective_database_url, data_dir=settings.data_dir)
     with Session(get_engine()) as session:
         anchor = log_checkpoints.anchor_legacy(session)
     if anchor is not None:

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 cache_root=${HOTLINE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hotline}
 models="$cache_root/models"
 mkdir -p "$models"
-hash=$(find bot nlu_data -type f \
+# chinese_numbers/: the NLU normaliser (bot/hotline_nlu/normalize.py) reads digits with it.
+hash=$(find bot nlu_data chinese_numbers -type f \
          -not -path 'bot/tests/*' -not -path 'bot/actions/*' -not -path 'nlu_data/policies/*' \
          -not -path 'bot/run_*.py' -not -path 'bot/endpoints.yml' -not -path 'bot/credentials.yml' \
          -not -path 'bot/README.md' -not -path 'bot/ruff.toml' -not -path 'bot/hotline_nlu/channel.py' -not -path 'bot/hotline_nlu/tracker_store.py' \

@@ -83,7 +83,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: 
     from api.migrate import upgrade
     from api.settings import get_settings
 
-    upgrade(get_settings().effective_database_url)
+    upgrade(get_settings().effective_database_url, data_dir=get_settings().data_dir)
     yield tmp_path
     from api.db import get_engine
 

@@ -15,7 +15,7 @@ import grimp
 
 from tests.conftest import ROOT
 
-PACKAGES = ("hotline", "api", "voice", "accessibility", "staff_console")
+PACKAGES = ("hotline", "api", "voice", "accessibility", "staff_console", "chinese_numbers")
 
 
 def test_import_contracts_hold() -> None:

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from api.db import get_engine
 from api.integrations import twilio
 from api.models.ticket import ContactPreference, TicketCreate, TicketKind
-from api.services import grievance_log
+from api.services import callers, grievance_log
 from api.services.masking import mask_text
 from api.services.on_duty import CHINA_TZ, callback_promise, phone_transfer_configured, within_service_hours
 from api.settings import Settings
@@ -65,6 +65,10 @@ class CallActions:
         """Move the call to the on-duty target; Twilio comes back to /voice/transfer-result when the dial ends."""
         twiml = dial_twiml(self.settings, call_sid=self.call_sid)
         return await self._blocking(lambda: self._client().calls(self.call_sid).update(twiml=twiml))
+
+    async def unsubscribed(self, phone: str) -> bool:
+        """Whether the number sent 退订: then the phone line sends it no SMS either."""
+        return await asyncio.to_thread(callers.is_unsubscribed, self.settings, phone)
 
     async def send_sms(self, to: str, body: str) -> bool:
         if not (self.settings.twilio_enabled and self.settings.twilio_phone_number and to):

@@ -23,7 +23,8 @@ from typing import Any
 
 from api import wording
 from api.models.ticket import ContactPreference, TicketKind
-from voice import codec, preferences
+from api.services import callers
+from voice import codec
 from voice import twilio_protocol as tp
 from voice.actions import CHINA_TZ, CallActions, callback_promise
 from voice.asr import AsrResult, CallRecognizer, join_cjk
@@ -756,6 +757,13 @@ class Call:
 
     async def _send_answer(self, phone: str, *, verified: bool) -> None:
         body = wording.text("sms", "replies.voice_answer", answer=self.last_answer)
+        if verified and await self.actions.unsubscribed(phone):
+            # 退订 holds here too; a number the caller keyed in is left to staff, whose SMS checks it.
+            await self.actions.log_key_action(
+                "[按键9] 短信发送答复", P["sms_unsubscribed"], ticket_number=None, handoff=False
+            )
+            await self.say(P["sms_unsubscribed"])
+            return
         if verified and await self.actions.send_sms(phone, body):
             await self.actions.log_key_action("[按键9] 短信发送答复", P["sms_ok"], ticket_number=None, handoff=False)
             await self.say(P["sms_ok"])
@@ -810,9 +818,9 @@ class Call:
             return
         try:
             if store:
-                await asyncio.to_thread(preferences.remember_slow, self.caller_key)
+                await asyncio.to_thread(callers.remember_slow, self.caller_key)
             else:
-                await asyncio.to_thread(preferences.forget_slow, self.caller_key)
+                await asyncio.to_thread(callers.forget_slow, self.caller_key)
         except Exception:
             log.exception("caller preference not saved")
             await self.say(P["slow_unsaved"], remember=False)

@@ -20,10 +20,10 @@ from api.db import get_engine
 from api.errors import ApiError
 from api.integrations import twilio
 from api.models.ticket import ContactPreference, TicketKind
-from api.services import gateway, grievance_log
+from api.services import callers, gateway, grievance_log
 from api.services.ratelimit import client_address, limiter_for
 from api.settings import Settings, get_settings
-from voice import asr, model_fetch, preferences, stream_access, transfer
+from voice import asr, model_fetch, stream_access, transfer
 from voice import twilio_protocol as tp
 from voice.actions import CallActions
 from voice.call import Call, CallConfig, P, TurnReply
@@ -267,7 +267,7 @@ async def stream(ws: WebSocket) -> None:
 async def _stored_slow(key: str) -> bool:
     """The caller's remembered speed; a database hiccup must not stop the call being answered."""
     try:
-        return await asyncio.to_thread(preferences.wants_slow, key)
+        return await asyncio.to_thread(callers.wants_slow, key)
     except Exception:
         log.exception("caller preference not read")
         return False

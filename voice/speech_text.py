@@ -15,19 +15,12 @@ from typing import Any
 from pypinyin import Style, lazy_pinyin
 
 from api import vocabulary
+from chinese_numbers.digits import ascii_digits, number_to_chinese, read_digits
+from chinese_numbers.phones import is_callback_number
 
-DIGITS = "零一二三四五六七八九"
-PHONE_DIGITS = "零幺二三四五六七八九"
-UNITS = ["", "十", "百", "千"]
-BIG_UNITS = ["", "万", "亿"]
 LIANG_BEFORE = "个天位名次周种项份张本岁年月小"
 
 SHORT_SERVICE_NUMBERS = {"110", "119", "120", "122", "12345", "12385", "12315", "12333", "12320", "12351"}
-
-
-def read_digits(number: str, *, phone: bool = False) -> str:
-    table = PHONE_DIGITS if phone else DIGITS
-    return "".join(table[int(ch)] for ch in number if ch.isdigit())
 
 
 def group_phone(number: str) -> list[str]:
@@ -51,49 +44,6 @@ def read_phone(number: str) -> str:
 def read_ticket(number: str) -> str:
     """Work-order numbers (YYYYMMDD + sequence) digit by digit, in the 4-4-4 groups pages show, 一 not 幺."""
     return "，".join(read_digits(group) for group in vocabulary.work_order_groups(number))
-
-
-def _section(n: int) -> str:
-    """0 < n < 10000."""
-    out = ""
-    zero = False
-    for pos in range(3, -1, -1):
-        d = n // 10**pos % 10
-        if d == 0:
-            zero = bool(out)
-            continue
-        if zero:
-            out += "零"
-            zero = False
-        out += DIGITS[d] + UNITS[pos]
-    return out
-
-
-def number_to_chinese(n: int) -> str:
-    if n == 0:
-        return "零"
-    if n < 0:
-        return "负" + number_to_chinese(-n)
-    if n >= 10**12:
-        return read_digits(str(n))
-    parts: list[str] = []
-    sections = [(n // 10 ** (4 * i)) % 10000 for i in range(3)]
-    need_zero = False
-    for i in range(2, -1, -1):
-        sec = sections[i]
-        if sec == 0:
-            need_zero = bool(parts)
-            continue
-        if parts and (need_zero or sec < 1000):
-            parts.append("零")
-        parts.append(_section(sec) + BIG_UNITS[i])
-        need_zero = False
-    text = "".join(parts)
-    if text.startswith("一十"):
-        text = text[1:]
-    if text.startswith("二") and text[1:2] in ("百", "千", "万", "亿"):
-        text = "两" + text[1:]
-    return text
 
 
 def _int_words(token: str, following: str = "") -> str:
@@ -222,35 +172,15 @@ def split_sentences(text: str, *, max_chars: int = 60, min_chars: int = 4) -> li
 
 # --- digits heard or typed ------------------------------------------------------------------------
 
-_SPOKEN_DIGITS = {
-    "零": "0",
-    "〇": "0",
-    "洞": "0",
-    "一": "1",
-    "幺": "1",
-    "妖": "1",
-    "腰": "1",
-    "二": "2",
-    "两": "2",
-    "三": "3",
-    "四": "4",
-    "五": "5",
-    "六": "6",
-    "七": "7",
-    "拐": "7",
-    "八": "8",
-    "九": "9",
-    "勾": "9",
-}
-
 
 def spoken_digits(text: str) -> str:
     """Digits in a transcript said one by one ("幺三八…"), ASCII digits kept."""
-    return "".join(_SPOKEN_DIGITS.get(ch, ch if ch.isdigit() else "") for ch in text)
+    return "".join(ch for ch in ascii_digits(text, heard=True) if ch.isdigit())
 
 
 def looks_like_phone(digits: str) -> bool:
-    return bool(re.fullmatch(r"1[3-9]\d{9}|0\d{9,11}", digits))
+    """A mobile or an area-coded landline."""
+    return is_callback_number(digits)
 
 
 def looks_like_ticket(digits: str) -> bool:

@@ -17,6 +17,8 @@ from functools import lru_cache
 import jieba
 from pypinyin import Style, lazy_pinyin
 
+from chinese_numbers.digits import NUMERAL_CHARS, chinese_number
+
 # canonical form -> spellings citizens and documents use for the same thing
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "残疾人证": ("残疾证", "残废证"),
@@ -259,12 +261,10 @@ def _ensure_jieba() -> None:
 DIGITS_INFORMATIVENESS = 6.0
 _opencc_lock = threading.Lock()
 _opencc: list[object] = []
-_CN_VALUE = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_NUMERAL = "零一二两三四五六七八九十百"
-_SPOKEN_PERCENT = re.compile(rf"百分之([{_CN_NUMERAL}]+)")
+_SPOKEN_PERCENT = re.compile(rf"百分之([{NUMERAL_CHARS}]+)")
 # A spoken number before a counting word ("五年", "三十天", "两名"); plan names ("十三五") have none.
 _COUNTING_WORDS = "年|名|个|天|次|人|周岁|岁|万|级|届|项|类|条|家|户|所|支|位"
-_SPOKEN_COUNT = re.compile(rf"(?<![{_CN_NUMERAL}])([{_CN_NUMERAL}]{{1,4}})(?={_COUNTING_WORDS})")
+_SPOKEN_COUNT = re.compile(rf"(?<![{NUMERAL_CHARS}])([{NUMERAL_CHARS}]{{1,4}})(?={_COUNTING_WORDS})")
 
 
 def to_simplified(text: str) -> str:
@@ -275,31 +275,6 @@ def to_simplified(text: str) -> str:
 
             _opencc.append(opencc.OpenCC("t2s"))
     return str(_opencc[0].convert(text))  # type: ignore[attr-defined]
-
-
-def chinese_number(words: str) -> int | None:
-    """ "六十五" -> 65, "十" -> 10, "一百" -> 100, "二五" -> None (not a number as spoken)."""
-    total = current = 0
-    seen_unit = False
-    for ch in words:
-        if ch in _CN_VALUE:
-            if current and not seen_unit:
-                return None
-            current = _CN_VALUE[ch]
-            seen_unit = False
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-            seen_unit = True
-        elif ch == "百":
-            total += (current or 1) * 100
-            current = 0
-            seen_unit = True
-        else:
-            return None
-        if ch in _CN_VALUE:
-            seen_unit = False
-    return total + current
 
 
 def spoken_numbers(text: str) -> str:

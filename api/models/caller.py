@@ -1,7 +1,8 @@
-"""What a caller asked the phone line to remember about them, stored only with their consent.
+"""What the hotline remembers about a caller, keyed by the salted caller key, never the phone number.
 
-Keyed by the salted caller key (the same pseudonym as the grievance log), never the
-phone number. A row exists only while the caller wants it: forgetting deletes it.
+One row per caller who asked for something to be remembered: slower speech on the phone line (with
+their consent), easy-read SMS replies ("简单"), and 退订 (no more texts from the hotline). The key is
+the grievance log's pseudonym. A row exists only while one of these is on: clearing the last deletes it.
 """
 
 from __future__ import annotations
@@ -16,5 +17,7 @@ class CallerPreference(SQLModel, table=True):
 
     caller_key: str = Field(primary_key=True, max_length=64)
     slow_speech: bool = Field(default=False)
-    consented_at: datetime = Field(description="when the caller said yes to being remembered")
+    easy_read: bool = Field(default=False, description="SMS replies in easy-read wording")
+    unsubscribed: bool = Field(default=False, description="退订: no SMS of any kind to this caller")
+    consented_at: datetime = Field(description="when the caller first asked for something to be remembered")
     updated_at: datetime

@@ -42,13 +42,13 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, masking, sla
+from api.services import access, callers, masking, sla
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
-from api.services.sms_preferences import is_unsubscribed
 from api.settings import Settings
 from api.workorders import lifecycle
 from api.workorders import workflow as tickets
+from chinese_numbers.phones import e164_mobile, national_mobile
 
 log = logging.getLogger("hotline.follow_up")
 
@@ -82,8 +82,6 @@ MESSAGES: dict[str, str] = {
 # What the citizen is told after rating (api/wording/<channel>/rating.yml, by the channel of the answer),
 # and the invitation sent by SMS (api/wording/sms/follow_up.yml).
 SMS_TEXT = wording.template("sms", "follow_up.invitation")
-
-_CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 
 SmsStatus = Literal["sent", "not_configured", "no_mobile", "unsubscribed", "failed", "not_wanted"]
 RatingOutcome = Literal["closed", "reopened", "already_answered", "not_pending"]
@@ -135,17 +133,15 @@ def feedback_link(token: str, settings: Settings) -> str:
 
 def mobile_number(phone: str | None) -> str | None:
     """A Chinese mobile number in E.164 (+86…), or None for landlines, short numbers and nothing."""
-    match = _CN_MOBILE.match(re.sub(r"[\s\-()（）]", "", phone or ""))
-    return "+86" + match.group(1) if match else None
+    return e164_mobile(phone)
 
 
 def phone_variants(phone: str) -> list[str]:
     """The forms a number may be stored in on a work order (13800138000, +8613800138000, 8613800138000)."""
     compact = re.sub(r"[^\d+]", "", phone or "")
     forms = {compact, compact.lstrip("+")}
-    match = _CN_MOBILE.match(compact)
-    if match:
-        national = match.group(1)
+    national = national_mobile(compact)
+    if national:
         forms |= {national, "86" + national, "+86" + national}
     return sorted(f for f in forms if f)
 
@@ -314,7 +310,7 @@ def _sms_precheck(settings: Settings, mobile: str | None) -> SmsStatus | None:
         return "not_configured"
     if mobile is None:
         return "no_mobile"
-    if is_unsubscribed(settings, mobile):
+    if callers.is_unsubscribed(settings, mobile):
         return "unsubscribed"
     return None
 

@@ -10,11 +10,17 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-# `hotline_nlu` lives next to this package in bot/; make it importable however the
-# action server was started.
-_BOT_DIR = str(Path(__file__).resolve().parent.parent)
-if _BOT_DIR not in sys.path:
-    sys.path.insert(0, _BOT_DIR)
+# `hotline_nlu` lives next to this package in bot/, `chinese_numbers` (shared with the app) in the
+# project root above it; make both importable however the action server was started (the root last,
+# as hotline_nlu/__init__.py puts it for Rasa, so it shadows nothing).
+_BOT_DIR = Path(__file__).resolve().parent.parent
+if str(_BOT_DIR) not in sys.path:
+    sys.path.insert(0, str(_BOT_DIR))
+if str(_BOT_DIR.parent) not in sys.path:
+    sys.path.append(str(_BOT_DIR.parent))
+
+from chinese_numbers.digits import read_digits  # noqa: E402
+from chinese_numbers.phones import is_callback_number, is_mobile  # noqa: E402
 
 from hotline_nlu.normalize import (  # noqa: E402
     MORE,
@@ -34,7 +40,6 @@ def clean_text(text: str) -> str:
 
 
 VOICE_SENTENCE_CHARS = 40
-CN_DIGIT_WORDS = "零一二三四五六七八九"
 
 CATEGORIES = [
     "残疾人证",
@@ -62,8 +67,6 @@ CATEGORY_KEYWORDS: dict[str, str] = {
     "服务态度": r"态度|吼|骂|敷衍|刁难|推诿|不理|吃拿卡要|不作为|难听|踢皮球",
 }
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE_RE = re.compile(r"^0\d{2,3}\d{7,8}$")
 TICKET_RE = re.compile(r"^20\d{10}$")
 
 AFFIRM_WORDS = re.compile(r"^(是|对|好|行|可以|确认|确定|没错|没问题|嗯|恩|提交|ok|yes|中|成|要的|需要|同意)")
@@ -146,18 +149,17 @@ def say(
 
 def spoken_digits(number: str, group: int = 4) -> str:
     """'202611230007' -> '二零二六，一一二三，零零零七' (read digit by digit)."""
-    digits = re.sub(r"\D", "", number or "")
-    words = "".join(CN_DIGIT_WORDS[int(d)] for d in digits)
+    words = read_digits(number or "")
     return "，".join(words[i : i + group] for i in range(0, len(words), group))
 
 
 def spoken_phone(phone: str) -> str:
     digits = re.sub(r"\D", "", phone or "")
-    if MOBILE_RE.match(digits):
+    if is_mobile(digits):
         parts = [digits[:3], digits[3:7], digits[7:]]
     else:
         parts = [digits[:4], digits[4:]] if digits.startswith("0") else [digits]
-    return "，".join("".join(CN_DIGIT_WORDS[int(d)] for d in p) for p in parts if p)
+    return "，".join(read_digits(p) for p in parts if p)
 
 
 def number_for(tracker: Tracker, number: str) -> str:
@@ -209,7 +211,7 @@ def validate_phone(text: str) -> str | None:
     digits = digits_only(text)
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    if MOBILE_RE.match(digits) or LANDLINE_RE.match(digits):
+    if is_callback_number(digits):
         return digits
     return None
 

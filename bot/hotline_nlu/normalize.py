@@ -25,24 +25,10 @@ import re
 import unicodedata
 from pathlib import Path
 
+from chinese_numbers.digits import DIGIT_CHARS, ascii_digits
+
 _CJK = r"\u3400-\u9fff"
-_CN_DIGITS = {
-    "零": "0",
-    "〇": "0",
-    "洞": "0",
-    "一": "1",
-    "幺": "1",
-    "二": "2",
-    "两": "2",
-    "三": "3",
-    "四": "4",
-    "五": "5",
-    "六": "6",
-    "七": "7",
-    "八": "8",
-    "九": "9",
-}
-_DIGIT_CHARS = "".join(_CN_DIGITS) + "0-9"
+_DIGIT_CHARS = DIGIT_CHARS + "0-9"
 # A run of at least five digits (Chinese or ASCII), possibly separated by - or spaces.
 _DIGIT_RUN = re.compile(rf"[{_DIGIT_CHARS}](?:[\s\-]*[{_DIGIT_CHARS}]){{4,}}")
 _SPACE_BETWEEN = re.compile(rf"(?<=[{_CJK}0-9，。？！、,.?!])\s+(?=[{_CJK}0-9，。？！、,.?!])")
@@ -108,8 +94,7 @@ def chinese_digits_to_ascii(text: str) -> str:
     """Convert spoken digit-by-digit numbers (5+ digits) to ASCII digits."""
 
     def convert(match: re.Match[str]) -> str:
-        run = re.sub(r"[\s\-]", "", match.group(0))
-        return "".join(_CN_DIGITS.get(ch, ch) for ch in run)
+        return ascii_digits(re.sub(r"[\s\-]", "", match.group(0)))
 
     return _DIGIT_RUN.sub(convert, text)
 
@@ -154,8 +139,7 @@ def digits_only(text: str) -> str:
     """
     out = to_simplified(to_half_width(text or ""))
     out = re.sub(r"[后尾末]?[四4]位(数字|数)?|尾号|第[一二三四五六七八九十\d]+", "", out)
-    out = "".join(_CN_DIGITS.get(ch, ch) for ch in out)
-    return re.sub(r"\D", "", out)
+    return re.sub(r"\D", "", ascii_digits(out))
 
 
 # "详细", offered after every policy answer: the fuller passage of the last answer (actions/knowledge.py);

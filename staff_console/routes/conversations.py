@@ -16,7 +16,6 @@ from api.errors import ApiError
 from api.models.ticket import ContactPreference, Ticket, TicketNoteCreate
 from api.services import grievance_log, handoff
 from api.services.rasa_client import RasaClient
-from api.services.sms_preferences import is_unsubscribed
 from api.settings import Settings
 from api.workorders import workflow
 from staff_console import sessions
@@ -144,9 +143,11 @@ async def reply(
     if channel == "sms":
         ticket = _ticket_for(db, session_id)
         phone = ticket.contact_phone if ticket is not None else None
-        sent = await send_sms(settings, to=phone, body=text)
+        outcome = await send_sms(settings, to=phone, body=text)
         db.rollback()
-        if not sent:
+        if outcome == "unsubscribed":
+            return _back(session_id, "回复已记录，但这个号码已退订短信，没有发短信，请电话联系市民。")
+        if outcome == "not_sent":
             return _back(session_id, "回复已记录，但短信没有发出（未配置短信通道或没有联系电话），请电话联系市民。")
         return _back(session_id, "短信已发出。")
     ticket = _ticket_for(db, session_id)
@@ -159,10 +160,10 @@ async def reply(
 
 async def _copy_by_sms(settings: Settings, phone: str | None, text: str, name: str) -> str:
     """Send a web reply as an SMS too; the notice says what happened, so staff know what the citizen got."""
-    unsubscribed: bool = await run_in_threadpool(is_unsubscribed, settings, phone) if phone else False
-    if unsubscribed:
+    outcome = await send_sms(settings, to=phone, body=f"【残联服务热线】工作人员{name}回复您：{text}")
+    if outcome == "unsubscribed":
         return "回复已显示在市民的网页上。市民要求短信联系，但这个号码已退订短信，没有发短信。"
-    if await send_sms(settings, to=phone, body=f"【残联服务热线】工作人员{name}回复您：{text}"):
+    if outcome == "sent":
         return "回复已显示在市民的网页上；市民要求短信联系，已同时发短信。"
     return "回复已显示在市民的网页上。市民要求短信联系，但短信没有发出（未配置短信通道或没有号码），请记下并另行联系。"
 

@@ -146,8 +146,8 @@ async def heard_to_the_end(call: Call) -> None:
 
 def test_consent_by_voice(settings_env: Path) -> None:
     """要 / 不要 answer the question as 1 / 2 do; anything else lets it lapse, storing nothing."""
+    from api.services import callers
     from api.settings import get_settings
-    from voice import preferences
     from voice.actions import CallActions
     from voice.routes import synthesizer
 
@@ -160,7 +160,7 @@ def test_consent_by_voice(settings_env: Path) -> None:
         async def turn(text: str, confidence: float | None) -> TurnReply:
             return TurnReply(f"您说的是：{text}")
 
-        stored = preferences.wants_slow(key)
+        stored = callers.wants_slow(key)
         call = Call(
             send=line.send,
             close=line.close,

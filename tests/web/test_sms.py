@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -15,9 +14,10 @@ from twilio.request_validator import RequestValidator
 
 from accessibility import sms
 from api import vocabulary
+from api.models.caller import CallerPreference
 from api.models.grievance import GrievanceRecord
 from api.models.ticket import Ticket, TicketCreate, TicketKind
-from api.services import sms_preferences
+from api.services import callers
 from api.workorders import creation
 
 TOKEN = "twilio-test-token"
@@ -132,19 +132,20 @@ def test_more_keyword_sends_the_rest(sms_client: TestClient, monkeypatch: pytest
 def test_stop_is_remembered_and_start_undoes_it(sms_client: TestClient, settings_env: Path, db: Session) -> None:
     reply = _message(_post(sms_client, "退订"))
     assert "已退订" in reply
-    state = json.loads((settings_env / "sms_state.json").read_text(encoding="utf-8"))
-    assert len(state["unsubscribed"]) == 1 and PHONE not in json.dumps(state)  # pseudonymous key only
+    rows = db.exec(select(CallerPreference)).all()
+    assert len(rows) == 1 and rows[0].unsubscribed and PHONE[3:] not in rows[0].caller_key  # pseudonymous key only
+    assert not (settings_env / "sms_state.json").exists()  # one home: the database, in every process
     from api.settings import get_settings
 
-    assert sms_preferences.is_unsubscribed(get_settings(), PHONE)
+    assert callers.is_unsubscribed(get_settings(), PHONE)
     silent = _post(sms_client, "我想问问补贴")
     assert silent.status_code == 200 and _message(silent) is None  # no SMS back after 退订
     db.rollback()
     assert db.exec(select(GrievanceRecord).where(GrievanceRecord.text == "我想问问补贴")).one()  # still logged
     assert "已退订" in _message(_post(sms_client, "STOP"))
     assert "已恢复" in _message(_post(sms_client, "订阅"))
-    assert not sms_preferences.is_unsubscribed(get_settings(), PHONE)
-    assert _message(_post(sms_client, "td")) and sms_preferences.is_unsubscribed(get_settings(), PHONE)
+    assert not callers.is_unsubscribed(get_settings(), PHONE)
+    assert _message(_post(sms_client, "td")) and callers.is_unsubscribed(get_settings(), PHONE)
 
 
 def test_status_keyword_looks_up_the_senders_work_order(sms_client: TestClient, db: Session) -> None:
