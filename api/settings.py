@@ -128,6 +128,21 @@ class Settings(BaseSettings):
         default=25, ge=5, le=120, description="How long a transferred call rings before the caller comes back."
     )
     twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Deadline of each Twilio API call.")
+    queue_url: str = Field(
+        default="",
+        description="Task queue of the background worker: a redis:// URL (several machines); empty means SQLite "
+        "under data_dir (one machine).",
+    )
+    outbox_max_attempts: int = Field(default=5, ge=1, le=20, description="Tries of one SMS or call before it fails.")
+    outbox_retry_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="Wait before the second try; each further try waits twice as long."
+    )
+    outbox_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="A message a crashed worker was sending is looked at again after this long (never sent twice).",
+    )
     max_message_chars: int = Field(default=2000, ge=1, le=20000)
 
     kb_home_region: str = Field(

@@ -1,0 +1,45 @@
+"""The outbox of outgoing SMS and calls, sent by the task worker with retries.
+
+Revision ID: 0010_outbox
+Revises: 0008_console_setup_and_knowledge
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_outbox"
+down_revision = "0008_console_setup_and_knowledge"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "outbox_message",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("idempotency_key", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("purpose", sa.String(32), nullable=False, server_default=""),
+        sa.Column("recipient", sa.String(32), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=True),
+        sa.Column("status", sa.String(8), nullable=False, server_default="pending"),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.String(300), nullable=False, server_default=""),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("provider_sid", sa.String(64), nullable=False, server_default=""),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_outbox_message_idempotency_key", "outbox_message", ["idempotency_key"], unique=True)
+    op.create_index("ix_outbox_message_ticket_id", "outbox_message", ["ticket_id"])
+    op.create_index("ix_outbox_message_status", "outbox_message", ["status"])
+    op.create_index("ix_outbox_message_next_attempt_at", "outbox_message", ["next_attempt_at"])
+
+
+def downgrade() -> None:
+    op.drop_table("outbox_message")

@@ -1,0 +1,49 @@
+"""The outbox: every SMS and call the hotline places, written with the change that caused it.
+
+A row is added in the same transaction as the staff reply, follow-up request or status
+change that wants the message, so a message exists exactly when its cause was committed.
+The task worker sends it later (`api.services.outbox`); `idempotency_key` keeps one cause
+from producing two messages, and `status` with `next_attempt_at` is the row's lease.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+
+class OutboxKind(enum.StrEnum):
+    sms = "sms"
+    call = "call"
+
+
+class OutboxStatus(enum.StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One outgoing SMS (`body` is its text) or call (`body` is the address Twilio fetches the call's TwiML from)."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=64, unique=True, index=True)
+    kind: OutboxKind = Field(max_length=8)
+    purpose: str = Field(default="", max_length=32, description="what the message is for: staff_reply, follow_up…")
+    recipient: str = Field(max_length=32, description="E.164, as work orders keep phones; masked wherever shown")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    status: OutboxStatus = Field(default=OutboxStatus.pending, max_length=8, index=True)
+    attempts: int = Field(default=0)
+    last_error: str = Field(default="", max_length=300)
+    next_attempt_at: datetime = Field(index=True, description="pending: when it is due; sending: when the lease ends")
+    claimed_at: datetime | None = None
+    provider_sid: str = Field(default="", max_length=64)
+    created_at: datetime
+    sent_at: datetime | None = None

@@ -1,0 +1,95 @@
+"""The background worker: Huey tasks that send the outbox, and the queue the app tells about new messages.
+
+Huey keeps its queue in SQLite under data_dir on one machine and in Redis when
+`HOTLINE_QUEUE_URL` names one (several app instances and workers). The queue only
+carries "look at outbox row N"; what must be sent, and whether it was, lives in the
+outbox table, so a task lost with the queue is found again by the sweep (every minute,
+and once when the worker starts) and a task run twice sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+from api.db import new_session
+from api.services import outbox
+from api.settings import Settings, get_settings
+
+log = logging.getLogger("hotline.worker")
+
+
+@dataclass(frozen=True)
+class Queue:
+    """The Huey instance and its tasks (made once per process, not at import)."""
+
+    huey: Huey
+    deliver: Any
+    sweep: Any
+
+    def notify(self, ids: list[int]) -> None:
+        """Ask the worker to send these outbox rows now (the app calls this after its commit)."""
+        for outbox_id in ids:
+            self.deliver(outbox_id)
+
+    def schedule(self, outbox_id: int, eta: datetime) -> None:
+        self.deliver.schedule(args=(outbox_id,), eta=eta)
+
+
+def _huey(settings: Settings) -> Huey:
+    if settings.queue_url:
+        return RedisHuey("hotline", url=settings.queue_url, results=False)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("hotline", filename=str(settings.data_dir / "queue.db"), results=False)
+
+
+def build_queue(settings: Settings) -> Queue:
+    huey = _huey(settings)
+
+    @huey.task(name="outbox.deliver")
+    def deliver(outbox_id: int) -> None:
+        result = outbox.deliver(outbox_id, get_settings())
+        if result.outcome == "retry":
+            deliver.schedule(args=(outbox_id,), delay=result.retry_in)
+
+    @huey.periodic_task(crontab(minute="*"), name="outbox.sweep")
+    def sweep() -> None:
+        schedule_unfinished(later_too=False)
+
+    return Queue(huey=huey, deliver=deliver, sweep=sweep)
+
+
+@lru_cache
+def get_queue() -> Queue:
+    return build_queue(get_settings())
+
+
+def schedule_unfinished(*, later_too: bool) -> int:
+    """Queue every unfinished outbox row (due now, or also those due later); how many."""
+    queue = get_queue()
+    with new_session() as session:
+        rows = outbox.due(session, later_too=later_too)
+    for outbox_id, at in rows:
+        queue.schedule(outbox_id, at)
+    if rows:
+        log.info("queued %d unfinished outbox message(s)", len(rows))
+    return len(rows)
+
+
+def install_notifier(queue: Queue) -> Callable[[], None]:
+    """From now on, each commit that adds outbox rows queues them for the worker; returns the uninstaller."""
+    return outbox.install_notifier(queue.notify)
+
+
+def run(workers: int = 2) -> None:
+    """Run the consumer in the foreground until SIGINT or SIGTERM (the Procfile's `worker`)."""
+    queue = get_queue()
+    schedule_unfinished(later_too=True)
+    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer.run()
