@@ -1,23 +1,35 @@
-"""Text messages staff send to citizens: the follow-up module's Twilio sender, off the event loop."""
+"""Text messages staff send to citizens: written to the outbox, sent by the task worker."""
 
 from __future__ import annotations
 
-import asyncio
+import uuid
 
-from api.services import follow_up
+from sqlmodel import Session
+
+from api.models.outbox import OutboxKind
+from api.services import follow_up, outbox
 from api.settings import Settings
 
+QUEUED_NOTE = "发送结果会记在工单的处理记录里。"
 
-async def send_sms(settings: Settings, *, to: str | None, body: str) -> bool:
-    """True when Twilio accepted the message; False when it is not configured, there is no number, or it failed."""
+
+def queue_sms(session: Session, settings: Settings, *, to: str | None, body: str, ticket_id: int | None) -> bool:
+    """Add a staff reply SMS to the session (the caller's next commit writes it with the reply).
+
+    False when no SMS can go: Twilio is not configured or there is no mobile number. 退订 is
+    checked again when the worker sends it.
+    """
     # Numbers on work orders are written as citizens gave them (13912345678); Twilio wants E.164.
     to = to if to and to.startswith("+") else follow_up.mobile_number(to)
     if not (settings.twilio_enabled and settings.twilio_phone_number and to):
         return False
-    try:
-        error = await asyncio.wait_for(
-            asyncio.to_thread(follow_up.send_sms, settings, to=to, body=body), settings.twilio_timeout_seconds + 2
-        )
-    except TimeoutError:
-        return False
-    return error is None
+    outbox.add(
+        session,
+        kind=OutboxKind.sms,
+        recipient=to,
+        body=body,
+        key=outbox.idempotency_key("staff_reply", uuid.uuid4().hex),
+        purpose="staff_reply",
+        ticket_id=ticket_id,
+    )
+    return True

@@ -31,7 +31,7 @@ from api.clock import aware, utcnow
 from api.db import begin_write, new_session
 from api.integrations import twilio
 from api.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
-from api.models.ticket import FollowUp, FollowUpChannel, Ticket, TicketEvent
+from api.models.ticket import ContactPreference, FollowUp, FollowUpChannel, Ticket, TicketEvent
 from api.services import audit, masking
 from api.services.sms_preferences import is_unsubscribed
 from api.settings import Settings
@@ -46,12 +46,15 @@ _NEW_ROWS = "hotline_outbox_new"
 
 Outcome = Literal["sent", "retry", "failed", "skipped"]
 
-# The ticket event's note for a final outcome, by what the message was for.
+# The ticket event of a final outcome: its action is `{purpose}_{kind}`, its note says what staff do next.
 NOTES: dict[str, dict[str, str]] = {
-    "follow_up": {"sent": "回访短信已发出。", "failed": "回访短信发送失败，请电话回访。"},
-    "follow_up_call": {"sent": "回访电话已拨出。", "failed": "回访电话没有拨出。"},
-    "staff_reply": {"sent": "工作人员的回复短信已发出。", "failed": "工作人员的回复短信发送失败，请另行联系市民。"},
-    "answer": {"sent": "答复短信已发出。", "failed": "答复短信发送失败。"},
+    "follow_up_sms": {
+        "sent": "回访短信已发出。",
+        "failed": "回访短信发送失败，请电话回访。",
+        "failed_no_call": "回访短信发送失败；市民不要电话联系，请不要打电话。",
+    },
+    "follow_up_call": {"sent": "回访电话已拨出，市民可以按键评分。", "failed": "回访电话没有拨出，请另行回访。"},
+    "staff_reply_sms": {"sent": "工作人员的回复短信已发出。", "failed": "工作人员的回复短信发送失败，请另行联系市民。"},
 }
 FALLBACK_NOTES = {"sent": "短信已发出。", "failed": "短信发送失败。"}
 
@@ -71,10 +74,11 @@ def add(
     purpose: str = "",
     ticket_id: int | None = None,
 ) -> OutboxMessage:
-    """Put one message in the caller's transaction; an existing row with the same key is returned instead."""
-    existing = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
-    if existing is not None:
-        return existing
+    """Put one message in the caller's session, committed with the caller's change.
+
+    Nothing is read, so no transaction is opened: a caller may add the row before the call that
+    commits its change. The same key twice (the same cause committed twice) fails that commit.
+    """
     now = utcnow()
     row = OutboxMessage(
         idempotency_key=key,
@@ -292,25 +296,29 @@ def _record_outcome(session: Session, row: OutboxMessage, *, status: OutboxStatu
         return
     ticket = session.get(Ticket, row.ticket_id)
     current = ticket.status if ticket is not None else None
+    action = f"{row.purpose}_{row.kind.value}"
+    no_call = ticket is not None and ticket.contact_preference not in ("", ContactPreference.call)
+    note_key = "failed_no_call" if outcome == "failed" and no_call else outcome
+    notes = NOTES.get(action, FALLBACK_NOTES)
     session.add(
         TicketEvent(
             ticket_id=row.ticket_id,
             at=utcnow(),
             actor=ACTOR,
-            action=f"outbox_{row.kind.value}",
+            action=action[:32],
             from_status=current,
             to_status=current,
-            note=NOTES.get(row.purpose, FALLBACK_NOTES)[outcome],
+            note=notes.get(note_key, notes[outcome]),
             reason=reason or None,
         )
     )
-    if row.purpose == "follow_up" and outcome == "failed":
-        # The rating now comes by a call-back (or the web link): the follow-up says so.
+    if action == "follow_up_sms" and outcome == "failed":
+        # The rating now comes by a call-back, or through the web link when the citizen is not to be phoned.
         latest = session.exec(
             select(FollowUp).where(FollowUp.ticket_id == row.ticket_id).order_by(col(FollowUp.id).desc())
         ).first()
         if latest is not None and latest.channel is FollowUpChannel.sms and latest.answered_at is None:
-            latest.channel = FollowUpChannel.voice
+            latest.channel = FollowUpChannel.web if no_call else FollowUpChannel.voice
             session.add(latest)
 
 

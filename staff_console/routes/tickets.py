@@ -29,7 +29,6 @@ from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
 from staff_console.ui import china_time, render
 from staff_console.views import ACTORS, CHANNELS, notice_query, read_notice, time_left
-from voice import follow_up_call
 
 router = APIRouter(prefix="/staff/tickets")
 ReadLogin = Annotated[sessions.ConsoleLogin, Depends(page("ticket.read"))]
@@ -286,7 +285,8 @@ def add_note(request: Request, number: str, db: SessionDep, login: WriteLogin, f
 async def request_follow_up(
     request: Request, number: str, db: SessionDep, settings: SettingsDep, login: WriteLogin, form: FormDep
 ) -> Response:
-    """Ask the citizen for a rating: SMS (or the link to read out) and, with Twilio, a call with keypad rating."""
+    """Ask the citizen for a rating: SMS (or the link to read out) and, with Twilio, a call with keypad rating
+    (both written to the outbox with the request; the task worker sends them)."""
     number = number[:12]
     try:
         result = await run_in_threadpool(
@@ -299,12 +299,9 @@ async def request_follow_up(
         return await run_in_threadpool(
             _ticket_page, request, db, login, number, errors={"follow-up-form": exc.message.split(" / ")[0]}
         )
-    phone = await run_in_threadpool(lambda: tickets.get_ticket(db, number=number).contact_phone)
-    db.rollback()
-    notice = result.message
-    if await follow_up_call.place_call(settings, to=phone, token=result.token):
-        notice += "已同时给市民打电话，请他按键评分。"
-    return await run_in_threadpool(_ticket_page, request, db, login, number, notice=notice, feedback_link=result.link)
+    return await run_in_threadpool(
+        _ticket_page, request, db, login, number, notice=result.message, feedback_link=result.link
+    )
 
 
 @router.post("/{number}/rating")
