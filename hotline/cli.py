@@ -99,6 +99,7 @@ def run_worker(
     from hotline import worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # every request's headers, at INFO
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskingLogFilter())
     worker.run(workers=threads)

@@ -91,5 +91,6 @@ def run(workers: int = 2) -> None:
     """Run the consumer in the foreground until SIGINT or SIGTERM (the Procfile's `worker`)."""
     queue = get_queue()
     schedule_unfinished(later_too=True)
-    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    # An idle worker looks for new tasks at least every second (Huey backs off up to `max_delay`).
+    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True, max_delay=1.0)
     consumer.run()

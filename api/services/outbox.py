@@ -114,7 +114,7 @@ def install_notifier(notify: Callable[[list[int]], None]) -> Callable[[], None]:
         except Exception as exc:  # the sweep sends it later
             log.warning("could not tell the worker about %d outbox message(s): %s", len(ids), type(exc).__name__)
 
-    def _after_rollback(session: OrmSession) -> None:
+    def _after_rollback(session: OrmSession, _previous: Any) -> None:
         session.info.pop(_NEW_ROWS, None)
 
     event.listen(OrmSession, "after_commit", _after_commit)
@@ -346,7 +346,7 @@ def deliver(outbox_id: int, settings: Settings, *, http_client: Any = None) -> D
             wait = backoff(settings, row.attempts)
             values = {"last_error": exc.reason, "next_attempt_at": utcnow() + timedelta(seconds=wait)}
             _finish(session, claim, status=OutboxStatus.pending, values=values)
-            log.info("outbox %s try %d failed (%s); again in %.0fs", row.id, row.attempts, exc.reason, wait)
+            log.info("outbox %s try %d failed (%s); again in %.1fs", row.id, row.attempts, exc.reason, wait)
             return Delivery("retry", exc.reason, wait)
         _finish(session, claim, status=OutboxStatus.sent, values={"sent_at": utcnow(), "provider_sid": sid[:64]})
         return Delivery("sent")
