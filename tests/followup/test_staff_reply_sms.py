@@ -13,7 +13,7 @@ from api.models.ticket import TicketCreate
 from api.services import tickets
 from tests.backoffice.conftest import TICKET, make_user
 from tests.console.conftest import Staff
-from tests.followup.twilio_peer import TwilioPeer
+from tests.followup.twilio_peer import TwilioPeer, send_outbox
 
 
 def _web_chat_with_order(client: TestClient, sid: str, preference: str) -> None:
@@ -41,7 +41,8 @@ def test_reply_reaches_an_sms_citizen_by_sms_too(twilio: TwilioPeer, client: Tes
     sid = "web-" + "5" * 32
     _web_chat_with_order(client, sid, "sms")
     notice = _reply(client, sid, "您的补贴已经查到，下周发放。")
-    assert "已同时发短信" in notice
+    assert "短信马上发出" in notice and twilio.messages == []  # written to the outbox with the reply
+    assert send_outbox() == ["sent"]
     assert [m["To"] for m in twilio.messages] == ["+8613912345678"]
     assert "您的补贴已经查到，下周发放。" in twilio.messages[0]["Body"]
 
@@ -50,4 +51,5 @@ def test_reply_stays_in_the_chat_for_other_citizens(twilio: TwilioPeer, client: 
     sid = "web-" + "6" * 32
     _web_chat_with_order(client, sid, "chat")
     notice = _reply(client, sid, "您好，我来帮您。")
-    assert notice == "回复已发送，市民的网页上会马上显示。" and twilio.messages == []
+    assert notice == "回复已发送，市民的网页上会马上显示。"
+    assert send_outbox() == [] and twilio.messages == []

@@ -144,3 +144,14 @@ def twilio(settings_env: Path, peer: TwilioPeer, monkeypatch: pytest.MonkeyPatch
     get_settings.cache_clear()
     yield peer
     get_settings.cache_clear()
+
+
+def send_outbox(http_client: Any = None) -> list[str]:
+    """Do here and now what the task worker does for each due outbox row (the same `outbox.deliver`);
+    the outcomes. A retry is not due yet, so each row is tried once."""
+    from api.db import new_session
+    from api.services import outbox
+
+    with new_session() as session:
+        due = outbox.due(session)
+    return [outbox.deliver(i, get_settings(), http_client=http_client).outcome for i, _ in due]
