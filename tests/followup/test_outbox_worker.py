@@ -48,14 +48,18 @@ def outbox_env(twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch) -> TwilioPee
 def worker(outbox_env: TwilioPeer, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     """start() runs `python -m hotline worker` (the Procfile's command) against the test's database."""
     started: list[subprocess.Popen[bytes]] = []
-    log = (tmp_path / "worker.log").open("ab")
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("ab")
 
     def start() -> subprocess.Popen[bytes]:
+        """Start a worker and wait until it consumes (so what the test adds next reaches it by the queue)."""
         env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+        before = log_path.read_text(encoding="utf-8").count("consumer started")
         proc = subprocess.Popen(
             [sys.executable, "-m", "hotline", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         started.append(proc)
+        _wait_for(lambda: log_path.read_text(encoding="utf-8").count("consumer started") > before, "the worker")
         return proc
 
     yield start
@@ -159,3 +163,26 @@ def test_a_worker_killed_while_twilio_answers_does_not_send_twice_after_restart(
     assert peer.posts.count(("Messages", e164(HELD))) == 1 and len(peer.messages) == 1  # never sent twice
     assert row.provider_sid == peer.messages[0]["sid"]
     assert _last_event(number)[2] == "回访短信已发出。"
+
+
+def test_a_committed_message_is_queued_for_the_worker_at_once(
+    outbox_env: TwilioPeer, resolved: Callable[..., str]
+) -> None:
+    """The app (its lifespan runs in `client`) tells the worker about each committed outbox row; a rolled-back
+    one is never announced (nor kept)."""
+    from api.models.outbox import OutboxKind
+    from api.services import outbox
+    from hotline.worker import build_queue
+
+    number = resolved(contact_phone=FLAKY, contact_preference="sms")
+    queue = build_queue(get_settings())
+    assert queue.huey.pending() == []
+    with new_session() as s:
+        outbox.add(s, kind=OutboxKind.sms, recipient=e164(HELD), body="不发", key="rolled-back")
+        s.flush()
+        s.rollback()
+    assert queue.huey.pending() == []
+    _ask(number)
+    assert [task.args for task in queue.huey.pending()] == [(_row(FLAKY).id,)]
+    with new_session() as s:
+        assert len(s.exec(select(OutboxMessage)).all()) == 1
