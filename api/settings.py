@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         description="Task queue of the background worker: a redis:// URL (several machines); empty means SQLite "
         "under data_dir (one machine).",
     )
+    follow_up_after_working_hours: float = Field(
+        default=8.0,
+        ge=0,
+        le=400,
+        description="The worker asks for the 回访 rating this many staffed hours after an order is resolved; 0: staff "
+        "ask by hand only.",
+    )
     outbox_max_attempts: int = Field(default=5, ge=1, le=20, description="Tries of one SMS or call before it fails.")
     outbox_retry_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="Wait before the second try; each further try waits twice as long."

@@ -5,6 +5,9 @@ Huey keeps its queue in SQLite under data_dir on one machine and in Redis when
 carries "look at outbox row N"; what must be sent, and whether it was, lives in the
 outbox table, so a task lost with the queue is found again by the sweep (every minute,
 and once when the worker starts) and a task run twice sends nothing twice.
+
+Periodic work: the outbox sweep, and the 回访 request of orders resolved
+`HOTLINE_FOLLOW_UP_AFTER_WORKING_HOURS` staffed hours ago (every five minutes).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from api.db import new_session
-from api.services import outbox
+from api.services import follow_up, outbox
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("hotline.worker")
@@ -61,6 +64,14 @@ def build_queue(settings: Settings) -> Queue:
     @huey.periodic_task(crontab(minute="*"), name="outbox.sweep")
     def sweep() -> None:
         schedule_unfinished(later_too=False)
+
+    @huey.periodic_task(crontab(minute="*/5"), name="follow_up.request_due")
+    def follow_ups() -> None:
+        # One worker at a time (several share a Redis queue); each order is locked by the request anyway.
+        with huey.lock_task("follow_up.request_due"), new_session() as session:
+            asked = follow_up.request_due(session, get_settings())
+        if asked:
+            log.info("asked for the rating of %d resolved work order(s)", len(asked))
 
     return Queue(huey=huey, deliver=deliver, sweep=sweep)
 

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -29,6 +29,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from api import vocabulary
+from api.clock import aware
 from api.db import begin_write
 from api.errors import ApiError
 from api.models.common import clean_text
@@ -43,7 +44,7 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, lifecycle, outbox, sla, tickets
+from api.services import access, lifecycle, on_duty, outbox, sla, tickets
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.services.sms_preferences import is_unsubscribed
@@ -436,6 +437,44 @@ def request_follow_up(
         call_queued=call_to is not None,
         message=message,
     )
+
+
+AUTOMATIC = Principal(username=SYSTEM_ACTOR, role="system")
+
+
+def request_due(session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 200) -> list[str]:
+    """Ask for the rating of every order resolved `follow_up_after_working_hours` staffed hours ago (the worker's
+    periodic task); the numbers asked. An order staff moved on meanwhile is left alone."""
+    if settings.follow_up_after_working_hours <= 0:
+        return []
+    moment = now or utcnow()
+    policy = sla.load_policy(settings.sla_policy_file)
+    resolved = session.exec(
+        select(Ticket.number, Ticket.resolved_at)
+        .where(Ticket.status == TicketStatus.resolved, col(Ticket.resolved_at).is_not(None))
+        .order_by(col(Ticket.resolved_at))
+        .limit(limit)
+    ).all()
+    session.rollback()
+    asked: list[str] = []
+    for number, resolved_at in resolved:
+        assert resolved_at is not None
+        due = on_duty.add_working_hours(
+            aware(resolved_at),
+            settings.follow_up_after_working_hours,
+            settings.voice_service_hours,
+            settings.service_days,
+            policy,
+        )
+        if due > moment:
+            break  # oldest first: the rest are later still (same delay)
+        try:
+            request_follow_up(session, number=number, actor=AUTOMATIC, settings=settings)
+        except ApiError:  # moved on since the query (rated by phone, reopened): nothing to ask
+            session.rollback()
+            continue
+        asked.append(number)
+    return asked
 
 
 # --- answering ------------------------------------------------------------------------------------
