@@ -6,8 +6,9 @@ carries "look at outbox row N"; what must be sent, and whether it was, lives in 
 outbox table, so a task lost with the queue is found again by the sweep (every minute,
 and once when the worker starts) and a task run twice sends nothing twice.
 
-Periodic work: the outbox sweep, and the 回访 request of orders resolved
-`HOTLINE_FOLLOW_UP_AFTER_WORKING_HOURS` staffed hours ago (every five minutes).
+Periodic work: the outbox sweep, the 回访 request of orders resolved
+`HOTLINE_FOLLOW_UP_AFTER_WORKING_HOURS` staffed hours ago, and the deadline warnings
+(`api.services.deadline_watch`; both every five minutes, one worker at a time).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from api.db import new_session
-from api.services import follow_up, outbox
+from api.services import deadline_watch, follow_up, outbox
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("hotline.worker")
@@ -72,6 +73,13 @@ def build_queue(settings: Settings) -> Queue:
             asked = follow_up.request_due(session, get_settings())
         if asked:
             log.info("asked for the rating of %d resolved work order(s)", len(asked))
+
+    @huey.periodic_task(crontab(minute="*/5"), name="deadlines.raise_due")
+    def deadlines() -> None:
+        with huey.lock_task("deadlines.raise_due"), new_session() as session:
+            raised = deadline_watch.raise_due(session, get_settings())
+        if raised:
+            log.info("raised %d deadline warning(s)", len(raised))
 
     return Queue(huey=huey, deliver=deliver, sweep=sweep)
 

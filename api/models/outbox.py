@@ -1,4 +1,5 @@
-"""The outbox: every SMS and call the hotline places, written with the change that caused it.
+"""The outbox: every SMS and call the hotline places, written with the change that caused it; and the
+deadline warnings the task worker raises.
 
 A row is added in the same transaction as the staff reply, follow-up request or status
 change that wants the message, so a message exists exactly when its cause was committed.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -47,3 +48,23 @@ class OutboxMessage(SQLModel, table=True):
     provider_sid: str = Field(default="", max_length=64)
     created_at: datetime
     sent_at: datetime | None = None
+
+
+class DeadlineAlertKind(enum.StrEnum):
+    reminder = "reminder"  # to the handling department, before the deadline
+    escalation = "escalation"  # to supervisors, once the deadline has passed
+
+
+class DeadlineAlert(SQLModel, table=True):
+    """One deadline warning of a work order, at most one of each kind per deadline (a new deadline after an
+    extension or a reopening is warned about again)."""
+
+    __tablename__ = "deadline_alert"
+    __table_args__ = (UniqueConstraint("ticket_id", "kind", "deadline", name="uq_deadline_alert"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: DeadlineAlertKind = Field(max_length=16)
+    deadline: datetime
+    department_id: int | None = Field(default=None, description="the handling department when it was raised")
+    created_at: datetime = Field(index=True)

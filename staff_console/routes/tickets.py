@@ -23,7 +23,7 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, dispatch, follow_up, lifecycle, staff, tickets
+from api.services import access, deadline_watch, dispatch, follow_up, lifecycle, staff, tickets
 from api.services.grievance_log import utcnow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
@@ -116,6 +116,9 @@ def list_page(
         "filter_errors": errors,
         "number": number[:40] if errors.get("number") else "",
         "channels": CHANNELS,
+        "warnings": [
+            {"alert": w, "left": time_left(w.deadline, now)} for w in deadline_watch.active(db, login.principal)
+        ],
     }
     return render(request, "staff/tickets.html", ctx, login=login, status_code=400 if "number" in errors else 200)
 

@@ -1,4 +1,4 @@
-"""The outbox of outgoing SMS and calls, sent by the task worker with retries.
+"""The outbox of outgoing SMS and calls, sent by the task worker with retries; deadline warnings.
 
 Revision ID: 0010_outbox
 Revises: 0008_console_setup_and_knowledge
@@ -39,7 +39,20 @@ def upgrade() -> None:
     op.create_index("ix_outbox_message_ticket_id", "outbox_message", ["ticket_id"])
     op.create_index("ix_outbox_message_status", "outbox_message", ["status"])
     op.create_index("ix_outbox_message_next_attempt_at", "outbox_message", ["next_attempt_at"])
+    op.create_table(
+        "deadline_alert",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("department_id", sa.Integer, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("ticket_id", "kind", "deadline", name="uq_deadline_alert"),
+    )
+    op.create_index("ix_deadline_alert_ticket_id", "deadline_alert", ["ticket_id"])
+    op.create_index("ix_deadline_alert_created_at", "deadline_alert", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("deadline_alert")
     op.drop_table("outbox_message")
