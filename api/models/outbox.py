@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Enum as SaEnum
 from sqlmodel import Field, SQLModel
+
+
+def _stored_as_text(kind: type[enum.StrEnum], length: int) -> Any:
+    """A VARCHAR column of the enum's values (no PostgreSQL enum type: the migration made plain strings)."""
+    return SaEnum(kind, values_callable=lambda members: [m.value for m in members], native_enum=False, length=length)
 
 
 class OutboxKind(enum.StrEnum):
@@ -35,12 +42,12 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=64, unique=True, index=True)
-    kind: OutboxKind = Field(max_length=8)
+    kind: OutboxKind = Field(sa_type=_stored_as_text(OutboxKind, 8))
     purpose: str = Field(default="", max_length=32, description="what the message is for: staff_reply, follow_up…")
     recipient: str = Field(max_length=32, description="E.164, as work orders keep phones; masked wherever shown")
     body: str = Field(sa_column=Column(Text, nullable=False))
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
-    status: OutboxStatus = Field(default=OutboxStatus.pending, max_length=8, index=True)
+    status: OutboxStatus = Field(default=OutboxStatus.pending, sa_type=_stored_as_text(OutboxStatus, 8), index=True)
     attempts: int = Field(default=0)
     last_error: str = Field(default="", max_length=300)
     next_attempt_at: datetime = Field(index=True, description="pending: when it is due; sending: when the lease ends")
@@ -64,7 +71,7 @@ class DeadlineAlert(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
-    kind: DeadlineAlertKind = Field(max_length=16)
+    kind: DeadlineAlertKind = Field(sa_type=_stored_as_text(DeadlineAlertKind, 16))
     deadline: datetime
     department_id: int | None = Field(default=None, description="the handling department when it was raised")
     created_at: datetime = Field(index=True)

@@ -31,7 +31,8 @@ NOTES = {
     DeadlineAlertKind.reminder: "办理期限快到了（{when}前），已提醒承办部门抓紧办理。",
     DeadlineAlertKind.escalation: "已超过办理期限（{when}），已上报主管督办。",
 }
-EVENT_ACTIONS = {DeadlineAlertKind.reminder: "deadline_reminder", DeadlineAlertKind.escalation: "deadline_escalation"}
+# Ticket-event actions (16 characters at most) and audit actions.
+EVENT_ACTIONS = {DeadlineAlertKind.reminder: "sla_reminder", DeadlineAlertKind.escalation: "sla_escalation"}
 # Who sees an escalation: those who oversee the departments.
 ESCALATION_ROLES = frozenset({access.SUPERVISOR, access.ADMIN})
 

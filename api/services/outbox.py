@@ -305,7 +305,7 @@ def _record_outcome(session: Session, row: OutboxMessage, *, status: OutboxStatu
             ticket_id=row.ticket_id,
             at=utcnow(),
             actor=ACTOR,
-            action=action[:32],
+            action=action[:16],
             from_status=current,
             to_status=current,
             note=notes.get(note_key, notes[outcome]),

@@ -78,12 +78,12 @@ def test_reminder_before_and_escalation_after_the_deadline_each_once(
         raised = deadline_watch.raise_due(s, settings, now=now)
         assert sorted(raised) == sorted([(soon, "reminder"), (late, "escalation")])
         assert deadline_watch.raise_due(s, settings, now=now + timedelta(minutes=5)) == []  # once
-    assert _actions(soon)[-1] == "deadline_reminder" and _actions(late)[-1] == "deadline_escalation"
-    assert "deadline_reminder" not in _actions(later) and "deadline_escalation" not in _actions(done)
+    assert _actions(soon)[-1] == "sla_reminder" and _actions(late)[-1] == "sla_escalation"
+    assert "sla_reminder" not in _actions(later) and "sla_escalation" not in _actions(done)
     with Session(get_engine()) as s:
-        audited = s.exec(select(AuditEvent).where(col(AuditEvent.action).like("deadline_%"))).all()
+        audited = s.exec(select(AuditEvent).where(col(AuditEvent.action).like("sla_%"))).all()
         assert sorted((a.action, a.target_id) for a in audited) == sorted(
-            [("deadline_reminder", soon), ("deadline_escalation", late)]
+            [("sla_reminder", soon), ("sla_escalation", late)]
         )
         assert s.exec(select(Ticket).where(Ticket.number == done)).one().status is TicketStatus.resolved
 
