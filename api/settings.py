@@ -140,6 +140,15 @@ class Settings(BaseSettings):
         description="The worker asks for the 回访 rating this many staffed hours after an order is resolved; 0: staff "
         "ask by hand only.",
     )
+    log_nightly_at: str = Field(
+        default="02:30",
+        pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$",
+        description="China time (HH:MM) of the worker's nightly export and chain check of the grievance log; "
+        "empty: none.",
+    )
+    log_export_dir: Path | None = Field(
+        default=None, description="Where the nightly exports of the grievance log go; empty means data_dir/log-exports."
+    )
     outbox_max_attempts: int = Field(default=5, ge=1, le=20, description="Tries of one SMS or call before it fails.")
     outbox_retry_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="Wait before the second try; each further try waits twice as long."
@@ -239,6 +248,10 @@ class Settings(BaseSettings):
     @property
     def effective_checkpoint_dir(self) -> Path:
         return self.log_checkpoint_dir or self.data_dir / "log-checkpoints"
+
+    @property
+    def effective_log_export_dir(self) -> Path:
+        return self.log_export_dir or self.data_dir / "log-exports"
 
     @property
     def effective_service_token(self) -> str:

@@ -8,7 +8,8 @@ and once when the worker starts) and a task run twice sends nothing twice.
 
 Periodic work: the outbox sweep, the 回访 request of orders resolved
 `HOTLINE_FOLLOW_UP_AFTER_WORKING_HOURS` staffed hours ago, and the deadline warnings
-(`api.services.deadline_watch`; both every five minutes, one worker at a time).
+(`api.services.deadline_watch`; both every five minutes, one worker at a time), and at
+`HOTLINE_LOG_NIGHTLY_AT` the grievance log's export and chain check (`api.services.log_nightly`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from api.db import new_session
-from api.services import deadline_watch, follow_up, outbox
+from api.services import deadline_watch, follow_up, log_nightly, outbox
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("hotline.worker")
@@ -80,6 +81,20 @@ def build_queue(settings: Settings) -> Queue:
             raised = deadline_watch.raise_due(session, get_settings())
         if raised:
             log.info("raised %d deadline warning(s)", len(raised))
+
+    @huey.periodic_task(lambda moment: log_nightly.due(moment, get_settings()), name="log.nightly")
+    def nightly() -> None:
+        with huey.lock_task("log.nightly"), new_session() as session:
+            check = log_nightly.run(session, get_settings())
+        if check is not None:
+            log.log(
+                logging.INFO if check.ok else logging.ERROR,
+                "nightly grievance log check for %s: %s, %d records, %d exported",
+                check.day,
+                "chain intact" if check.ok else f"BROKEN at record {check.first_broken_id}",
+                check.records,
+                check.export_records,
+            )
 
     return Queue(huey=huey, deliver=deliver, sweep=sweep)
 

@@ -1,4 +1,5 @@
-"""The outbox of outgoing SMS and calls, sent by the task worker with retries; deadline warnings.
+"""The outbox of outgoing SMS and calls, sent by the task worker with retries; deadline warnings; the
+nightly checks of the grievance log.
 
 Revision ID: 0010_outbox
 Revises: 0008_console_setup_and_knowledge
@@ -51,8 +52,24 @@ def upgrade() -> None:
     )
     op.create_index("ix_deadline_alert_ticket_id", "deadline_alert", ["ticket_id"])
     op.create_index("ix_deadline_alert_created_at", "deadline_alert", ["created_at"])
+    op.create_table(
+        "log_check",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("day", sa.String(10), nullable=False, unique=True),
+        sa.Column("ran_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ok", sa.Boolean, nullable=False),
+        sa.Column("records", sa.Integer, nullable=False),
+        sa.Column("first_broken_id", sa.Integer, nullable=True),
+        sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+        sa.Column("head_hash", sa.String(64), nullable=False, server_default=""),
+        sa.Column("checkpoints", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("export_file", sa.String(300), nullable=False, server_default=""),
+        sa.Column("export_records", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("export_sha256", sa.String(64), nullable=False, server_default=""),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("log_check")
     op.drop_table("deadline_alert")
     op.drop_table("outbox_message")
