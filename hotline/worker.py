@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import new_session
 from api.services import deadline_watch, follow_up, log_nightly, outbox
@@ -124,7 +125,10 @@ def install_notifier(queue: Queue) -> Callable[[], None]:
 def run(workers: int = 2) -> None:
     """Run the consumer in the foreground until SIGINT or SIGTERM (the Procfile's `worker`)."""
     queue = get_queue()
-    schedule_unfinished(later_too=True)
+    try:
+        schedule_unfinished(later_too=True)
+    except SQLAlchemyError as exc:  # the database is not up or not migrated yet: the minute's sweep catches up
+        log.warning("outbox not read at start (%s); the periodic sweep will send what is waiting", type(exc).__name__)
     # An idle worker looks for new tasks at least every second (Huey backs off up to `max_delay`).
     consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True, max_delay=1.0)
     consumer.run()

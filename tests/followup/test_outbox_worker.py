@@ -186,3 +186,38 @@ def test_a_committed_message_is_queued_for_the_worker_at_once(
     assert [task.args for task in queue.huey.pending()] == [(_row(FLAKY).id,)]
     with new_session() as s:
         assert len(s.exec(select(OutboxMessage)).all()) == 1
+
+
+REDIS_QUEUE = "redis://127.0.0.1:6379/6"
+
+
+@pytest.fixture
+def redis_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The scaled-out queue: Huey on Redis (set before the app starts, so the app announces rows there too)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_QUEUE, socket_timeout=2).ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running at 127.0.0.1:6379")
+    monkeypatch.setenv("HOTLINE_QUEUE_URL", REDIS_QUEUE)
+    yield REDIS_QUEUE
+    from hotline.worker import build_queue
+
+    build_queue(get_settings()).huey.flush()
+
+
+def test_the_worker_runs_on_a_redis_queue_too(
+    redis_queue: str,
+    outbox_env: TwilioPeer,
+    resolved: Callable[..., str],
+    worker: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    from hotline.worker import build_queue
+
+    build_queue(get_settings()).huey.flush()
+    number = resolved(contact_phone=FLAKY, contact_preference="sms")
+    worker()
+    _ask(number)
+    _wait_for(lambda: _row(FLAKY).status == "sent", "the message sent through the Redis queue", timeout=20)
+    assert [m["To"] for m in outbox_env.messages] == [e164(FLAKY)]
