@@ -221,3 +221,23 @@ def test_the_worker_runs_on_a_redis_queue_too(
     _ask(number)
     _wait_for(lambda: _row(FLAKY).status == "sent", "the message sent through the Redis queue", timeout=20)
     assert [m["To"] for m in outbox_env.messages] == [e164(FLAKY)]
+
+
+def test_the_phone_lines_answer_by_sms_goes_through_the_outbox(outbox_env: TwilioPeer, settings_env: Path) -> None:
+    """Key 9 on a call: the answer is written to the outbox (no work order), and sent like any other message."""
+    import asyncio
+
+    from tests.followup.twilio_peer import send_outbox
+    from voice.actions import CallActions
+
+    actions = CallActions(
+        get_settings(), call_sid="CA" + "9" * 32, session_id="voice-9", caller_phone="", is_twilio_call=True
+    )
+    assert asyncio.run(actions.send_sms("139 1234 5678", "【残联服务热线】办证请带身份证。")) is True
+    assert asyncio.run(actions.send_sms("010-62345678", "不是手机")) is False  # a landline cannot take an SMS
+    row = _row("13912345678")
+    assert (row.kind, row.purpose, row.ticket_id, row.status) == ("sms", "answer", None, "pending")
+    assert send_outbox() == ["sent"]
+    assert [(m["To"], m["Body"]) for m in outbox_env.messages] == [
+        ("+8613912345678", "【残联服务热线】办证请带身份证。")
+    ]
