@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from api.clock import aware, utcnow
 from api.db import begin_write, new_session
@@ -141,6 +141,20 @@ def due(session: Session, *, later_too: bool = False, limit: int = 500) -> list[
     rows = session.exec(query.order_by(col(OutboxMessage.next_attempt_at)).limit(limit)).all()
     session.rollback()
     return [(int(i), aware(at)) for i, at in rows if i is not None]
+
+
+def overdue_count(session: Session, *, late: timedelta = timedelta(minutes=5)) -> int:
+    """Unfinished rows that were due more than `late` ago: a worker that is down or cannot keep up."""
+    found = session.exec(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            col(OutboxMessage.status).in_([OutboxStatus.pending, OutboxStatus.sending]),
+            col(OutboxMessage.next_attempt_at) < utcnow() - late,
+        )
+    ).one()
+    session.rollback()
+    return int(found)
 
 
 # --- sending ------------------------------------------------------------------------------------

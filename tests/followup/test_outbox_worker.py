@@ -11,11 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
+from api.clock import utcnow
 from api.db import new_session
 from api.models.outbox import OutboxMessage
 from api.models.staff import AuditEvent
@@ -241,3 +244,23 @@ def test_the_phone_lines_answer_by_sms_goes_through_the_outbox(outbox_env: Twili
     assert [(m["To"], m["Body"]) for m in outbox_env.messages] == [
         ("+8613912345678", "【残联服务热线】办证请带身份证。")
     ]
+
+
+def test_health_says_when_messages_wait_for_a_worker(outbox_env: TwilioPeer, client: TestClient) -> None:
+    """No worker running: a message due for more than five minutes shows on /health (the app stays up)."""
+    from sqlalchemy import update
+
+    from api.models.outbox import OutboxKind
+    from api.services import outbox
+
+    assert client.get("/health").json()["checks"]["outbox"]["status"] == "ok"
+    with new_session() as s:
+        outbox.add(s, kind=OutboxKind.sms, recipient=e164(FLAKY), body="您好", key="waiting")
+        s.commit()
+    assert client.get("/health").json()["checks"]["outbox"]["status"] == "ok"  # just written: not late
+    with new_session() as s:
+        s.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(minutes=6)))
+        s.commit()
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json()["checks"]["outbox"]["status"] == "down"
+    assert "task worker" in health.json()["checks"]["outbox"]["reason"]
