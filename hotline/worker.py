@@ -21,6 +21,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import redis
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -50,7 +51,10 @@ class Queue:
 
 def _huey(settings: Settings) -> Huey:
     if settings.queue_url:
-        return RedisHuey("hotline", url=settings.queue_url, results=False)
+        # A Redis that does not answer must not hold up the request that announces a message (the sweep
+        # sends it later); reads block for at most a second (Huey's default), well inside the timeout.
+        pool = redis.ConnectionPool.from_url(settings.queue_url, socket_connect_timeout=2, socket_timeout=5)
+        return RedisHuey("hotline", connection_pool=pool, results=False)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("hotline", filename=str(settings.data_dir / "queue.db"), results=False)
 
