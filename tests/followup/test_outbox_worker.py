@@ -264,3 +264,22 @@ def test_health_says_when_messages_wait_for_a_worker(outbox_env: TwilioPeer, cli
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["checks"]["outbox"]["status"] == "down"
     assert "task worker" in health.json()["checks"]["outbox"]["reason"]
+
+
+def test_a_number_that_texted_unsubscribe_gets_no_sms_from_the_outbox(
+    outbox_env: TwilioPeer, client: TestClient, resolved: Callable[..., str]
+) -> None:
+    """退订 is respected when the message is sent, not only when it is written: no request reaches Twilio."""
+    from twilio.request_validator import RequestValidator
+
+    from tests.followup.twilio_peer import OUR_NUMBER, TOKEN, send_outbox
+
+    number = resolved(contact_phone=FLAKY, contact_preference="sms")
+    _ask(number)  # written while the citizen could still be texted
+    params = {"From": e164(FLAKY), "To": OUR_NUMBER, "Body": "退订", "MessageSid": "SM" + "7" * 32}
+    signature = RequestValidator(TOKEN).compute_signature("https://hotline.example.cn/sms/incoming", params)
+    assert client.post("/sms/incoming", data=params, headers={"X-Twilio-Signature": signature}).status_code == 200
+    assert send_outbox() == ["failed"]  # at once: trying again cannot help
+    row = _row(FLAKY)
+    assert row.attempts == 1 and "退订" in row.last_error and outbox_env.posts == []
+    assert "退订" in _last_event(number)[3]
