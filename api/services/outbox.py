@@ -366,10 +366,31 @@ def deliver(outbox_id: int, settings: Settings, *, http_client: Any = None) -> D
         return Delivery("sent")
 
 
-def for_ticket(session: Session, ticket_id: int) -> list[OutboxMessage]:
-    """A work order's messages, oldest first (views mask `recipient`)."""
-    return list(
-        session.exec(
-            select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id).order_by(col(OutboxMessage.id))
-        ).all()
-    )
+STATUS_TEXT = {
+    OutboxStatus.pending: "等待发送",
+    OutboxStatus.sending: "正在发送",
+    OutboxStatus.sent: "已发出",
+    OutboxStatus.failed: "发送失败",
+}
+KIND_TEXT = {OutboxKind.sms: "短信", OutboxKind.call: "电话"}
+PURPOSE_TEXT = {"follow_up": "回访", "staff_reply": "工作人员回复", "answer": "答复"}
+
+
+def for_ticket(session: Session, ticket_id: int) -> list[dict[str, Any]]:
+    """A work order's messages for staff, oldest first, in words, the number masked (the console's order page)."""
+    rows = session.exec(
+        select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id).order_by(col(OutboxMessage.id))
+    ).all()
+    return [
+        {
+            "at": row.sent_at or row.created_at,
+            "kind": KIND_TEXT[row.kind],
+            "purpose": PURPOSE_TEXT.get(row.purpose, row.purpose),
+            "to": masking.mask_phone(row.recipient),
+            "status": STATUS_TEXT[row.status],
+            "failed": row.status is OutboxStatus.failed,
+            "attempts": row.attempts,
+            "reason": row.last_error if row.status is not OutboxStatus.sent else "",
+        }
+        for row in rows
+    ]

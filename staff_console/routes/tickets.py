@@ -23,7 +23,7 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, deadline_watch, dispatch, follow_up, lifecycle, staff, tickets
+from api.services import access, deadline_watch, dispatch, follow_up, lifecycle, outbox, staff, tickets
 from api.services.grievance_log import utcnow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
@@ -137,6 +137,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
     events = tickets.list_events(db, number=number)
     notes = tickets.list_notes(db, number=number)
     follow_ups = follow_up.list_for_ticket(db, number=number)
+    messages = outbox.for_ticket(db, ticket.id or 0)
     departments = [d for d in staff.list_departments(db) if d.active]
     db.rollback()
     writer = access.may(login.principal, "ticket.write")
@@ -147,6 +148,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
         "events": events,
         "notes": notes,
         "follow_ups": follow_ups,
+        "messages": messages,
         "departments": departments,
         "department_names": {d.id: d.name for d in departments},
         "suggested": dispatch.suggest_department(

@@ -16,15 +16,15 @@ from tests.console.conftest import Staff
 from tests.followup.twilio_peer import TwilioPeer, send_outbox
 
 
-def _web_chat_with_order(client: TestClient, sid: str, preference: str) -> None:
+def _web_chat_with_order(client: TestClient, sid: str, preference: str) -> str:
     assert client.post("/api/chat/messages", json={"session_id": sid, "text": "我想找人帮忙", "channel": "web"})
     with Session(get_engine(), expire_on_commit=False) as own:
-        tickets.create_ticket(
+        return tickets.create_ticket(
             own,
             data=TicketCreate.model_validate(
                 {**TICKET, "session_id": sid, "contact_phone": "13912345678", "contact_preference": preference}
             ),
-        )
+        ).number
 
 
 def _reply(client: TestClient, sid: str, text: str) -> str:
@@ -39,12 +39,18 @@ def _reply(client: TestClient, sid: str, text: str) -> str:
 
 def test_reply_reaches_an_sms_citizen_by_sms_too(twilio: TwilioPeer, client: TestClient) -> None:
     sid = "web-" + "5" * 32
-    _web_chat_with_order(client, sid, "sms")
+    number = _web_chat_with_order(client, sid, "sms")
     notice = _reply(client, sid, "您的补贴已经查到，下周发放。")
     assert "短信马上发出" in notice and twilio.messages == []  # written to the outbox with the reply
     assert send_outbox() == ["sent"]
     assert [m["To"] for m in twilio.messages] == ["+8613912345678"]
     assert "您的补贴已经查到，下周发放。" in twilio.messages[0]["Body"]
+    # The order's page lists the message and its outcome, the number masked; the history has the outcome too.
+    supervisor = Staff(TestClient(client.app, raise_server_exceptions=False), make_user(None, "supervisor"))  # type: ignore[arg-type]
+    page = supervisor.get(f"/staff/tickets/{number}").text
+    listed = page.split('id="messages-title"', 1)[1].split("</table>", 1)[0]
+    assert "工作人员回复" in listed and "已发出" in listed and "139****5678" in listed and "13912345678" not in listed
+    assert "回复短信" in page and "工作人员的回复短信已发出。" in page
 
 
 def test_reply_stays_in_the_chat_for_other_citizens(twilio: TwilioPeer, client: TestClient) -> None:
