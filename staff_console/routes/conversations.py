@@ -14,7 +14,7 @@ from accessibility import conversation, security
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
 from api.models.ticket import ContactPreference, Ticket, TicketNoteCreate
-from api.services import grievance_log, handoff, tickets
+from api.services import follow_up, grievance_log, handoff, tickets
 from api.services.rasa_client import RasaClient
 from api.services.sms_preferences import is_unsubscribed
 from api.settings import Settings
@@ -149,7 +149,9 @@ def _reply_in_writing(db: Session, settings: Settings, session_id: str, channel:
     phone = ticket.contact_phone if ticket is not None else None
     ticket_id = ticket.id if ticket is not None else None
     by_sms = channel == "sms" or (ticket is not None and ticket.contact_preference == ContactPreference.sms)
-    unsubscribed = bool(phone) and channel != "sms" and by_sms and is_unsubscribed(settings, phone or "")
+    # 退订 is kept by the number as Twilio writes it (E.164); work orders keep it as the citizen gave it.
+    e164 = follow_up.mobile_number(phone) or phone or ""
+    unsubscribed = bool(e164) and channel != "sms" and by_sms and is_unsubscribed(settings, e164)
     db.rollback()  # nothing read stays open: the outbox row below is committed with the reply
     body = text if channel == "sms" else f"【残联服务热线】工作人员{name}回复您：{text}"
     queued = by_sms and not unsubscribed and queue_sms(db, settings, to=phone, body=body, ticket_id=ticket_id)
