@@ -59,3 +59,21 @@ def test_reply_stays_in_the_chat_for_other_citizens(twilio: TwilioPeer, client: 
     notice = _reply(client, sid, "您好，我来帮您。")
     assert notice == "回复已发送，市民的网页上会马上显示。"
     assert send_outbox() == [] and twilio.messages == []
+
+
+def test_reply_to_a_number_that_texted_unsubscribe_is_not_written_as_sms(
+    twilio: TwilioPeer, client: TestClient
+) -> None:
+    """The order keeps 13912345678, Twilio writes +8613912345678: one 退订 covers both."""
+    from twilio.request_validator import RequestValidator
+
+    from tests.followup.twilio_peer import OUR_NUMBER, TOKEN
+
+    params = {"From": "+8613912345678", "To": OUR_NUMBER, "Body": "退订", "MessageSid": "SM" + "8" * 32}
+    signature = RequestValidator(TOKEN).compute_signature("https://hotline.example.cn/sms/incoming", params)
+    assert client.post("/sms/incoming", data=params, headers={"X-Twilio-Signature": signature}).status_code == 200
+    sid = "web-" + "7" * 32
+    _web_chat_with_order(client, sid, "sms")
+    notice = _reply(client, sid, "您好，我来帮您。")
+    assert "已退订短信" in notice
+    assert send_outbox() == [] and twilio.messages == []
