@@ -1,14 +1,12 @@
 """Work orders for the public pages and SMS: look one up, create one from the complaint form.
 
-Both go through `api.services.tickets`, so a form complaint is the same kind of work
-order as one taken by the assistant. `public_lookup` is used when the tickets service
-provides it; until then an equivalent query stands in.
+Both go through `api.workorders.creation`, so a form complaint is the same kind of work
+order as one taken by the assistant; a lookup is `api.workorders.queries.public_lookup`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +15,7 @@ from sqlmodel import Session, select
 
 from api import vocabulary, wording
 from api.models.ticket import Ticket, TicketCreate
-from api.workorders import creation as tickets
+from api.workorders import creation, queries
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_RE = re.compile(r"^\d{12}$")
@@ -43,19 +41,11 @@ def group_digits(number: str) -> str:
     return vocabulary.format_work_order(number)
 
 
-def _fallback_lookup(session: Session, *, number: str, phone_last4: str) -> Ticket | None:
-    ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
-    if ticket is None or not ticket.contact_phone:
-        return None
-    return ticket if digits(ticket.contact_phone)[-4:] == phone_last4 else None
-
-
 def lookup(session: Session, *, number: str, phone_last4: str) -> Ticket | None:
     """The ticket when both the number and the phone's last four digits match, else None."""
     if not NUMBER_RE.match(number) or not re.fullmatch(r"\d{4}", phone_last4):
         return None
-    finder: Callable[..., Ticket | None] = getattr(tickets, "public_lookup", _fallback_lookup)
-    return finder(session, number=number, phone_last4=phone_last4)
+    return queries.public_lookup(session, number=number, phone_last4=phone_last4)
 
 
 def status_text(ticket: Ticket) -> str:
@@ -98,4 +88,4 @@ def create_from_form(session: Session, fields: dict[str, Any]) -> Ticket:
     extras = [f"{label}：{fields[k]}" for k, label in extra_labels.items() if fields.get(k) and k not in known]
     if extras:
         data["description"] = str(fields.get("description", "")) + "\n" + "；".join(extras)
-    return tickets.create_ticket(session, data=TicketCreate.model_validate(data), actor=FORM_ACTOR)
+    return creation.create_ticket(session, data=TicketCreate.model_validate(data), actor=FORM_ACTOR)

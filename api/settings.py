@@ -128,6 +128,37 @@ class Settings(BaseSettings):
         default=25, ge=5, le=120, description="How long a transferred call rings before the caller comes back."
     )
     twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Deadline of each Twilio API call.")
+    queue_url: str = Field(
+        default="",
+        description="Task queue of the background worker: a redis:// URL (several machines); empty means SQLite "
+        "under data_dir (one machine).",
+    )
+    follow_up_after_working_hours: float = Field(
+        default=8.0,
+        ge=0,
+        le=400,
+        description="The worker asks for the 回访 rating this many staffed hours after an order is resolved; 0: staff "
+        "ask by hand only.",
+    )
+    log_nightly_at: str = Field(
+        default="02:30",
+        pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d$",
+        description="China time (HH:MM) of the worker's nightly export and chain check of the grievance log; "
+        "empty: none.",
+    )
+    log_export_dir: Path | None = Field(
+        default=None, description="Where the nightly exports of the grievance log go; empty means data_dir/log-exports."
+    )
+    outbox_max_attempts: int = Field(default=5, ge=1, le=20, description="Tries of one SMS or call before it fails.")
+    outbox_retry_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="Wait before the second try; each further try waits twice as long."
+    )
+    outbox_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="A message a crashed worker was sending is looked at again after this long (never sent twice).",
+    )
     max_message_chars: int = Field(default=2000, ge=1, le=20000)
 
     kb_home_region: str = Field(
@@ -221,6 +252,10 @@ class Settings(BaseSettings):
     @property
     def effective_checkpoint_dir(self) -> Path:
         return self.log_checkpoint_dir or self.data_dir / "log-checkpoints"
+
+    @property
+    def effective_log_export_dir(self) -> Path:
+        return self.log_export_dir or self.data_dir / "log-exports"
 
     @property
     def effective_service_token(self) -> str:

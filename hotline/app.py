@@ -26,7 +26,7 @@ from api.services.masking import MaskingLogFilter
 from api.services.rasa_client import RasaClient
 from api.services.text_input import CleanInputMiddleware
 from api.settings import get_settings
-from hotline import health
+from hotline import health, worker
 from staff_console import deps as console_deps
 from staff_console import routes as console_routes
 from voice import follow_up_call
@@ -47,9 +47,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     checkpoints = asyncio.create_task(
         log_checkpoints.keep_writing(get_engine(), every_seconds=settings.log_checkpoint_seconds)
     )
+    # Each commit that writes an SMS or call to the outbox tells the task worker at once.
+    stop_notifying = worker.install_notifier(worker.build_queue(settings))
     try:
         yield
     finally:
+        stop_notifying()
         checkpoints.cancel()
         warm.cancel()
         await app.state.rasa.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import typer
@@ -13,6 +14,7 @@ from api.db import get_engine
 from api.knowledge.cli import kb_app
 from api.migrate import upgrade
 from api.services import grievance_log, log_checkpoints
+from api.services.masking import MaskingLogFilter
 from api.settings import get_settings
 from voice.cli import call as voice_call
 
@@ -87,6 +89,20 @@ def log_tail(limit: int = typer.Option(10, min=1, max=1000, help="How many recor
     with Session(get_engine()) as session:
         for rec in grievance_log.search(session, limit=limit):
             typer.echo(json.dumps(rec.model_dump(mode="json"), ensure_ascii=False))
+
+
+@app.command("worker")
+def run_worker(
+    threads: int = typer.Option(2, min=1, max=32, help="How many tasks run at once."),
+) -> None:
+    """Run the background worker (outbox sending, periodic work) until stopped; the Procfile's `worker`."""
+    from hotline import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # every request's headers, at INFO
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskingLogFilter())
+    worker.run(workers=threads)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.db import get_engine
-from api.services import flood_watch
+from api.services import flood_watch, outbox
 from api.settings import get_settings
 
 router = APIRouter(tags=["health"])
@@ -45,6 +45,15 @@ def _work_order_rate() -> str | None:
     return "abnormal work-order rate in the last hour (see the oversight page)" if alerts else None
 
 
+def _outbox() -> str | None:
+    try:
+        with Session(get_engine()) as session:
+            late = outbox.overdue_count(session)
+    except Exception:  # the database check above reports why
+        return None
+    return f"{late} SMS/call(s) waiting more than 5 minutes: is the task worker running?" if late else None
+
+
 def _speech_model() -> str | None:
     from voice.asr import unavailable_reason  # knows about downloads and load failures
 
@@ -60,6 +69,7 @@ async def health(request: Request) -> JSONResponse:
         "action_server": await _action_server(settings.action_server_url),
         "speech_model": _speech_model(),
         "work_order_rate": await run_in_threadpool(_work_order_rate),
+        "outbox": await run_in_threadpool(_outbox),
     }
     checks = {
         name: ({"status": "ok"} if why is None else {"status": "down", "reason": why}) for name, why in problems.items()

@@ -1,4 +1,4 @@
-"""Start the whole hotline (app, Rasa, action server) from the Procfile and supervise it.
+"""Start the whole hotline (app, Rasa, action server, task worker) from the Procfile and supervise it.
 
 honcho parses the Procfile, but its runner stops every process when one exits;
 a hotline must keep taking messages when the assistant crashes, so this
@@ -181,6 +181,9 @@ class Stack:
             "actions": f"{self.actions_url}/health",
         }
         out: dict[str, str] = {}
+        worker = self.processes.get("worker")
+        if worker is not None and worker.poll() is not None:
+            out["worker"] = f"exited with {worker.returncode}"
         for name, url in checks.items():
             try:
                 resp = httpx.get(url, timeout=2.0)
@@ -246,7 +249,9 @@ def main() -> int:
     except RuntimeError as exc:
         print(f"ERROR: step 'start the stack' failed: {exc}", file=sys.stderr)
         return 1
-    print(f"==> starting app, Rasa and action server (log: {stack.log_file}); Rasa takes about half a minute")
+    print(
+        f"==> starting app, Rasa, action server and task worker (log: {stack.log_file}); Rasa takes about half a minute"
+    )
     try:
         stack.wait_ready()
         print(

@@ -1,14 +1,16 @@
 """Outgoing work for a call: transfer to staff, SMS, call-back work orders, hang-up.
 
 Twilio calls go through the official library with a deadline and off the event
-loop; when Twilio is not configured or fails, a work order records what the
-caller asked for so staff can do it by hand, and the caller is told so.
+loop; an SMS goes to the outbox, which the task worker sends with retries. When
+Twilio is not configured or fails, a work order records what the caller asked for
+so staff can do it by hand, and the caller is told so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,12 +19,13 @@ from sqlmodel import Session
 
 from api.db import get_engine
 from api.integrations import twilio
+from api.models.outbox import OutboxKind
 from api.models.ticket import ContactPreference, TicketCreate, TicketKind
-from api.services import callers, grievance_log
+from api.services import callers, follow_up, grievance_log, outbox
 from api.services.masking import mask_text
 from api.services.on_duty import CHINA_TZ, callback_promise, phone_transfer_configured, within_service_hours
 from api.settings import Settings
-from api.workorders import creation as tickets
+from api.workorders import creation
 from voice.transfer import dial_twiml
 
 log = logging.getLogger("voice.actions")
@@ -71,11 +74,18 @@ class CallActions:
         return await asyncio.to_thread(callers.is_unsubscribed, self.settings, phone)
 
     async def send_sms(self, to: str, body: str) -> bool:
-        if not (self.settings.twilio_enabled and self.settings.twilio_phone_number and to):
+        """Write the SMS to the outbox (the task worker sends it, retrying); False when none can be sent."""
+        number = follow_up.mobile_number(to) or (to if to.startswith("+") else None)
+        if not (self.settings.twilio_enabled and self.settings.twilio_phone_number and number):
             return False
-        return await self._blocking(
-            lambda: self._client().messages.create(to=to, from_=self.settings.twilio_phone_number, body=body[:1500])
-        )
+        await asyncio.to_thread(self._queue_sms, number, body)
+        return True
+
+    def _queue_sms(self, to: str, body: str) -> None:
+        with Session(get_engine()) as session:
+            key = outbox.idempotency_key("answer", self.call_sid, uuid.uuid4().hex)
+            outbox.add(session, kind=OutboxKind.sms, recipient=to, body=body, key=key, purpose="answer")
+            session.commit()
 
     async def hangup(self) -> bool:
         if not (self.settings.twilio_enabled and self.is_twilio_call):
@@ -96,7 +106,7 @@ class CallActions:
 
     def _work_order(self, kind: TicketKind, description: str, phone: str | None, preference: ContactPreference) -> str:
         with Session(get_engine()) as session:
-            ticket = tickets.create_ticket(
+            ticket = creation.create_ticket(
                 session,
                 data=TicketCreate(
                     kind=kind,

@@ -1,6 +1,7 @@
 """回访 by an outgoing call: the citizen hears our own voice and rates 1–5 on the keypad.
 
-Twilio places the call (`place_call`) and fetches TwiML from `/voice/follow-up/{token}`:
+The task worker asks Twilio for the call (an outbox row written by
+`api.services.follow_up.request_follow_up`); Twilio then fetches TwiML from `/voice/follow-up/{token}`:
 a `<Gather>` of one digit around a `<Play>` of audio we synthesise (pyttsx3/espeak-ng,
 the same voice as the hotline). The digit goes to `api.services.follow_up.record_rating`,
 so a call rating closes or reopens the order exactly as an SMS or web rating does.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -143,37 +143,3 @@ async def audio(token: str, prompt: str) -> Response:
         log.warning("follow-up prompt could not be synthesised: %s", exc)
         return Response(status_code=503)
     return Response(codec.wav_bytes(spoken.pcm, 8000), media_type="audio/wav", headers={"Cache-Control": "no-store"})
-
-
-def _may_call(token: str) -> bool:
-    """Whether the citizen behind a follow-up token may be phoned (not after asking for SMS, chat or no contact)."""
-    from api.models.ticket import Ticket
-
-    with new_session() as session:
-        found = follow_up.get_by_token(session, token)
-        ticket = session.get(Ticket, found.ticket_id) if found is not None else None
-        allowed = ticket is not None and follow_up.may_call(ticket)
-        session.rollback()
-        return allowed
-
-
-async def place_call(settings: Settings, *, to: str | None, token: str) -> bool:
-    """Ask Twilio to call the citizen for the rating; False when Twilio is not configured or refuses, and
-    when the citizen asked not to be called (a deaf citizen who wants SMS is never phoned)."""
-    if not (settings.twilio_enabled and settings.twilio_phone_number and settings.public_base_url and to):
-        return False
-    if not await run_in_threadpool(_may_call, token[:64]):
-        log.info("follow-up call not placed: the citizen asked not to be phoned")
-        return False
-    url = f"{settings.public_base_url}/voice/follow-up/{quote(token, safe='')}"
-
-    def _call() -> Any:
-        client = twilio.rest_client(settings)
-        return client.calls.create(to=to, from_=settings.twilio_phone_number, url=url, method="POST")
-
-    try:
-        await asyncio.wait_for(asyncio.to_thread(_call), settings.twilio_timeout_seconds + 2)
-    except Exception as exc:  # any Twilio or network failure: staff still have the SMS/web link
-        log.warning("follow-up call failed: %s", type(exc).__name__)
-        return False
-    return True

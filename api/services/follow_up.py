@@ -2,55 +2,54 @@
 
 `request_follow_up` moves a resolved order to 回访, stores a `FollowUp` with a secret
 token for the web link `/feedback/{token}` and, when Twilio is configured and the
-order has a mobile number, texts the citizen (reply 1–5 or open the link). Without
-SMS the request still exists and staff give the link (or take the rating) on a
-call-back. The citizen's contact preference is respected: no SMS to one who asked for no contact
-or for replies in the web chat, and staff are never told to call, nor is a call placed
-(`may_call`, checked by voice/follow_up_call.place_call), when the citizen asked for SMS, chat or
-no contact. `record_rating` closes the order for 3–5 (基本满意/满意) and reopens it
+order has a mobile number, writes an SMS to the citizen (reply 1–5 or open the link)
+and a keypad-rating call to the outbox in the same transaction; the task worker sends
+them and records the outcome on the order. Without SMS the request still exists and
+staff give the link (or take the rating) on a call-back. The citizen's contact
+preference is respected: no SMS to one who asked for no contact or for replies in the
+web chat, and staff are never told to call, nor is a call placed (`may_call`, checked
+before the call is written to the outbox), when the citizen asked for SMS, chat or no
+contact. `record_rating` closes the order for 3–5 (基本满意/满意) and reopens it
 (重办) for 1–2 with the comment as the reason; a second answer changes nothing.
-The lifecycle moves go through `tickets.transition`, so each is a ticket event.
+The lifecycle moves go through `workflow.transition`, so each is a ticket event.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import quote
 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from api import vocabulary, wording
+from api.clock import aware
 from api.db import begin_write
 from api.errors import ApiError
-from api.integrations import twilio
 from api.models.common import clean_text
+from api.models.outbox import OutboxKind
 from api.models.ticket import (
     ContactPreference,
     FollowUp,
     FollowUpChannel,
     Satisfaction,
     Ticket,
-    TicketEvent,
     TicketStatus,
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, callers, masking, sla
+from api.services import access, callers, on_duty, outbox, sla
 from api.services.audit import Principal
 from api.services.grievance_log import utcnow
 from api.settings import Settings
-from api.workorders import lifecycle
-from api.workorders import workflow as tickets
+from api.workorders import lifecycle, queries, workflow
 from chinese_numbers.phones import e164_mobile, national_mobile
-
-log = logging.getLogger("hotline.follow_up")
 
 CITIZEN = Principal(username="citizen", role="citizen")
 SYSTEM_ACTOR = "system:follow_up"
@@ -83,7 +82,7 @@ MESSAGES: dict[str, str] = {
 # and the invitation sent by SMS (api/wording/sms/follow_up.yml).
 SMS_TEXT = wording.template("sms", "follow_up.invitation")
 
-SmsStatus = Literal["sent", "not_configured", "no_mobile", "unsubscribed", "failed", "not_wanted"]
+SmsStatus = Literal["queued", "not_configured", "no_mobile", "unsubscribed", "not_wanted"]
 RatingOutcome = Literal["closed", "reopened", "already_answered", "not_pending"]
 
 
@@ -123,6 +122,11 @@ def satisfaction_for(score: int) -> Satisfaction:
 
 def feedback_path(token: str) -> str:
     return f"/feedback/{token}"
+
+
+def call_path(token: str) -> str:
+    """Where Twilio fetches the keypad-rating call's TwiML (voice/follow_up_call.py answers it)."""
+    return f"/voice/follow-up/{quote(token, safe='')}"
 
 
 def feedback_link(token: str, settings: Settings) -> str:
@@ -210,13 +214,13 @@ def get_by_token(session: Session, token: str) -> FollowUp | None:
 
 def list_for_ticket(session: Session, *, number: str) -> list[FollowUp]:
     """Every follow-up of a work order, oldest first (404 when the order does not exist)."""
-    ticket = tickets.get_ticket(session, number=number)
+    ticket = queries.get_ticket(session, number=number)
     return list(session.exec(select(FollowUp).where(FollowUp.ticket_id == ticket.id).order_by(col(FollowUp.id))).all())
 
 
 def pending_for_ticket(session: Session, *, number: str) -> FollowUp | None:
     """The open follow-up of a work order in 回访 (its link is what staff read out on a call-back)."""
-    ticket = tickets.get_ticket(session, number=number)
+    ticket = queries.get_ticket(session, number=number)
     if ticket.status is not TicketStatus.follow_up or ticket.id is None:
         return None
     latest = _latest_id(session, ticket.id)
@@ -269,7 +273,7 @@ def for_phone(session: Session, phone: str) -> tuple[list[tuple[FollowUp, Ticket
 
 @dataclass(frozen=True)
 class FollowUpRequested:
-    """What staff need after asking: whether the SMS went out and, if not, the link to give by phone."""
+    """What staff need after asking: whether an SMS and a call are on their way and, if not, the link to give."""
 
     number: str
     follow_up_id: int
@@ -277,17 +281,17 @@ class FollowUpRequested:
     path: str
     link: str
     channel: FollowUpChannel
-    sms_sent: bool
+    sms_queued: bool
     sms_status: SmsStatus
+    call_queued: bool
     message: str
 
 
 SMS_STATUS_TEXT: dict[str, str] = {
-    "sent": "已给市民发短信，请市民回复1到5分或打开网页评价。",
+    "queued": "回访短信马上发给市民，请市民回复1到5分或打开网页评价；发送结果会记在工单的处理记录里。",
     "not_configured": "短信服务未配置，没有发短信。",
     "no_mobile": "工单没有手机号，没有发短信。",
     "unsubscribed": "这个号码已退订短信，没有发短信。",
-    "failed": "短信发送失败。",
     "not_wanted": "市民没有要求短信联系，没有发短信。",
 }
 # Why staff must not call, by what the citizen asked for; and what to do instead when no SMS went out.
@@ -301,6 +305,7 @@ NO_SMS_NEXT_STEP: dict[ContactPreference, str] = {
     ContactPreference.chat: NO_CALL_REASON[ContactPreference.chat] + "请在对话里把评价网址 {link} 发给市民。",
     ContactPreference.none: NO_CALL_REASON[ContactPreference.none] + "市民可以自己打开评价网址 {link} 。",
 }
+CALL_QUEUED = "同时会给市民打电话，请他按键评分。"
 CALL_BACK_STEP = "请电话回访市民，告诉他评价网址 {link} ，或问市民打几分（1到5分）后代为记录。"
 
 
@@ -315,16 +320,14 @@ def _sms_precheck(settings: Settings, mobile: str | None) -> SmsStatus | None:
     return None
 
 
-def send_sms(settings: Settings, *, to: str, body: str, http_client: Any = None) -> str | None:
-    """Send one SMS with the official Twilio library under the configured deadline; None or the error."""
-    client = twilio.rest_client(settings, http_client=http_client)
-    try:
-        client.messages.create(to=to, from_=settings.twilio_phone_number, body=body[:1500])
-    except Exception as exc:  # any Twilio or network error: staff are told to call instead
-        reason = f"{type(exc).__name__}: {masking.mask_text(str(exc)[:200])}"  # Twilio names the number
-        log.warning("follow-up SMS failed: %s", reason)
-        return reason
-    return None
+def _call_target(settings: Settings, ticket: Ticket) -> str | None:
+    """The number to phone for a keypad rating, or None when no call may or can be placed."""
+    if not (settings.twilio_enabled and settings.twilio_phone_number and settings.public_base_url):
+        return None
+    if not may_call(ticket) or not ticket.contact_phone:
+        return None
+    phone = ticket.contact_phone.strip()
+    return mobile_number(phone) or (phone if phone.startswith("+") else None)
 
 
 def request_follow_up(
@@ -333,23 +336,22 @@ def request_follow_up(
     number: str,
     actor: Principal | str,
     settings: Settings,
-    http_client: Any = None,
 ) -> FollowUpRequested:
     """Move a resolved (办结) work order to 回访 and ask the citizen for a rating.
 
-    The move and the FollowUp are committed together; the SMS is sent after the commit
-    (it may block up to `twilio_timeout_seconds`: call from a worker thread in async code),
-    and its outcome is a ticket event of its own. `http_client` replaces Twilio's HTTP
-    client (tests point it at a local peer). 404 for an unknown order, 409 unless 办结.
+    The move, the FollowUp and the outgoing SMS and call (outbox rows) are committed together;
+    the task worker sends them and records each outcome as a ticket event. 404 for an unknown
+    order, 409 unless 办结.
     """
     principal = _principal(actor)
     with _writing(session):
-        ticket = access.check_ticket(principal, tickets.get_ticket(session, number=number, for_update=True))
+        ticket = access.check_ticket(principal, queries.get_ticket(session, number=number, for_update=True))
         lifecycle.check(ticket.status, TransitionAction.follow_up, reason=None)
         mobile = mobile_number(ticket.contact_phone)
         preference = _preference(ticket)
         blocked: SmsStatus | None = _sms_precheck(settings, mobile) if may_text(ticket) else "not_wanted"
         callable_ = may_call(ticket)
+        call_to = _call_target(settings, ticket)
         token = secrets.token_urlsafe(24)
         # voice: staff call back; web: the citizen rates through the link (they asked not to be called)
         fallback = FollowUpChannel.voice if callable_ else FollowUpChannel.web
@@ -364,35 +366,46 @@ def request_follow_up(
         session.add(follow_up)
         session.flush()
         follow_up_id = follow_up.id or 0
+        link = feedback_link(token, settings)
+        if blocked is None and mobile is not None:
+            outbox.add(
+                session,
+                kind=OutboxKind.sms,
+                recipient=mobile,
+                body=SMS_TEXT.format(number=vocabulary.format_work_order(number), link=link),
+                key=outbox.idempotency_key("follow_up_sms", follow_up_id),
+                purpose="follow_up",
+                ticket_id=ticket.id,
+            )
+        if call_to is not None:
+            outbox.add(
+                session,
+                kind=OutboxKind.call,
+                recipient=call_to,
+                body=settings.public_base_url + call_path(token),
+                key=outbox.idempotency_key("follow_up_call", follow_up_id),
+                purpose="follow_up",
+                ticket_id=ticket.id,
+            )
         if blocked is None:
-            after = "正在发短信。"
+            after = "短信已排队发送。"
         elif callable_:
             after = SMS_STATUS_TEXT[blocked] + "请电话回访，并告诉市民评价网址或代为记录评分。"
         else:
             after = SMS_STATUS_TEXT[blocked] + NO_CALL_REASON[preference]
         note = "请市民评分（1到5分）。" + after
-        tickets.transition(
+        workflow.transition(
             session,
             number=number,
             data=TransitionCreate(action=TransitionAction.follow_up, note=note),
             actor=principal,
             policy=sla.load_policy(settings.sla_policy_file),
         )
-    link = feedback_link(token, settings)
-    status: SmsStatus = blocked or "sent"
-    if blocked is None and mobile is not None:
-        error = send_sms(
-            settings,
-            to=mobile,
-            body=SMS_TEXT.format(number=vocabulary.format_work_order(number), link=link),
-            http_client=http_client,
-        )
-        status = "failed" if error else "sent"
-        _record_sms_outcome(session, follow_up_id=follow_up_id, error=error, may_call=callable_)
-        if error:
-            channel = fallback
+    status: SmsStatus = blocked or "queued"
     message = SMS_STATUS_TEXT[status]
-    if status != "sent":
+    if call_to is not None:
+        message += CALL_QUEUED
+    if status != "queued":
         message += (CALL_BACK_STEP if callable_ else NO_SMS_NEXT_STEP[preference]).format(link=link)
     return FollowUpRequested(
         number=number,
@@ -401,39 +414,49 @@ def request_follow_up(
         path=feedback_path(token),
         link=link,
         channel=channel,
-        sms_sent=status == "sent",
+        sms_queued=status == "queued",
         sms_status=status,
+        call_queued=call_to is not None,
         message=message,
     )
 
 
-def _sms_outcome_note(error: str | None, *, may_call: bool) -> str:
-    if error is None:
-        return "回访短信已发出。"
-    return "回访短信发送失败，请电话回访。" if may_call else "回访短信发送失败；市民不要电话联系，请不要打电话。"
+AUTOMATIC = Principal(username=SYSTEM_ACTOR, role="system")
 
 
-def _record_sms_outcome(session: Session, *, follow_up_id: int, error: str | None, may_call: bool = True) -> None:
-    with _writing(session):
-        follow_up = session.exec(select(FollowUp).where(FollowUp.id == follow_up_id).with_for_update()).one()
-        ticket = session.get(Ticket, follow_up.ticket_id)
-        status = ticket.status if ticket is not None else None
-        if error:
-            follow_up.channel = FollowUpChannel.voice if may_call else FollowUpChannel.web
-            session.add(follow_up)
-        session.add(
-            TicketEvent(
-                ticket_id=follow_up.ticket_id,
-                at=utcnow(),
-                actor=SYSTEM_ACTOR,
-                action="follow_up_sms",
-                from_status=status,
-                to_status=status,
-                note=_sms_outcome_note(error, may_call=may_call),
-                reason=error,
-            )
+def request_due(session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 200) -> list[str]:
+    """Ask for the rating of every order resolved `follow_up_after_working_hours` staffed hours ago (the worker's
+    periodic task); the numbers asked. An order staff moved on meanwhile is left alone."""
+    if settings.follow_up_after_working_hours <= 0:
+        return []
+    moment = now or utcnow()
+    policy = sla.load_policy(settings.sla_policy_file)
+    resolved = session.exec(
+        select(Ticket.number, Ticket.resolved_at)
+        .where(Ticket.status == TicketStatus.resolved, col(Ticket.resolved_at).is_not(None))
+        .order_by(col(Ticket.resolved_at))
+        .limit(limit)
+    ).all()
+    session.rollback()
+    asked: list[str] = []
+    for number, resolved_at in resolved:
+        assert resolved_at is not None
+        due = on_duty.add_working_hours(
+            aware(resolved_at),
+            settings.follow_up_after_working_hours,
+            settings.voice_service_hours,
+            settings.service_days,
+            policy,
         )
-        session.commit()
+        if due > moment:
+            break  # oldest first: the rest are later still (same delay)
+        try:
+            request_follow_up(session, number=number, actor=AUTOMATIC, settings=settings)
+        except ApiError:  # moved on since the query (rated by phone, reopened): nothing to ask
+            session.rollback()
+            continue
+        asked.append(number)
+    return asked
 
 
 # --- answering ------------------------------------------------------------------------------------
@@ -470,7 +493,7 @@ def _locked_follow_up(
         return found
     assert number is not None
     # Staff entering a rating by number: only on an order of their own department (checked before any change).
-    ticket = access.check_ticket(principal, tickets.get_ticket(session, number=number, for_update=True))
+    ticket = access.check_ticket(principal, queries.get_ticket(session, number=number, for_update=True))
     latest = _latest_id(session, ticket.id or 0)
     found = (
         session.exec(select(FollowUp).where(FollowUp.id == latest).with_for_update()).first()
@@ -571,7 +594,7 @@ def record_rating(
             note=note,
         )
         policy = sla.load_policy(settings.sla_policy_file) if settings is not None else None
-        order = tickets.transition(session, number=number, data=data, actor=principal, policy=policy)
+        order = workflow.transition(session, number=number, data=data, actor=principal, policy=policy)
     deadline = sla.deadline_text(order.deadline, order.sla_working_days, start=utcnow()) if reopen else ""
     key = (
         ("reopened" if deadline else "reopened_no_deadline") if reopen else ("closed" if score >= 4 else "closed_basic")

@@ -138,3 +138,24 @@ def on_duty(
     if not signed_in_staff(session, now=now):
         return OnDuty(False, "nobody_signed_in", hours, "")
     return OnDuty(True, "on_duty", hours, "")
+
+
+def add_working_hours(
+    start: datetime, hours: float, spec: str, days: str = "workdays", policy: sla.SlaPolicy | None = None
+) -> datetime:
+    """The moment `hours` of staffed time after `start` (aware): only the service hours of staffed days count,
+    so a delay that runs past closing continues at the next opening (after a weekend or holiday)."""
+    open_at, close_at = parse_hours(spec)
+    remaining = timedelta(hours=hours)
+    local = start.astimezone(CHINA_TZ)
+    while True:
+        day = local.date()
+        staffed = days == "every_day" or sla.is_workday(day, policy)
+        opening = datetime.combine(day, open_at, tzinfo=CHINA_TZ)
+        closing = datetime.combine(day, close_at, tzinfo=CHINA_TZ)
+        if staffed and local < closing:
+            begin = max(local, opening)
+            if begin + remaining <= closing:
+                return begin + remaining
+            remaining -= closing - begin
+        local = datetime.combine(day + timedelta(days=1), time(0), tzinfo=CHINA_TZ)

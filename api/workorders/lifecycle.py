@@ -76,6 +76,10 @@ EVENT_LABELS: dict[str, str] = {
     "create": "登记工单",
     "edit": "修改",
     "follow_up_sms": "回访短信",
+    "follow_up_call": "回访电话",
+    "staff_reply_sms": "回复短信",
+    "sla_reminder": "期限提醒",
+    "sla_escalation": "超期上报",
     **{a.value: label for a, label in ACTION_LABELS.items()},
 }
 # Work-order fields in the words the console uses (an edit event names the fields it changed).

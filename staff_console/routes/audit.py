@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep
-from api.services import access, audit, grievance_log, sla
+from api.services import access, audit, grievance_log, log_nightly, sla
 from staff_console import sessions
 from staff_console.deps import page
 from staff_console.ui import render
@@ -102,5 +102,6 @@ def audit_page(
         },
         "channels": {c: CHANNELS[c] for c in LOG_CHANNELS},
         "masked": access.masks_people(login.principal),
+        "nightly": log_nightly.recent(db),
     }
     return render(request, "staff/audit.html", ctx, login=login, status_code=400 if errors else 200)

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import select
+from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from accessibility import conversation, security
@@ -20,7 +20,7 @@ from api.settings import Settings
 from api.workorders import workflow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
-from staff_console.outbound import send_sms
+from staff_console.outbound import QUEUED_NOTE, queue_sms
 from staff_console.ui import render
 from staff_console.views import CHANNELS, notice_query, read_notice, turn_lines
 
@@ -139,32 +139,32 @@ async def reply(
                 db, number=ticket.number, data=TicketNoteCreate(text="回电记录：" + text), actor=login.principal
             )
         return _back(session_id, "已记录回电内容。电话渠道不能发文字，请按记录回电。")
+    return _back(session_id, await run_in_threadpool(_reply_in_writing, db, settings, session_id, channel, text, name))
+
+
+def _reply_in_writing(db: Session, settings: Settings, session_id: str, channel: str, text: str, name: str) -> str:
+    """Post the reply to the citizen's conversation and, when it must go by SMS, write the SMS to the outbox
+    in the same commit (the worker sends it); the notice says what the citizen gets."""
+    ticket = _ticket_for(db, session_id)
+    phone = ticket.contact_phone if ticket is not None else None
+    ticket_id = ticket.id if ticket is not None else None
+    by_sms = channel == "sms" or (ticket is not None and ticket.contact_preference == ContactPreference.sms)
+    db.rollback()  # nothing read stays open: the outbox row below is committed with the reply
+    body = text if channel == "sms" else f"【残联服务热线】工作人员{name}回复您：{text}"
+    outcome = queue_sms(db, settings, to=phone, body=body, ticket_id=ticket_id) if by_sms else "not_sent"
     conversation.post_staff_message(db, session_id=session_id, text=text, staff_name=name, channel=channel)
     if channel == "sms":
-        ticket = _ticket_for(db, session_id)
-        phone = ticket.contact_phone if ticket is not None else None
-        outcome = await send_sms(settings, to=phone, body=text)
-        db.rollback()
         if outcome == "unsubscribed":
-            return _back(session_id, "回复已记录，但这个号码已退订短信，没有发短信，请电话联系市民。")
+            return "回复已记录，但这个号码已退订短信，没有发短信，请电话联系市民。"
         if outcome == "not_sent":
-            return _back(session_id, "回复已记录，但短信没有发出（未配置短信通道或没有联系电话），请电话联系市民。")
-        return _back(session_id, "短信已发出。")
-    ticket = _ticket_for(db, session_id)
-    db.rollback()
-    if ticket is not None and ticket.contact_preference == ContactPreference.sms:
-        # The citizen asked to be contacted by SMS: the chat page may be closed long ago.
-        return _back(session_id, await _copy_by_sms(settings, ticket.contact_phone, text, name))
-    return _back(session_id, "回复已发送，市民的网页上会马上显示。")
-
-
-async def _copy_by_sms(settings: Settings, phone: str | None, text: str, name: str) -> str:
-    """Send a web reply as an SMS too; the notice says what happened, so staff know what the citizen got."""
-    outcome = await send_sms(settings, to=phone, body=f"【残联服务热线】工作人员{name}回复您：{text}")
+            return "回复已记录，但短信没有发出（未配置短信通道或没有联系电话），请电话联系市民。"
+        return "短信已交给发送队列，马上发出；" + QUEUED_NOTE
+    if not by_sms:
+        return "回复已发送，市民的网页上会马上显示。"
     if outcome == "unsubscribed":
         return "回复已显示在市民的网页上。市民要求短信联系，但这个号码已退订短信，没有发短信。"
-    if outcome == "sent":
-        return "回复已显示在市民的网页上；市民要求短信联系，已同时发短信。"
+    if outcome == "queued":
+        return "回复已显示在市民的网页上；市民要求短信联系，短信马上发出。" + QUEUED_NOTE
     return "回复已显示在市民的网页上。市民要求短信联系，但短信没有发出（未配置短信通道或没有号码），请记下并另行联系。"
 
 

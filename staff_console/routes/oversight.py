@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from accessibility import security
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError
-from api.services import audit, flood_watch, reports, sla
+from api.models.outbox import DeadlineAlertKind
+from api.services import audit, deadline_watch, flood_watch, reports, sla
 from staff_console import sessions
 from staff_console.charts import bars
 from staff_console.deps import page
@@ -65,6 +66,9 @@ def oversight(
     ctx = {
         "title": "服务监督 - 工作台",
         "alerts": alerts,
+        "escalations": [
+            a for a in deadline_watch.active(db, login.principal) if a.kind is DeadlineAlertKind.escalation
+        ],
         "report": report,
         "charts": charts,
         "answer_rate": _percent(report.answer_rate),

@@ -1,4 +1,4 @@
-"""The live queue: handed-off conversations and new work orders, pushed by server-sent events."""
+"""The live queue: handed-off conversations, new work orders and deadline warnings, pushed by server-sent events."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.db import new_session
 from api.models.ticket import Ticket, TicketKind, TicketPriority, TicketStatus
-from api.services import handoff
+from api.services import deadline_watch, handoff
 from api.services.grievance_log import utcnow
 from api.settings import get_settings
 from api.workorders import queries
@@ -48,12 +48,16 @@ def snapshot(session: Session, login: sessions.ConsoleLogin) -> dict[str, Any]:
         {"view": queries.to_public(t, principal=login.principal, now=now), "left": time_left(t.deadline, now)}
         for t in rows
     ]
+    warnings = deadline_watch.active(session, login.principal)
     return {
         "conversations": conversations,
         "orders": orders,
+        "warnings": [{"alert": w, "left": time_left(w.deadline, now)} for w in warnings],
         "now": now,
         "channels": CHANNELS,
-        "keys": [c.key for c in conversations] + [f"t{o['view'].number}:{o['view'].version}" for o in orders],
+        "keys": [c.key for c in conversations]
+        + [f"t{o['view'].number}:{o['view'].version}" for o in orders]
+        + [w.key for w in warnings],
     }
 
 

@@ -23,14 +23,13 @@ from api.models.ticket import (
     TransitionAction,
     TransitionCreate,
 )
-from api.services import access, dispatch, follow_up, staff
+from api.services import access, deadline_watch, dispatch, follow_up, outbox, staff
 from api.services.grievance_log import utcnow
 from api.workorders import lifecycle, queries, workflow
 from staff_console import sessions
 from staff_console.deps import FormDep, form_text, page
 from staff_console.ui import china_time, render
 from staff_console.views import ACTORS, CHANNELS, notice_query, read_notice, time_left
-from voice import follow_up_call
 
 router = APIRouter(prefix="/staff/tickets")
 ReadLogin = Annotated[sessions.ConsoleLogin, Depends(page("ticket.read"))]
@@ -118,6 +117,9 @@ def list_page(
         "filter_errors": errors,
         "number": number[:40] if errors.get("number") else "",
         "channels": CHANNELS,
+        "warnings": [
+            {"alert": w, "left": time_left(w.deadline, now)} for w in deadline_watch.active(db, login.principal)
+        ],
     }
     return render(request, "staff/tickets.html", ctx, login=login, status_code=400 if "number" in errors else 200)
 
@@ -136,6 +138,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
     events = queries.list_events(db, number=number)
     notes = queries.list_notes(db, number=number)
     follow_ups = follow_up.list_for_ticket(db, number=number)
+    messages = outbox.for_ticket(db, ticket.id or 0)
     departments = [d for d in staff.list_departments(db) if d.active]
     db.rollback()
     writer = access.may(login.principal, "ticket.write")
@@ -146,6 +149,7 @@ def _ticket_page(request: Request, db: SessionDep, login: sessions.ConsoleLogin,
         "events": events,
         "notes": notes,
         "follow_ups": follow_ups,
+        "messages": messages,
         "departments": departments,
         "department_names": {d.id: d.name for d in departments},
         "suggested": dispatch.suggest_department(
@@ -287,7 +291,8 @@ def add_note(request: Request, number: str, db: SessionDep, login: WriteLogin, f
 async def request_follow_up(
     request: Request, number: str, db: SessionDep, settings: SettingsDep, login: WriteLogin, form: FormDep
 ) -> Response:
-    """Ask the citizen for a rating: SMS (or the link to read out) and, with Twilio, a call with keypad rating."""
+    """Ask the citizen for a rating: SMS (or the link to read out) and, with Twilio, a call with keypad rating
+    (both written to the outbox with the request; the task worker sends them)."""
     number = number[:12]
     try:
         result = await run_in_threadpool(
@@ -300,12 +305,9 @@ async def request_follow_up(
         return await run_in_threadpool(
             _ticket_page, request, db, login, number, errors={"follow-up-form": exc.message.split(" / ")[0]}
         )
-    phone = await run_in_threadpool(lambda: queries.get_ticket(db, number=number).contact_phone)
-    db.rollback()
-    notice = result.message
-    if await follow_up_call.place_call(settings, to=phone, token=result.token):
-        notice += "已同时给市民打电话，请他按键评分。"
-    return await run_in_threadpool(_ticket_page, request, db, login, number, notice=notice, feedback_link=result.link)
+    return await run_in_threadpool(
+        _ticket_page, request, db, login, number, notice=result.message, feedback_link=result.link
+    )
 
 
 @router.post("/{number}/rating")

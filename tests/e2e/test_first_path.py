@@ -60,6 +60,21 @@ def test_health_reports_every_part_ok(stack) -> None:
         assert checks[part]["status"] == "ok", checks
 
 
+def test_the_task_worker_runs_and_is_restarted_when_it_dies(stack) -> None:
+    """The Procfile's worker is supervised like every other part: killed, it is started again."""
+    assert stack.processes["worker"].poll() is None
+    before = stack.restarts.get("worker", 0)
+    stack.kill_part("worker")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        started = stack.log_file.read_text(errors="replace").count("consumer started")
+        if stack.restarts.get("worker", 0) > before and started >= before + 2:
+            break
+        time.sleep(0.5)
+    assert stack.restarts.get("worker", 0) == before + 1
+    assert stack.processes["worker"].poll() is None and "worker" not in stack.problems()
+
+
 def test_chat_page_is_served_in_chinese(stack) -> None:
     page = httpx.get(f"{stack.app_url}/", timeout=10)
     assert page.status_code == 200 and 'lang="zh-CN"' in page.text and 'role="log"' in page.text

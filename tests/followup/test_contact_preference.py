@@ -1,22 +1,21 @@
 """The citizen's contact preference is respected by every outgoing follow-up contact: a citizen who asked
 for SMS gets the SMS and is never phoned, one who asked for no contact gets neither, and staff are never
-told to call them. Twilio is a local peer that records every message and every call it is asked for."""
+told to call them. Twilio is a local peer that records every message and every call it is asked for; the
+outbox is sent as the task worker sends it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
-from sqlmodel import select
+import pytest
+from sqlmodel import col, select
 
 from api.db import new_session
-from api.models.ticket import ContactPreference, FollowUp, Ticket
+from api.models.ticket import ContactPreference, FollowUp, Ticket, TicketEvent
 from api.services import follow_up
 from api.services.audit import Principal
 from api.settings import get_settings
-from tests.followup.twilio_peer import TwilioPeer
-from voice import follow_up_call
+from tests.followup.twilio_peer import TwilioPeer, send_outbox
 
 SUPERVISOR = Principal(username="supervisor-0", role="supervisor")
 
@@ -26,25 +25,14 @@ def _ask(number: str) -> follow_up.FollowUpRequested:
         return follow_up.request_follow_up(s, number=number, actor=SUPERVISOR, settings=get_settings())
 
 
-def _call(asked: follow_up.FollowUpRequested) -> bool:
-    """What the console does after asking (staff_console/routes/tickets.py): try a keypad-rating call."""
-    with new_session() as s:
-        phone = s.exec(select(Ticket).where(Ticket.number == asked.number)).one().contact_phone
-    settings = get_settings()
-    # Its own thread: Playwright's sync API may already run an event loop in this one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, follow_up_call.place_call(settings, to=phone, token=asked.token)).result()
-
-
 def test_a_citizen_who_asked_for_sms_gets_the_sms_and_is_never_called(
     twilio: TwilioPeer, resolved: Callable[..., str]
 ) -> None:
     number = resolved(contact_phone="13912345678", contact_preference="sms")
     asked = _ask(number)
-    assert asked.sms_sent and [m["To"] for m in twilio.messages] == ["+8613912345678"]
-    assert "电话回访" not in asked.message
-    assert _call(asked) is False
-    assert twilio.calls == []
+    assert asked.sms_queued and not asked.call_queued and "电话回访" not in asked.message
+    assert send_outbox() == ["sent"]
+    assert [m["To"] for m in twilio.messages] == ["+8613912345678"] and twilio.calls == []
 
 
 def test_a_citizen_who_asked_for_calls_or_said_nothing_may_be_called(
@@ -53,18 +41,19 @@ def test_a_citizen_who_asked_for_calls_or_said_nothing_may_be_called(
     """The same path places the call when it is allowed: the test above can see a call."""
     for preference in ("call", ""):
         asked = _ask(resolved(contact_phone="13912345678", contact_preference=preference))
-        assert asked.sms_sent
-        assert _call(asked) is True
-    assert [c["To"] for c in twilio.calls] == ["13912345678", "13912345678"]
+        assert asked.sms_queued and asked.call_queued and "打电话" in asked.message
+        assert send_outbox() == ["sent", "sent"]
+    assert [c["To"] for c in twilio.calls] == ["+8613912345678", "+8613912345678"]
+    assert all(c["Url"].startswith("https://hotline.example.cn/voice/follow-up/") for c in twilio.calls)
 
 
 def test_no_contact_means_no_sms_and_no_call(twilio: TwilioPeer, resolved: Callable[..., str]) -> None:
     number = resolved(contact_phone="13912345678", contact_preference="none")
     asked = _ask(number)
-    assert not asked.sms_sent and asked.sms_status == "not_wanted" and twilio.messages == []
+    assert not asked.sms_queued and asked.sms_status == "not_wanted" and not asked.call_queued
     assert "不需要联系" in asked.message and "不要打电话" in asked.message and "电话回访" not in asked.message
     assert asked.channel == "web"
-    assert _call(asked) is False and twilio.calls == []
+    assert send_outbox() == [] and twilio.messages == [] and twilio.calls == []
     with new_session() as s:
         ticket = s.exec(select(Ticket).where(Ticket.number == number)).one()
         assert ticket.contact_preference is ContactPreference.none
@@ -72,19 +61,26 @@ def test_no_contact_means_no_sms_and_no_call(twilio: TwilioPeer, resolved: Calla
 
 
 def test_a_failed_sms_to_a_citizen_who_asked_for_sms_does_not_turn_into_a_call(
-    twilio: TwilioPeer, resolved: Callable[..., str]
+    twilio: TwilioPeer, resolved: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HOTLINE_OUTBOX_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
     twilio.fail_sms = True
     number = resolved(contact_phone="13912345678", contact_preference="sms")
     asked = _ask(number)
-    assert asked.sms_status == "failed" and asked.channel == "web"
-    assert "请不要打电话" in asked.message and "电话回访" not in asked.message and asked.link in asked.message
+    assert asked.sms_queued and not asked.call_queued and "电话回访" not in asked.message
+    assert send_outbox() == ["failed"]  # one try allowed here (HOTLINE_OUTBOX_MAX_ATTEMPTS=1)
     with new_session() as s:
         assert s.exec(select(FollowUp).where(FollowUp.token == asked.token)).one().channel == "web"
-    assert _call(asked) is False and twilio.calls == []
+        ticket = s.exec(select(Ticket).where(Ticket.number == number)).one()
+        event = s.exec(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.id).desc())
+        ).first()
+        assert event is not None and "请不要打电话" in (event.note or "") and "21211" in (event.reason or "")
+    assert twilio.calls == []
 
 
 def test_the_chat_preference_gets_neither_sms_nor_call(twilio: TwilioPeer, resolved: Callable[..., str]) -> None:
     asked = _ask(resolved(contact_phone="13912345678", contact_preference="chat"))
-    assert asked.sms_status == "not_wanted" and twilio.messages == [] and "网上对话" in asked.message
-    assert _call(asked) is False and twilio.calls == []
+    assert asked.sms_status == "not_wanted" and not asked.call_queued and "网上对话" in asked.message
+    assert send_outbox() == [] and twilio.messages == [] and twilio.calls == []

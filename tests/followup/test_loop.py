@@ -41,7 +41,7 @@ def test_unsatisfied_reopens_then_satisfied_closes(
     s = own_session()
     first = follow_up.request_follow_up(s, number=number, actor=SUPERVISOR, settings=get_settings())
     # No Twilio configured: the request exists, and staff are told to give the link on a call-back.
-    assert first.sms_sent is False and first.sms_status == "not_configured"
+    assert first.sms_queued is False and first.sms_status == "not_configured"
     assert first.path == f"/feedback/{first.token}" and first.link.endswith(first.path)
     assert first.link in first.message and "电话回访" in first.message
     assert len(first.token) >= 32

@@ -1,5 +1,11 @@
 """Twilio's REST API as a local protocol peer for follow-up tests: every SMS and call the account asks for
-is recorded; `twilio` points the app's settings at it."""
+is recorded; `twilio` points the app's settings at it.
+
+Like Twilio, it refuses what it is told to refuse with Twilio's JSON error shape and code (21211
+invalid 'To' number, 21610 unsubscribed, both HTTP 400), can answer HTTP 500 once, can hold a request
+after accepting it (a worker killed while waiting for the answer), and lists what it accepted
+(GET Messages.json / Calls.json, filtered by `To`).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,11 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -27,44 +34,93 @@ class TwilioPeer:
     def __init__(self) -> None:
         self.messages: list[dict[str, str]] = []
         self.calls: list[dict[str, str]] = []
+        self.posts: list[tuple[str, str]] = []  # (Messages|Calls, To) of every create request, refused ones too
         self.fail_sms = False
+        self.refuse: dict[str, tuple[int, str]] = {}  # To → (Twilio error code, message), answered with HTTP 400
+        self.fail_once: set[str] = set()  # To numbers answered HTTP 500 on their first request
+        self.hold: set[str] = set()  # To numbers whose accepted message is answered only after `release`
+        self.held = threading.Event()  # set when a held request has been accepted
+        self.release = threading.Event()
+        self._lock = threading.Lock()
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def _authorized(self) -> bool:
+                expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+                return self.headers.get("Authorization") == expected
+
+            def do_GET(self) -> None:
+                if not self._authorized():
+                    return self._send(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                url = urlsplit(self.path)
+                to = parse_qs(url.query).get("To", [""])[0]
+                for name, key, records in (("Messages", "messages", peer.messages), ("Calls", "calls", peer.calls)):
+                    if url.path.endswith(f"/Accounts/{SID}/{name}.json"):
+                        with peer._lock:
+                            found = [peer._resource(name, r) for r in records if not to or r.get("To") == to]
+                        return self._send(200, {key: found, "next_page_uri": None, "page": 0, "page_size": 50,
+                                                "uri": url.path, "first_page_uri": url.path, "start": 0,
+                                                "end": max(0, len(found) - 1), "previous_page_uri": None})  # fmt: skip
+                self._send(404, {"code": 20404, "message": "Not found", "status": 404})
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
                 form = {k: v[0] for k, v in parse_qs(body).items()}
-                expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
-                if self.headers.get("Authorization") != expected:
+                if not self._authorized():
                     return self._send(401, {"code": 20003, "message": "Authenticate", "status": 401})
-                if self.path.endswith(f"/Accounts/{SID}/Calls.json"):
-                    peer.calls.append(form)
-                    return self._send(201, {"sid": "CA" + "4" * 32, "account_sid": SID, "to": form.get("To"),
-                                            "status": "queued"})  # fmt: skip
-                if self.path.endswith(f"/Accounts/{SID}/Messages.json"):
-                    if peer.fail_sms:
-                        return self._send(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
-                    peer.messages.append(form)
-                    return self._send(201, {"sid": "SM" + "5" * 32, "account_sid": SID, "to": form.get("To"),
-                                            "body": form.get("Body"), "status": "queued"})  # fmt: skip
-                self._send(404, {"code": 20404, "message": "Not found", "status": 404})
+                name = "Calls" if self.path.endswith(f"/Accounts/{SID}/Calls.json") else "Messages"
+                if not self.path.endswith(f"/Accounts/{SID}/{name}.json"):
+                    return self._send(404, {"code": 20404, "message": "Not found", "status": 404})
+                to = form.get("To", "")
+                with peer._lock:
+                    peer.posts.append((name, to))
+                    first_failure = to in peer.fail_once
+                    peer.fail_once.discard(to)
+                if first_failure:
+                    return self._send(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
+                if to in peer.refuse:
+                    code, message = peer.refuse[to]
+                    return self._send(400, {"code": code, "message": message, "status": 400,
+                                            "more_info": f"https://www.twilio.com/docs/errors/{code}"})  # fmt: skip
+                if name == "Messages" and peer.fail_sms:
+                    return self._send(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+                with peer._lock:
+                    records = peer.calls if name == "Calls" else peer.messages
+                    form["sid"] = ("CA" if name == "Calls" else "SM") + f"{len(records) + 1:032d}"
+                    records.append(form)
+                if to in peer.hold:
+                    peer.held.set()
+                    peer.release.wait(30)
+                self._send(201, peer._resource(name, form))
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client is gone (a killed worker)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    @staticmethod
+    def _resource(name: str, form: dict[str, str]) -> dict[str, Any]:
+        """A Message or Call resource as Twilio's JSON writes it."""
+        shared = {"sid": form.get("sid"), "account_sid": SID, "to": form.get("To"), "from": form.get("From"),
+                  "status": "queued", "date_created": formatdate(usegmt=True)}  # fmt: skip
+        return shared | ({"body": form.get("Body")} if name == "Messages" else {})
+
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -88,3 +144,14 @@ def twilio(settings_env: Path, peer: TwilioPeer, monkeypatch: pytest.MonkeyPatch
     get_settings.cache_clear()
     yield peer
     get_settings.cache_clear()
+
+
+def send_outbox(http_client: Any = None) -> list[str]:
+    """Do here and now what the task worker does for each due outbox row (the same `outbox.deliver`);
+    the outcomes. A retry is not due yet, so each row is tried once."""
+    from api.db import new_session
+    from api.services import outbox
+
+    with new_session() as session:
+        due = outbox.due(session)
+    return [outbox.deliver(i, get_settings(), http_client=http_client).outcome for i, _ in due]
