@@ -176,6 +176,13 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         default="127.0.0.1,::1", description="Proxies whose X-Forwarded-For names the client (comma-separated)."
     )
+    instance_id: str = Field(
+        default="",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]*$",
+        description="Names this app instance in the X-Hotline-Instance response header (set by the scaled-out "
+        "stack); empty means no header.",
+    )
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "api" / "sla_policy.yml", description="Deadlines per kind.")
     admin_username: str = Field(default="admin", description="First administrator (hotline user ensure-admin).")
     admin_password: str = Field(default="", description="Empty: ensure-admin generates one and prints it once.")
