@@ -121,7 +121,7 @@ class ScaleOut:
         env["HOTLINE_RASA_LOCK_STORE"] = "redis"
         # Links in SMS and follow-ups name the balancer, not the instance that wrote them.
         env.setdefault("HOTLINE_PUBLIC_BASE_URL", f"http://{env['HOTLINE_HOST']}:{env['HOTLINE_PORT']}")
-        env.setdefault("HOTLINE_TRUSTED_PROXIES", env["HOTLINE_RASA_INTERFACE"])
+        env.setdefault("HOTLINE_TRUSTED_PROXIES", self.interface)
         # uvicorn reads the client's address from X-Forwarded-For only when the balancer sent it.
         env.setdefault("FORWARDED_ALLOW_IPS", env["HOTLINE_TRUSTED_PROXIES"])
 
@@ -185,13 +185,14 @@ HAPROXY_TEMPLATE = """\
 # Written by scripts/stack.py for the scaled-out mode; edits are overwritten at the next start.
 global
     log stdout format raw local0 info
-    maxconn 20000
+    maxconn 4096
 
 defaults
     mode http
     log global
-    option httplog
     option dontlognull
+    # httplog's format, with the path alone: query strings carry Rasa's token and citizens' digits.
+    log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %HM %HP"
     timeout connect 3s
     # Slow clients and turns: Rasa answers within HOTLINE_RASA_TIMEOUT_SECONDS, exports take longer.
     timeout client 2m

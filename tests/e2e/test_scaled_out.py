@@ -36,16 +36,20 @@ pytestmark = pytest.mark.stack
 
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 INSTANCE = "x-hotline-instance"
+# The first scenario of tests/conversation/scenarios.yml: a complaint with a correction at the read-back.
 INTAKE = [
     "我要投诉",
-    "社区办事员不给我办残疾证换证，推来推去",
+    "街道办的工作人员不给我办残疾证的换证手续，推来推去",
     "对",
     "和平区南营门街道西康路社区",
     "上个星期三上午",
-    "希望尽快给我办好",
+    "希望尽快给我办好换证",
     "13912345678",
+    "打电话",
     "我姓王",
     "需要保密",
+    "电话不对 改一下",
+    "13912345679",
     "确认提交",
 ]
 TOPICS = ["你好", "谢谢你", "残疾人证怎么办理", "我想问问护理补贴", "你是机器人吗", "再见"]
@@ -73,21 +77,23 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     scale = ScaleOut(app_ports=(free_port(), free_port()), rasa_ports=(free_port(), free_port()))
     database = _postgres_database()
     url = next(database)
-    stack = start_stack(
-        tmp_path_factory.mktemp("scaled"),
-        scale=scale,
-        HOTLINE_DATABASE_URL=url,
-        HOTLINE_REDIS_URL=REDIS_URL,
-        HOTLINE_RASA_WORKERS="2",
-        # Every client here is this machine behind the balancer: one address, which would be limited.
-        HOTLINE_CHAT_API_PER_ADDRESS_PER_MINUTE="100000",
-        HOTLINE_CHAT_RATE_LIMIT="1000",
-        HOTLINE_RASA_TIMEOUT_SECONDS="30",
-    )
     try:
-        yield stack
+        stack = start_stack(
+            tmp_path_factory.mktemp("scaled"),
+            scale=scale,
+            HOTLINE_DATABASE_URL=url,
+            HOTLINE_REDIS_URL=REDIS_URL,
+            HOTLINE_RASA_WORKERS="2",
+            # Every client here is this machine behind the balancer: one address, which would be limited.
+            HOTLINE_CHAT_API_PER_ADDRESS_PER_MINUTE="100000",
+            HOTLINE_CHAT_RATE_LIMIT="1000",
+            HOTLINE_RASA_TIMEOUT_SECONDS="30",
+        )
+        try:
+            yield stack
+        finally:
+            stack.stop()
     finally:
-        stack.stop()
         next(database, None)
 
 
@@ -102,12 +108,14 @@ def _instance_url(stack: Any, n: int) -> str:
 def test_balancer_spreads_one_conversation_over_both_instances(scaled: Any) -> None:
     """A complaint intake whose turns land on both instances still files its work order with every field."""
     served: list[str] = []
+    said: list[str] = []
     ticket = None
     with httpx.Client(base_url=scaled.app_url, timeout=60) as client:
         for turn in INTAKE:
             resp = client.post("/api/chat/messages", json={"session_id": "web-scale-intake", "text": turn})
             assert resp.status_code == 200, resp.text
             served.append(resp.headers[INSTANCE])
+            said += [r.get("text") or "" for r in resp.json()["replies"]]
             ticket = resp.json()["ticket_number"] or ticket
         # A second, short conversation: round-robin alternates when nothing else reaches the balancer.
         quiet: list[str] = []
@@ -116,12 +124,13 @@ def test_balancer_spreads_one_conversation_over_both_instances(scaled: Any) -> N
             quiet.append(resp.headers[INSTANCE])
     assert set(served) == {"app1", "app2"}, served
     assert set(quiet) == {"app1", "app2"}, quiet
-    assert ticket and re.fullmatch(r"\d{12}", ticket), ticket
+    assert ticket and re.fullmatch(r"\d{12}", ticket), said
     with _engine(scaled).connect() as conn:
         row = conn.execute(
-            text("SELECT kind, location_text, contact_phone FROM ticket WHERE number = :n"), {"n": ticket}
+            text("SELECT location_text, contact_phone, confidential FROM ticket WHERE number = :n"), {"n": ticket}
         ).one()
-    assert row.kind == "complaint" and "西康路" in (row.location_text or "") and row.contact_phone == "13912345678"
+    # The correction made on one instance holds in the order filed through the other.
+    assert row.location_text == "和平区南营门街道西康路社区" and row.contact_phone == "13912345679" and row.confidential
 
 
 def test_take_over_on_one_instance_reaches_the_citizen_streaming_from_the_other(scaled: Any) -> None:
@@ -220,6 +229,8 @@ def test_200_concurrent_turns_survive_an_instance_killed_mid_run(scaled: Any) ->
             return list(await asyncio.gather(*(_turn(client, *turns[i]) for i in failed)))
 
     second = asyncio.run(again()) if failed else []
+    by_instance = {name: sum(1 for status, i, _ in first if status == 200 and i == name) for name in sorted(served)}
+    print(f"200 concurrent turns: {by_instance} answered, {len(failed)} refused by the balancer and sent again")
     assert all(status == 200 for status, _, _ in second), second
     answers = {turns[i][1]: body for i, (_, _, body) in enumerate(first) if body}
     answers.update({turns[i][1]: body for i, (_, _, body) in zip(failed, second, strict=True)})
