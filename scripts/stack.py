@@ -335,6 +335,8 @@ class Stack:
             )
 
     def start(self) -> None:
+        if self.scale is not None:
+            self.scale.check(self.env())
         self.check_redis()
         # Databases, logs and secrets hold citizens' words: readable by the hotline's own user only.
         os.umask(0o077)
@@ -342,7 +344,6 @@ class Stack:
         self._log = self.log_file.open("ab", buffering=0)
         procfile = dict(parse_procfile((ROOT / "Procfile").read_text(encoding="utf-8")).processes)
         if self.scale is not None:
-            self.scale.check(self.env())
             procfile = self.scale.processes(procfile, self.balancer_config())
         for name, command in procfile.items():
             self._spawn(name, command)
