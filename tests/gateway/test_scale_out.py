@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
+from honcho.environ import parse_procfile
 
 from tests.conftest import ROOT, Stack
 from tests.conftest import _reset_caches as reset_caches
@@ -127,3 +129,21 @@ def test_an_instance_name_that_is_not_a_header_value_stops_the_app(monkeypatch: 
     with pytest.raises(SystemExit):
         get_settings()
     reset_caches()
+
+
+def test_the_compose_file_starts_the_same_processes() -> None:
+    """Every Procfile entry has its service in deploy/compose.yaml, with PostgreSQL, Redis and the balancer."""
+    compose = yaml.safe_load((ROOT / "deploy/compose.yaml").read_text(encoding="utf-8"))
+    procfile = parse_procfile((ROOT / "Procfile").read_text(encoding="utf-8")).processes
+    services = compose["services"]
+    assert set(procfile) | {"postgres", "redis", "balancer", "migrate"} == set(services)
+    assert "uvicorn" in services["app"]["command"][0] and "run_rasa.py" in services["rasa"]["command"]
+    assert services["actions"]["deploy"]["replicas"] == 1
+    rasa_env = services["rasa"]["environment"]
+    assert rasa_env["HOTLINE_RASA_LOCK_STORE"] == "redis" and rasa_env["HOTLINE_TRACKER_DIALECT"] == "postgresql"
+
+
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="HAProxy is not installed")
+def test_haproxy_accepts_the_compose_balancer_configuration() -> None:
+    checked = subprocess.run(["haproxy", "-c", "-f", str(ROOT / "deploy/haproxy.cfg")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
