@@ -55,7 +55,8 @@ def _speech_model() -> str | None:
 async def health(request: Request) -> JSONResponse:
     settings = get_settings()
     problems = {
-        "database": _database(),
+        # Off the event loop: the balancer asks every instance every 2 s, and a hung database must not stall it.
+        "database": await run_in_threadpool(_database),
         "rasa": await request.app.state.rasa.health(),
         "action_server": await _action_server(settings.action_server_url),
         "speech_model": _speech_model(),

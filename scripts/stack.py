@@ -158,6 +158,12 @@ class ScaleOut:
         out["balancer"] = f"exec haproxy -db -f {shlex.quote(str(config))}"
         return out
 
+    def addresses(self) -> str:
+        """The instances behind the balancer, for the start-up message."""
+        apps = "  ".join(f"{self.interface}:{port}" for port in self.app_ports)
+        rasas = "  ".join(f"{self.interface}:{port}" for port in self.rasa_ports)
+        return f"  behind HAProxy: app {apps}   Rasa {rasas}\n"
+
     def checks(self, rasa_token: str) -> dict[str, str]:
         """Each instance's own health, besides the balanced addresses the stack checks anyway."""
         out = {
@@ -495,7 +501,8 @@ def main() -> int:
             f"  staff API docs {stack.app_url}/docs\n"
             f"  health         {stack.app_url}/health\n"
             f"  Rasa           {stack.rasa_url}   action server {stack.actions_url}\n"
-            "Press Ctrl-C to stop everything.\n",
+            + (stack.scale.addresses() if stack.scale is not None else "")
+            + "Press Ctrl-C to stop everything.\n",
             flush=True,
         )
         while True:
