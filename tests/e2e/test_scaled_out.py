@@ -6,7 +6,8 @@ assistant's state is in the shared tracker store, the web chat's in the grievanc
 takes over on one instance while the citizen's live stream is held by the other; 200 concurrent turns
 survive one app instance killed in the middle: every turn is answered or visibly refused by the
 balancer (and then answered when sent again), none is answered twice, every answer has one grievance
-record, the chain verifies, and work-order numbers stay unique.
+record, the chain verifies, and work-order numbers stay unique. Server-sent events and the phone line's
+WebSocket pass through the balancer.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy import create_engine, text
 
 from tests.conftest import POSTGRES_URL, ROOT, _postgres_database, start_stack
 from tests.staff_support import Console, create_user
+from tests.voice.conftest import Peer
 
 pytestmark = pytest.mark.stack
 
@@ -180,6 +183,36 @@ def test_take_over_on_one_instance_reaches_the_citizen_streaming_from_the_other(
     assert any(e["answering"] == "staff" for e in events), events
     staff_texts = [m["text"] for e in events for m in e["messages"] if m["sender"] == "staff"]
     assert any("小李" in t for t in staff_texts), events
+
+
+def test_streams_pass_through_the_balancer(scaled: Any) -> None:
+    """Server-sent events arrive through HAProxy as they are sent, and a phone call's WebSocket is upgraded
+    through it and greeted (its stream token asked of the balancer, as the browser phone does)."""
+    with httpx.Client(base_url=scaled.app_url, timeout=30) as citizen:
+        token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', citizen.get("/").text)
+        assert token
+        citizen.post("/chat/send", json={"text": "你好", "after": 0}, headers={"X-CSRF-Token": token.group(1)})
+        began = time.monotonic()
+        with citizen.stream("GET", "/chat/events?after=0") as resp:
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            first = next(line for line in resp.iter_lines() if line.startswith("data: "))
+        assert time.monotonic() - began < 10 and "你好" in first
+
+    phone = httpx.get(f"{scaled.app_url}/phone/token", timeout=10)
+    grant = phone.json()
+
+    async def call() -> list[dict[str, Any]]:
+        ws = await websockets.connect(scaled.app_url.replace("http://", "ws://") + "/voice/stream", max_size=2**22)
+        peer = Peer(ws, call_sid=grant["call_sid"])
+        try:
+            await peer.start(stream_token=grant["stream_token"])
+            return await peer.until(lambda m: m.get("event") == "hotline" and m["hotline"]["type"] == "say", 30)
+        finally:
+            await ws.close()
+
+    heard = asyncio.run(call())
+    greeting = heard[-1]["hotline"]["text"]
+    assert "0" in greeting or "零" in greeting, greeting  # the greeting names key 0 first
 
 
 async def _turn(client: httpx.AsyncClient, session_id: str, words: str) -> tuple[int, str, dict[str, Any]]:
