@@ -99,8 +99,14 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         next(database, None)
 
 
-def _engine(stack: Any) -> Any:
-    return create_engine(stack.env()["HOTLINE_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
+def _query(stack: Any, sql: str, **params: Any) -> list[Any]:
+    """Rows of the stack's PostgreSQL database, read as an auditor would."""
+    engine = create_engine(stack.env()["HOTLINE_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+    finally:
+        engine.dispose()
 
 
 def _instance_url(stack: Any, n: int) -> str:
@@ -127,10 +133,7 @@ def test_balancer_spreads_one_conversation_over_both_instances(scaled: Any) -> N
     assert set(served) == {"app1", "app2"}, served
     assert set(quiet) == {"app1", "app2"}, quiet
     assert ticket and re.fullmatch(r"\d{12}", ticket), said
-    with _engine(scaled).connect() as conn:
-        row = conn.execute(
-            text("SELECT location_text, contact_phone, confidential FROM ticket WHERE number = :n"), {"n": ticket}
-        ).one()
+    [row] = _query(scaled, "SELECT location_text, contact_phone, confidential FROM ticket WHERE number = :n", n=ticket)
     # The correction made on one instance holds in the order filed through the other.
     assert row.location_text == "和平区南营门街道西康路社区" and row.contact_phone == "13912345679" and row.confidential
 
@@ -269,11 +272,8 @@ def test_200_concurrent_turns_survive_an_instance_killed_mid_run(scaled: Any) ->
     answers.update({turns[i][1]: body for i, (_, _, body) in zip(failed, second, strict=True)})
     assert len(answers) == 200
 
-    with _engine(scaled).connect() as conn:
-        rows = conn.execute(
-            text("SELECT id, text, outcome FROM grievance_log WHERE session_id LIKE 'web-storm-%'")
-        ).all()
-        numbers = conn.execute(text("SELECT number FROM ticket")).scalars().all()
+    rows = _query(scaled, "SELECT id, text, outcome, replies FROM grievance_log WHERE session_id LIKE 'web-storm-%'")
+    numbers = [row.number for row in _query(scaled, "SELECT number FROM ticket")]
     by_text: dict[str, list[Any]] = {}
     for row in rows:
         by_text.setdefault(row.text, []).append(row)
@@ -283,6 +283,10 @@ def test_200_concurrent_turns_survive_an_instance_killed_mid_run(scaled: Any) ->
         completed = [r for r in records if r.outcome is not None]
         # Answered exactly once, by the record the citizen was given.
         assert [r.id for r in completed] == [body["log_id"]], (words, records)
+        replies = completed[0].replies
+        if isinstance(replies, str):
+            replies = json.loads(replies)
+        assert [r.get("text") for r in replies] == [r.get("text") for r in body["replies"]], words
         # One record per turn; a resent turn may also have the record its lost first attempt wrote.
         assert len(records) == 1 or (words in resent and len(records) == 2), (words, records)
     assert len(numbers) == len(set(numbers)), "work-order numbers repeat"
