@@ -158,6 +158,12 @@ class ScaleOut:
         out["balancer"] = f"exec haproxy -db -f {shlex.quote(str(config))}"
         return out
 
+    def shape(self) -> str:
+        return (
+            f"==> scaled out: {len(self.app_ports)} app instance(s) and {len(self.rasa_ports)} Rasa server(s) "
+            "behind HAProxy"
+        )
+
     def addresses(self) -> str:
         """The instances behind the balancer, for the start-up message."""
         apps = "  ".join(f"{self.interface}:{port}" for port in self.app_ports)
@@ -401,15 +407,17 @@ class Stack:
             delay = min(delay * 2, 30.0)
             self._spawn(name, command)
 
+    def instance_checks(self) -> dict[str, str]:
+        """Scaled out, each instance's own health, besides the balanced addresses; none otherwise."""
+        return {} if self.scale is None else self.scale.checks(self.rasa_token)
+
     def problems(self) -> dict[str, str]:
         """What does not answer yet, by part; empty when everything is up."""
-        checks = {
+        checks = self.instance_checks() | {
             "app": f"{self.app_url}/health",
             "rasa": f"{self.rasa_url}/status?token={self.rasa_token}",
             "actions": f"{self.actions_url}/health",
         }
-        if self.scale is not None:
-            checks.update(self.scale.checks(self.rasa_token))
         out: dict[str, str] = {}
         for name, url in checks.items():
             try:
@@ -484,13 +492,9 @@ def main() -> int:
     except RuntimeError as exc:
         print(f"ERROR: step 'start the stack' failed: {exc}", file=sys.stderr)
         return 1
-    shape = "app, Rasa and action server"
+    print(f"==> starting app, Rasa and action server (log: {stack.log_file}); Rasa takes about half a minute")
     if stack.scale is not None:
-        shape = (
-            f"{len(stack.scale.app_ports)} app instance(s), {len(stack.scale.rasa_ports)} Rasa server(s), "
-            "the action server and HAProxy"
-        )
-    print(f"==> starting {shape} (log: {stack.log_file}); Rasa takes about half a minute")
+        print(stack.scale.shape())
     try:
         stack.wait_ready()
         print(
