@@ -481,6 +481,8 @@ def main() -> int:
     if stack.scale is not None:
         ports += [*stack.scale.app_ports, *stack.scale.rasa_ports]
     busy = [p for p in ports if _port_busy(stack.host, p)]
+    if stack.scale is not None and not busy:
+        print(stack.scale.shape())
     if busy:
         print(f"ERROR: port(s) {busy} already in use; stop the other process or set HOTLINE_PORT etc.", file=sys.stderr)
         return 1
@@ -493,8 +495,6 @@ def main() -> int:
         print(f"ERROR: step 'start the stack' failed: {exc}", file=sys.stderr)
         return 1
     print(f"==> starting app, Rasa and action server (log: {stack.log_file}); Rasa takes about half a minute")
-    if stack.scale is not None:
-        print(stack.scale.shape())
     try:
         stack.wait_ready()
         print(
