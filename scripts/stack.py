@@ -228,9 +228,11 @@ frontend public
 backend app
     balance roundrobin
     option httpchk
-    http-check send meth GET uri /health
+    http-check send meth GET uri /health/ready
     http-check expect status 200
-    default-server inter 2s fall 2 rise 2
+    # A busy instance answers late rather than not at all: 5 s to answer, three misses before it is out.
+    timeout check 5s
+    default-server inter 2s fall 3 rise 2
 {apps}
 
 frontend rasa
@@ -242,7 +244,8 @@ backend rasa
     option httpchk
     http-check send meth GET uri /
     http-check expect status 200
-    default-server inter 2s fall 2 rise 2
+    timeout check 5s
+    default-server inter 2s fall 3 rise 2
 {rasas}
 """
 

@@ -278,17 +278,22 @@ def test_200_concurrent_turns_survive_an_instance_killed_mid_run(scaled: Any) ->
     for row in rows:
         by_text.setdefault(row.text, []).append(row)
     resent = {turns[i][1] for i in failed}
+    lost_answers = 0
     for words, body in answers.items():
         records = by_text.get(words, [])
-        completed = [r for r in records if r.outcome is not None]
-        # Answered exactly once, by the record the citizen was given.
-        assert [r.id for r in completed] == [body["log_id"]], (words, records)
-        replies = completed[0].replies
-        if isinstance(replies, str):
-            replies = json.loads(replies)
+        given = [r for r in records if r.id == body["log_id"]]
+        # The citizen's answer is the one sealed in the record they were given.
+        assert len(given) == 1 and given[0].outcome is not None, (words, records)
+        replies = json.loads(given[0].replies) if isinstance(given[0].replies, str) else given[0].replies
         assert [r.get("text") for r in replies] == [r.get("text") for r in body["replies"]], words
-        # One record per turn; a resent turn may also have the record its lost first attempt wrote.
-        assert len(records) == 1 or (words in resent and len(records) == 2), (words, records)
+        if words not in resent:
+            assert len(records) == 1, (words, records)  # one record per turn, answered once
+            continue
+        # A resent turn also has the record its first attempt wrote on the killed instance: unanswered, or,
+        # when the instance died between sealing the answer and sending it, answered where nobody heard it.
+        assert len(records) <= 2, (words, records)
+        lost_answers += sum(1 for r in records if r.id != body["log_id"] and r.outcome is not None)
+    print(f"resent turns whose first answer was sealed but never delivered: {lost_answers}")
     assert len(numbers) == len(set(numbers)), "work-order numbers repeat"
 
     verify = subprocess.run(

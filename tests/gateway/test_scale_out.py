@@ -12,7 +12,7 @@ import yaml
 from fastapi.testclient import TestClient
 from honcho.environ import parse_procfile
 
-from tests.conftest import ROOT, Stack
+from tests.conftest import ROOT, Stack, free_port
 from tests.conftest import _reset_caches as reset_caches
 
 from stack import ScaleOut, redis_env  # isort: skip  (scripts/ is on the path through tests.conftest)
@@ -100,7 +100,7 @@ def test_sqlite_is_refused_before_anything_starts(tmp_path: Path) -> None:
 def test_haproxy_accepts_the_generated_configuration(tmp_path: Path) -> None:
     config = _scale().haproxy_config("127.0.0.1", 8000, 5005)
     assert "server app2 127.0.0.1:8002 check" in config and "server rasa3 127.0.0.1:5008 check" in config
-    assert "uri /health" in config and "option forwardfor" in config and "timeout tunnel" in config
+    assert "uri /health/ready" in config and "option forwardfor" in config and "timeout tunnel" in config
     path = tmp_path / "haproxy.cfg"
     path.write_text(config, encoding="utf-8")
     checked = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True, cwd=ROOT)
@@ -149,3 +149,19 @@ def test_the_compose_file_starts_the_same_processes() -> None:
 def test_haproxy_accepts_the_compose_balancer_configuration() -> None:
     checked = subprocess.run(["haproxy", "-c", "-f", str(ROOT / "deploy/haproxy.cfg")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_balancers_check_asks_only_the_database(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/health/ready decides as /health's status code does, without waiting for Rasa (down in this app)."""
+    from hotline.app import create_app
+
+    with TestClient(create_app()) as client:
+        assert client.get("/health").json()["checks"]["rasa"]["status"] == "down"
+        ready = client.get("/health/ready")
+        assert ready.status_code == 200 and ready.json() == {"status": "ok"}
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{free_port()}/none")
+    reset_caches()
+    with TestClient(create_app()) as client:
+        down = client.get("/health/ready")
+        assert down.status_code == 503 and down.json()["status"] == "down" and down.json()["reason"]
+    reset_caches()
