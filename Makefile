@@ -25,7 +25,7 @@ env-bot:
 envs: env-app env-bot
 
 system:
-	@scripts/system_packages.sh
+	@scripts/system_packages.sh $${HOTLINE_APP_INSTANCES:+--scale-out}
 
 db: env-app
 	@.venv/bin/hotline db upgrade || { echo "step 'database' failed: check HOTLINE_DATABASE_URL"; exit 1; }

@@ -207,6 +207,13 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         default="127.0.0.1,::1", description="Proxies whose X-Forwarded-For names the client (comma-separated)."
     )
+    instance_id: str = Field(
+        default="",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]*$",
+        description="Names this app instance in the X-Hotline-Instance response header (set by the scaled-out "
+        "stack); empty means no header.",
+    )
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "api" / "sla_policy.yml", description="Deadlines per kind.")
     wording_dir: str = Field(
         default="",

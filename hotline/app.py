@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accessibility import feedback, sms, web
 from api import wording
@@ -83,6 +84,27 @@ def _mask_process_logs() -> None:
                 handler.addFilter(MaskingLogFilter())
 
 
+class InstanceHeader:
+    """Names the answering instance in `X-Hotline-Instance`, so that operators (and the scaled-out test)
+    see which app process behind the balancer served a request. Pure ASGI: streams pass untouched."""
+
+    def __init__(self, app: ASGIApp, instance_id: str) -> None:
+        self.app = app
+        self.header = (b"x-hotline-instance", instance_id.encode("ascii"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, named)
+
+
 def create_app() -> FastAPI:
     _refuse_unsafe_start()
     _refuse_unusable_wording()
@@ -95,6 +117,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(CleanInputMiddleware, skip_paths=("/sms/", "/voice/"))
+    if instance_id := get_settings().instance_id:
+        app.add_middleware(InstanceHeader, instance_id=instance_id)
     app.include_router(chat.router)
     app.include_router(knowledge.router)
     app.include_router(on_duty.router)

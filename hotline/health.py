@@ -1,4 +1,4 @@
-"""`GET /health`: each dependency as ok or the reason it is not."""
+"""`GET /health`: each dependency as ok or the reason it is not; `GET /health/ready`: the balancer's check."""
 
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ def _speech_model() -> str | None:
 async def health(request: Request) -> JSONResponse:
     settings = get_settings()
     problems = {
-        "database": _database(),
+        # Off the event loop: the balancer asks every instance every 2 s, and a hung database must not stall it.
+        "database": await run_in_threadpool(_database),
         "rasa": await request.app.state.rasa.health(),
         "action_server": await _action_server(settings.action_server_url),
         "speech_model": _speech_model(),
@@ -77,3 +78,14 @@ async def health(request: Request) -> JSONResponse:
     essential_ok = problems["database"] is None
     body = {"status": "ok" if all(p is None for p in problems.values()) else "degraded", "checks": checks}
     return JSONResponse(body, status_code=200 if essential_ok else 503)
+
+
+@router.get("/health/ready")
+async def ready() -> JSONResponse:
+    """Whether this instance should take requests: what decides /health's status code (the database answers),
+    without asking Rasa, the action server or the speech model. A load balancer asks every few seconds; a busy
+    Rasa would make /health slow for every instance at once, and take them all out of the balancer together."""
+    why = await run_in_threadpool(_database)
+    if why is None:
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "down", "reason": why}, status_code=503)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs, or print the exact command when not root.
 #   espeak-ng: Mandarin speech; sox: audio checks; chromium: browser tests (tests only);
-#   psmisc: fuser, used by the resilience tests.
+#   psmisc: fuser, used by the resilience tests;
+#   haproxy: the load balancer of the scaled-out mode (--scale-out; the tests run that mode too).
 set -euo pipefail
 want=(espeak-ng sox psmisc)
-[ "${1:-}" = "--with-tests" ] && want+=(chromium fonts-noto-cjk)
+[ "${1:-}" = "--with-tests" ] && want+=(chromium fonts-noto-cjk haproxy)
+[ "${1:-}" = "--scale-out" ] && want+=(haproxy)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

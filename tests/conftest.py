@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import Stack, free_port  # noqa: E402
+from stack import ScaleOut, Stack, free_port  # noqa: E402
 
 POSTGRES_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL", "")
 # Tests never reach outside this machine: no speech-model download from the app or the stack.
@@ -117,7 +117,8 @@ def trained_model() -> Path:
     return Path(out.stdout.strip())
 
 
-def start_stack(tmp: Path, **extra_env: str) -> Stack:
+def start_stack(tmp: Path, *, scale: ScaleOut | None = None, **extra_env: str) -> Stack:
+    """The stack on free ports; with `scale`, its scaled-out shape (instances behind HAProxy)."""
     stack = Stack(
         data_dir=tmp,
         model=trained_model(),
@@ -134,6 +135,7 @@ def start_stack(tmp: Path, **extra_env: str) -> Stack:
             "HOTLINE_VOSK_AUTO_DOWNLOAD": "false",
             **extra_env,
         },
+        scale=scale,
     )
     env = stack.env()
     subprocess.run([str(ROOT / ".venv/bin/hotline"), "db", "upgrade"], env=env, cwd=ROOT, check=True)

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -347,6 +348,19 @@ _loaded: dict[tuple[Path, Path], KnowledgeIndex] = {}
 _lock = threading.Lock()
 _build_lock = threading.Lock()
 
+# Another app instance that adds a document rebuilds the cache in the shared folder; this one notices
+# by the cache file's modification time, looked at no more often than this.
+REFRESH_SECONDS = 30.0
+# (corpus, cache folder) -> (when the cache was last looked at, its modification time then)
+_seen: dict[tuple[Path, Path], tuple[float, int]] = {}
+
+
+def _cache_stamp(data_dir: Path) -> int:
+    try:
+        return (data_dir / "passages.json").stat().st_mtime_ns
+    except OSError:
+        return 0
+
 
 def default_corpus_dir() -> Path:
     configured = getattr(get_settings(), "kb_corpus_dir", None)
@@ -370,8 +384,10 @@ def build_index(corpus_dir: Path | None = None, data_dir: Path | None = None) ->
     docs = load_corpus(corpus_dir) + (load_corpus(added) if added.is_dir() else [])
     index = KnowledgeIndex.from_documents(docs)
     index.save(data_dir, corpus_fingerprint(corpus_dir, added))
+    key = (corpus_dir.resolve(), data_dir.resolve())
     with _lock:
-        _loaded[(corpus_dir.resolve(), data_dir.resolve())] = index
+        _loaded[key] = index
+        _seen[key] = (time.monotonic(), _cache_stamp(data_dir))
     return index
 
 
@@ -381,17 +397,42 @@ def get_index(corpus_dir: Path | None = None, data_dir: Path | None = None) -> K
     data_dir = data_dir or default_data_dir()
     key = (corpus_dir.resolve(), data_dir.resolve())
     with _lock:
-        if key in _loaded:
-            return _loaded[key]
+        index = _loaded.get(key)
+        seen = _seen.get(key, (0.0, 0))
+    if index is not None:
+        if time.monotonic() - seen[0] < REFRESH_SECONDS:
+            return index
+        return _refreshed(key, index, seen[1], corpus_dir, data_dir)
     # One build at a time in this process: the start-up warm-up and the first question must not both
     # build (and write the cache) at once; the second waits and takes the first one's index.
     with _build_lock:
         with _lock:
             if key in _loaded:
                 return _loaded[key]
+        stamp = _cache_stamp(data_dir)
         index = KnowledgeIndex.load(data_dir, corpus_fingerprint(corpus_dir, uploads_dir(data_dir)))
         if index is not None:
             with _lock:
                 _loaded[key] = index
+                _seen[key] = (time.monotonic(), stamp)
             return index
         return build_index(corpus_dir, data_dir)
+
+
+def _refreshed(
+    key: tuple[Path, Path], index: KnowledgeIndex, stamp: int, corpus_dir: Path, data_dir: Path
+) -> KnowledgeIndex:
+    """The index another instance rebuilt (a document added or removed), once its cache is complete.
+
+    A cache caught half-written or not matching the documents yet is looked at again next time;
+    meanwhile the index in memory keeps answering.
+    """
+    now = _cache_stamp(data_dir)
+    fresh = None
+    if now != stamp:
+        fresh = KnowledgeIndex.load(data_dir, corpus_fingerprint(corpus_dir, uploads_dir(data_dir)))
+    with _lock:
+        if fresh is not None:
+            _loaded[key] = fresh
+        _seen[key] = (time.monotonic(), now if fresh is not None else stamp)
+        return _loaded[key]

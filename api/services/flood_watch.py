@@ -9,6 +9,9 @@ to the process log, and shown to supervisors on the oversight page and by /healt
 
 Each process keeps the times of the orders it opened (cheap, no query per order);
 the count that raises the alert is read from the database, so it covers every process.
+Scaled out, no one instance may see enough orders on its own: each also counts in the
+database at most every `CHECK_SECONDS` while it opens orders, so the alert follows the
+total within that delay however the balancer spreads the senders.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ WINDOW = timedelta(minutes=10)
 ACTION = "alert.work_orders"
 ACTOR = "system:flood-watch"
 NUMBERS_PER_DAY = 9999
+CHECK_SECONDS = 30.0
 
 
 class FloodWatch:
@@ -42,7 +46,9 @@ class FloodWatch:
     def __init__(self) -> None:
         self._opened: deque[float] = deque()
         self._lock = threading.Lock()
-        self._last_alert = float("-inf")
+        self._last_alert = float("-inf")  # when this process last saw an alert raised (by any process)
+        self._last_alone = float("-inf")  # when its own orders alone last looked abnormal
+        self._last_check = float("-inf")  # when it last counted every process's orders
 
     def opened(self, engine: Engine, *, threshold: int, last_sequence: int) -> AuditEvent | None:
         """Note one opened work order; raise the alert if the database confirms an abnormal rate."""
@@ -52,28 +58,56 @@ class FloodWatch:
             self._opened.append(now)
             while self._opened and self._opened[0] < now - window:
                 self._opened.popleft()
-            if len(self._opened) < threshold and last_sequence < NUMBERS_PER_DAY // 2:
-                return None
             if now - self._last_alert < window:
                 return None
-            self._last_alert = now
-        return _confirm(engine, threshold=threshold, last_sequence=last_sequence)
+            alone = len(self._opened) >= threshold or last_sequence >= NUMBERS_PER_DAY // 2
+            if alone:
+                if now - self._last_alone < window:
+                    return None
+                self._last_alone = now
+            elif now - self._last_check < CHECK_SECONDS:
+                return None
+            self._last_check = now
+        if not alone and not _busy_anywhere(engine, threshold):
+            return None
+        event, raised = _confirm(engine, threshold=threshold, last_sequence=last_sequence)
+        if raised:
+            with self._lock:
+                self._last_alert = now
+        return event
 
 
-def _confirm(engine: Engine, *, threshold: int, last_sequence: int) -> AuditEvent | None:
+def _busy_anywhere(engine: Engine, threshold: int) -> bool:
+    """Whether the `threshold`-th newest work order of every process was opened within the window.
+
+    A walk down the primary key (ids grow with time) instead of a count over the whole table, so
+    that every instance may ask twice a minute.
+    """
+    since = datetime.now(UTC) - WINDOW
+    nth = select(Ticket.id).order_by(col(Ticket.id).desc()).offset(threshold - 1).limit(1).scalar_subquery()
+    with Session(engine) as session:
+        hits = session.exec(
+            select(func.count()).select_from(Ticket).where(col(Ticket.id) == nth, col(Ticket.created_at) >= since)
+        ).one()
+        session.rollback()
+    return bool(hits)
+
+
+def _confirm(engine: Engine, *, threshold: int, last_sequence: int) -> tuple[AuditEvent | None, bool]:
+    """(the alert written now, whether an alert of this window exists), from every process's orders."""
     since = datetime.now(UTC) - WINDOW
     with Session(engine) as session:
         count = session.exec(select(func.count()).select_from(Ticket).where(col(Ticket.created_at) >= since)).one()
         left = NUMBERS_PER_DAY - last_sequence
         if count < threshold and left > NUMBERS_PER_DAY // 2:
             session.rollback()
-            return None
+            return None, False
         already = session.exec(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == ACTION, col(AuditEvent.at) >= since)
         ).one()
         if already:
             session.rollback()
-            return None
+            return None, True
         detail = {"opened_last_10_minutes": int(count), "threshold": threshold, "numbers_left_today": left}
         event = audit.record(session, actor=ACTOR, action=ACTION, target_type="work_orders", detail=detail)
         session.commit()
@@ -83,7 +117,7 @@ def _confirm(engine: Engine, *, threshold: int, last_sequence: int) -> AuditEven
         threshold,
         left,
     )
-    return event
+    return event, True
 
 
 def recent_alerts(session: Session, *, within: timedelta = timedelta(hours=24)) -> list[AuditEvent]:

@@ -11,8 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from api.knowledge import answer_question, list_unanswered, record_unanswered
+from api.knowledge import index as index_module
 from api.knowledge.cli import kb_app
-from api.knowledge.index import KnowledgeIndex, build_index, corpus_fingerprint, get_index
+from api.knowledge.index import KnowledgeIndex, build_index, corpus_fingerprint, get_index, uploads_dir
+from api.knowledge.ingest import load_corpus
 
 from .conftest import CORPUS, ROOT
 
@@ -229,3 +231,35 @@ def test_cli_build_and_ask(tmp_path: Path) -> None:
     assert payload["answered"] is False and payload["citation"] is None
     listed = runner.invoke(kb_app, ["unanswered", "--data-dir", str(tmp_path)])
     assert "导盲犬" in listed.output
+
+
+def test_a_document_another_instance_added_is_answered_here_after_the_refresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scaled out, staff add a document on one instance; the others find the rebuilt cache and answer from it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("某市助残办法\n一、总则\n残疾人证由县级残联核发。\n", encoding="utf-8")
+    data = tmp_path / "kb"
+    here = get_index(corpus, data)
+    # The other instance: a document added beside the index, the cache rebuilt; this process's memory untouched.
+    uploads_dir(data).mkdir()
+    (uploads_dir(data) / "b.txt").write_text("某县托养办法\n一、总则\n托养补贴每月发放。\n", encoding="utf-8")
+    other = KnowledgeIndex.from_documents(load_corpus(corpus) + load_corpus(uploads_dir(data)))
+    other.save(data, corpus_fingerprint(corpus, uploads_dir(data)))
+    assert get_index(corpus, data) is here  # looked at no more than every REFRESH_SECONDS
+    monkeypatch.setattr(index_module, "REFRESH_SECONDS", 0.0)
+    refreshed = get_index(corpus, data)
+    assert refreshed is not here and answer_question(refreshed, "托养补贴什么时候发").answered
+    assert get_index(corpus, data) is refreshed  # unchanged cache: the same index
+
+
+def test_a_half_written_cache_keeps_the_index_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("某市助残办法\n一、总则\n残疾人证由县级残联核发。\n", encoding="utf-8")
+    data = tmp_path / "kb"
+    here = get_index(corpus, data)
+    (data / "passages.json").write_text("{half", encoding="utf-8")
+    monkeypatch.setattr(index_module, "REFRESH_SECONDS", 0.0)
+    assert get_index(corpus, data) is here
