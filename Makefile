@@ -61,8 +61,7 @@ format: env-app
 CHECK_WORKERS ?= 4
 check: envs
 	@$(MAKE) --no-print-directory lint
-	@RASA_TELEMETRY_ENABLED=false HOTLINE_TEST_POSTGRES_URL= $(PY) -m pytest -q -m "not stack and not browser" \
-		-n $(CHECK_WORKERS) --dist worksteal
+	@RASA_TELEMETRY_ENABLED=false HOTLINE_TEST_POSTGRES_URL= $(PY) -m pytest -q -m "not stack and not browser" -n $(CHECK_WORKERS)
 
 test: envs vad
 	@scripts/system_packages.sh --with-tests
