@@ -55,13 +55,14 @@ format: env-app
 	$(PY) -m ruff format . bot
 	$(PY) -m ruff check --fix . bot
 
-# The developers' loop: no Rasa server, no browser, SQLite only, tests spread over CHECK_WORKERS processes
-# (more than the cores: much of the time is the phone-line tests playing audio in real time);
+# The developers' loop: no Rasa server, no browser, SQLite only, tests handed one at a time to CHECK_WORKERS
+# processes (more than the cores: much of the time is the phone-line tests playing audio in real time, and
+# tests/conftest.py starts those first);
 # `make test` remains the whole truth and runs the tests one at a time.
 CHECK_WORKERS ?= 4
 check: envs
 	@$(MAKE) --no-print-directory lint
-	@RASA_TELEMETRY_ENABLED=false HOTLINE_TEST_POSTGRES_URL= $(PY) -m pytest -q -m "not stack and not browser" -n $(CHECK_WORKERS)
+	@RASA_TELEMETRY_ENABLED=false HOTLINE_TEST_POSTGRES_URL= $(PY) -m pytest -q -m "not stack and not browser" -n $(CHECK_WORKERS) --maxschedchunk 1
 
 test: envs vad
 	@scripts/system_packages.sh --with-tests

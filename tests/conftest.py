@@ -197,15 +197,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 # Browser fixtures, registered here once for every suite (one chromium, one app server per session).
 from tests.browser_support import AUDITED, axe, browser, context_factory, web_server  # noqa: E402, F401
 
-# Tests that wait on real time (the phone line plays its audio at real speed) or start the assistant's own
-# Rasa tools: with several workers (`make check`), these go first so that their waiting overlaps the rest.
-_LONG_FIRST = ("tests/voice/", "tests/bot/")
+# Tests that wait on real time (the phone line plays its audio at real speed; the longest call first) or
+# start the assistant's own Rasa tools: with several workers (`make check`), these go first so that their
+# waiting overlaps the rest.
+_LONG_FIRST = ("tests/voice/test_stream_protocol.py", "tests/bot/", "tests/voice/test_transfer.py", "tests/voice/")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not hasattr(config, "workerinput"):
         return  # not an xdist worker (`make test`): collection order, unchanged
-    items.sort(key=lambda item: not item.nodeid.startswith(_LONG_FIRST))
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(_LONG_FIRST) if item.nodeid.startswith(prefix)), len(_LONG_FIRST))
+
+    items.sort(key=rank)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
