@@ -42,22 +42,27 @@ prepare: system envs db vad model
 run: prepare
 	@$(PY) scripts/stack.py --model "$$(scripts/train_if_changed.sh)"
 
-lint: env-app
+lint: envs
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check bot
 	$(PY) -m ruff format --check bot
 	$(PY) -m mypy
+	cd bot && ../$(BOTPY) -m mypy
 	.venv/bin/lint-imports --no-cache > /dev/null || .venv/bin/lint-imports --no-cache
 
 format: env-app
 	$(PY) -m ruff format . bot
 	$(PY) -m ruff check --fix . bot
 
-# The developers' loop: no Rasa, no browser, SQLite only; `make test` remains the whole truth.
-check: env-app
+# The developers' loop: no Rasa server, no browser, SQLite only, tests handed one at a time to CHECK_WORKERS
+# processes (more than the cores: much of the time is the phone-line tests playing audio in real time, and
+# tests/conftest.py starts those first);
+# `make test` remains the whole truth and runs the tests one at a time.
+CHECK_WORKERS ?= 4
+check: envs
 	@$(MAKE) --no-print-directory lint
-	@RASA_TELEMETRY_ENABLED=false HOTLINE_TEST_POSTGRES_URL= $(PY) -m pytest -q -m "not stack and not browser"
+	@RASA_TELEMETRY_ENABLED=false HOTLINE_TEST_POSTGRES_URL= $(PY) -m pytest -q -m "not stack and not browser" -n $(CHECK_WORKERS) --maxschedchunk 1
 
 test: envs vad
 	@scripts/system_packages.sh --with-tests

@@ -10,7 +10,7 @@ mkdir -p "$models"
 hash=$(find bot nlu_data chinese_numbers -type f \
          -not -path 'bot/tests/*' -not -path 'bot/actions/*' -not -path 'nlu_data/policies/*' \
          -not -path 'bot/run_*.py' -not -path 'bot/endpoints.yml' -not -path 'bot/credentials.yml' \
-         -not -path 'bot/README.md' -not -path 'bot/ruff.toml' -not -path 'bot/hotline_nlu/channel.py' -not -path 'bot/hotline_nlu/tracker_store.py' \
+         -not -path 'bot/README.md' -not -path 'bot/ruff.toml' -not -path 'bot/mypy.ini' -not -path 'bot/hotline_nlu/channel.py' -not -path 'bot/hotline_nlu/tracker_store.py' \
          -not -path '*/__pycache__/*' -not -path 'bot/.rasa/*' -not -path 'bot/models/*' \
          -not -path '*/.ruff_cache/*' -not -path '*/.mypy_cache/*' -not -path '*/.pytest_cache/*' -print0 \
        | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)

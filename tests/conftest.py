@@ -1,7 +1,8 @@
 """Shared fixtures: isolated settings and databases, and the real running stack.
 
-Unit and API tests get a fresh SQLite database (and the same tests run against
-the machine's PostgreSQL when `HOTLINE_TEST_POSTGRES_URL` is set). End-to-end
+Unit and API tests get a fresh SQLite database, copied from one migrated once per
+session (and the same tests run against the machine's PostgreSQL when
+`HOTLINE_TEST_POSTGRES_URL` is set, each database created from a migrated template). End-to-end
 tests get the real app, Rasa server and action server on free ports in a
 temporary data directory, stopped after the session whether tests pass or fail.
 """
@@ -9,6 +10,7 @@ temporary data directory, stopped after the session whether tests pass or fail.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -40,12 +42,12 @@ def _reset_caches() -> None:
     entries.forget_snapshot()
 
 
-def _postgres_database() -> Iterator[str]:
-    """A throw-away database on the local PostgreSQL server."""
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+def _postgres_database(template: str) -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL server, copied from the migrated template."""
+    admin = _admin_engine()
     name = f"hotline_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     base = POSTGRES_URL.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
@@ -59,14 +61,45 @@ def _postgres_database() -> Iterator[str]:
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
+def _admin_engine() -> Any:
+    return create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Migrate once per run (a SQLite file, a PostgreSQL template database); each test gets a fresh copy."""
+    from api.migrate import upgrade
+
+    sqlite_file = tmp_path_factory.mktemp("template") / "hotline.db"
+    upgrade(f"sqlite:///{sqlite_file}")
+    templates = {"sqlite": str(sqlite_file)}
+    admin = None
+    if POSTGRES_URL:
+        admin = _admin_engine()
+        name = f"hotline_tpl_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        upgrade(POSTGRES_URL.rsplit("/", 1)[0] + "/" + name)
+        templates["postgres"] = name
+    try:
+        yield templates
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{templates["postgres"]}"'))
+            admin.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]) -> Iterator[str]:
+    """A fresh database at the newest schema: a copy of the session's migrated template, not migrated anew."""
     if request.param == "sqlite":
+        shutil.copy(migrated_templates["sqlite"], tmp_path / "hotline.db")
         yield f"sqlite:///{tmp_path / 'hotline.db'}"
         return
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL not configured (HOTLINE_TEST_POSTGRES_URL unset)")
-    yield from _postgres_database()
+    yield from _postgres_database(template=migrated_templates["postgres"])
 
 
 @pytest.fixture
@@ -80,10 +113,6 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: 
     # Test peers play Twilio unsigned; tests/security shows the webhooks closed without this.
     monkeypatch.setenv("HOTLINE_TWILIO_WEBHOOKS", "true")
     _reset_caches()
-    from api.migrate import upgrade
-    from api.settings import get_settings
-
-    upgrade(get_settings().effective_database_url, data_dir=get_settings().data_dir)
     yield tmp_path
     from api.db import get_engine
 
@@ -171,6 +200,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 # Browser fixtures, registered here once for every suite (one chromium, one app server per session).
 from tests.browser_support import AUDITED, axe, browser, context_factory, web_server  # noqa: E402, F401
+
+# Tests that wait on real time (the phone line plays its audio at real speed; the longest call first) or
+# start the assistant's own Rasa tools: with several workers (`make check`), these go first so that their
+# waiting overlaps the rest.
+_LONG_FIRST = ("tests/voice/test_stream_protocol.py", "tests/bot/", "tests/voice/test_transfer.py", "tests/voice/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return  # not an xdist worker (`make test`): collection order, unchanged
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(_LONG_FIRST) if item.nodeid.startswith(prefix)), len(_LONG_FIRST))
+
+    items.sort(key=rank)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

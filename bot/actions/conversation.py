@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,7 +20,9 @@ class ActionSessionStart(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
-        carry = (domain.get("session_config") or {}).get("carry_over_slots_to_new_session", True)
+        # Rasa sends the whole domain; the SDK's DomainDict leaves session_config out.
+        session_config = cast("dict[str, Any]", domain).get("session_config") or {}
+        carry = session_config.get("carry_over_slots_to_new_session", True)
         if carry:
             for key, value in (tracker.slots or {}).items():
                 if value is not None and key not in ("session_started_metadata", "requested_slot"):

@@ -9,6 +9,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.app_client import AppUnavailable, get_client
 from actions.helpers import channel_of, guess_category, number_for, say, text_of
@@ -88,7 +89,7 @@ class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         state = await staff_on_duty(channel_of(tracker))
         if state is not None and not state.get("available"):
             return await self._nobody(dispatcher, tracker, state)
@@ -140,7 +141,7 @@ class ActionWithdrawHandoff(Action):
     def name(self) -> str:
         return "action_withdraw_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         say(
             dispatcher,
             tracker,
@@ -157,7 +158,7 @@ class ActionWaitingForPerson(Action):
     def name(self) -> str:
         return "action_waiting_for_person"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         say(
             dispatcher,
             tracker,
@@ -173,7 +174,7 @@ class ActionEmergency(Action):
     def name(self) -> str:
         return "action_emergency"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text = text_of(tracker)
         for line in emergency_lines(text):
             dispatcher.utter_message(text=line)
@@ -248,7 +249,7 @@ class ActionFallback(Action):
     def name(self) -> str:
         return "action_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if misunderstood_in_a_row(tracker) >= 2:
             say(dispatcher, tracker, NOT_UNDERSTOOD_TEXT, voice=NOT_UNDERSTOOD_VOICE)
             dispatcher.utter_message(json_message={"handoff": True, "reason": "not_understood"})

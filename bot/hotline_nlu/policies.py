@@ -118,7 +118,7 @@ class RecentRulePolicy(RulePolicy):
         if not rules:
             return super()._prediction_states(tracker, domain, use_text_for_last_user_input, rule_only_data)
         states = recent_states(tracker, domain, self._states_to_keep(rules))
-        self.featurizer._choose_last_user_input([states], use_text_for_last_user_input)  # type: ignore[union-attr]
+        self.featurizer._choose_last_user_input([states], use_text_for_last_user_input)
         return states
 
     def _states_to_keep(self, rules: dict[str, str]) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,6 +73,7 @@ class HotlineTrackerStore(SQLTrackerStore):
         handed = self._handed.pop(tracker.sender_id, None)
         await self.stream_events(tracker)
         with self.session_scope() as session:
+            new_events: Iterator[Any]
             if handed is not None and handed[0] is tracker:
                 new_events = itertools.islice(tracker.events, handed[1], None)
             else:

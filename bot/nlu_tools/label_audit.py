@@ -21,6 +21,7 @@ import argparse
 import re
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,10 @@ _PUNCT = re.compile(r"[\s，,。.？?！!、…~～:：;；\"'“”‘’()（�
 _FILLERS = re.compile(r"请问|麻烦|那个|这个|一下|嗯|啊|呢|吧|呀|哦|哈|嘛|啦|喂")
 
 
-def load(intents_dir: Path) -> list[tuple[str, str, str, str]]:
+Row = tuple[str, str, str, str]  # intent, text as written, normalised text, file
+
+
+def load(intents_dir: Path) -> list[Row]:
     """(intent, raw text, normalised text, file name) for every example."""
     rows = []
     for path in sorted(intents_dir.glob("*.yml")):
@@ -65,8 +69,8 @@ def near_key(text: str) -> str:
     return key or _PUNCT.sub("", text.lower())
 
 
-def cross_intent_groups(rows, key) -> list[tuple[str, list]]:
-    groups: dict[str, list] = defaultdict(list)
+def cross_intent_groups(rows: list[Row], key: Callable[[Row], str]) -> list[tuple[str, list[Row]]]:
+    groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         groups[key(row)].append(row)
     return [(k, g) for k, g in sorted(groups.items()) if len({r[0] for r in g}) > 1]

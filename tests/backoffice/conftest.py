@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 from sqlmodel import Session
-
-from tests.conftest import BACKENDS, POSTGRES_URL
 
 PASSWORD = "correct horse battery"
 
@@ -33,57 +27,6 @@ TICKET: dict[str, Any] = {
     "session_id": "web-abc",
     "priority": "normal",
 }
-
-
-def _admin_engine() -> Any:
-    return create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-
-
-@pytest.fixture(scope="session")
-def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Migrate once per run (a SQLite file, a PostgreSQL template database); each test gets a fresh copy."""
-    from api.migrate import upgrade
-
-    sqlite_file = tmp_path_factory.mktemp("template") / "hotline.db"
-    upgrade(f"sqlite:///{sqlite_file}")
-    templates = {"sqlite": str(sqlite_file)}
-    admin = None
-    if POSTGRES_URL:
-        admin = _admin_engine()
-        name = f"hotline_tpl_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        upgrade(POSTGRES_URL.rsplit("/", 1)[0] + "/" + name)
-        templates["postgres"] = name
-    try:
-        yield templates
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{templates["postgres"]}"'))
-            admin.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]) -> Iterator[str]:
-    """Overrides the shared fixture: the same fresh, migrated database, copied instead of migrated (faster)."""
-    if request.param == "sqlite":
-        shutil.copy(migrated_templates["sqlite"], tmp_path / "hotline.db")
-        yield f"sqlite:///{tmp_path / 'hotline.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL not configured (HOTLINE_TEST_POSTGRES_URL unset)")
-    admin = _admin_engine()
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgres"]}"'))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -13,11 +13,9 @@ from sqlmodel import Session
 from tests.backoffice.conftest import (  # noqa: F401  (fixtures shared with the back-office suite)
     PASSWORD,
     TICKET,
-    database_url,
     department,
     fast_argon2,
     make_user,
-    migrated_templates,
 )
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([0-9a-f]*)"')

@@ -1,4 +1,4 @@
-"""Follow-up tests reuse the back-office fixtures (migrated template databases, staff users, a department)."""
+"""Follow-up tests reuse the back-office fixtures (staff users, a department)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from tests.backoffice import conftest as backoffice
 from tests.backoffice.conftest import create, move
 from tests.followup.twilio_peer import peer, twilio  # noqa: F401 (Twilio's API as a local peer)
 
-# The back-office fixtures: migrated template databases, fast password hashing, staff users, a department.
-database_url = backoffice.database_url
-migrated_templates = backoffice.migrated_templates
+# The back-office fixtures: fast password hashing, staff users, a department.
 fast_argon2 = backoffice.fast_argon2
 headers = backoffice.headers
 service_headers = backoffice.service_headers

@@ -1,11 +1,9 @@
-"""Report tests reuse the back-office fixtures (migrated template databases, staff users, a department)."""
+"""Report tests reuse the back-office fixtures (staff users, a department)."""
 
 from __future__ import annotations
 
 from tests.backoffice import conftest as backoffice
 
-database_url = backoffice.database_url
-migrated_templates = backoffice.migrated_templates
 fast_argon2 = backoffice.fast_argon2
 headers = backoffice.headers
 service_headers = backoffice.service_headers

@@ -24,8 +24,6 @@ from tests.console import conftest as console
 from tests.console.conftest import Staff
 
 # The back-office and console suites' fixtures, used here as there (a copied migrated database, fast argon2).
-database_url = backoffice.database_url
-migrated_templates = backoffice.migrated_templates
 fast_argon2 = backoffice.fast_argon2
 headers = backoffice.headers
 service_headers = backoffice.service_headers

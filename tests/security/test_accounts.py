@@ -20,8 +20,6 @@ from tests.backoffice import conftest as backoffice
 from tests.backoffice.conftest import PASSWORD, login, make_user
 
 # The back-office suite's fixtures, used here as there (a copied migrated database, fast argon2).
-database_url = backoffice.database_url
-migrated_templates = backoffice.migrated_templates
 fast_argon2 = backoffice.fast_argon2
 headers = backoffice.headers
 

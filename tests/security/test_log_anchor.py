@@ -26,8 +26,6 @@ from api.models.grievance import GrievanceRecord
 from api.services import grievance_log, log_checkpoints
 from tests.backoffice import conftest as backoffice
 
-database_url = backoffice.database_url
-migrated_templates = backoffice.migrated_templates
 fast_argon2 = backoffice.fast_argon2
 headers = backoffice.headers
 

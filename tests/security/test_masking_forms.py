@@ -25,11 +25,9 @@ from api.services import grievance_log
 from api.services.masking import MaskingLogFilter, mask_phone, mask_replies, mask_text
 from tests.backoffice.conftest import (  # noqa: F401  (fixtures shared with the back-office suite)
     PASSWORD,
-    database_url,
     fast_argon2,
     headers,
     make_user,
-    migrated_templates,
 )
 
 ID = "110105194912310021"
@@ -255,7 +253,7 @@ def _refuse_ids(url: str) -> None:
 
 def test_database_error_keeps_personal_data_out_of_the_log(
     client: TestClient,
-    database_url: str,  # noqa: F811
+    database_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _refuse_ids(database_url)
@@ -272,7 +270,7 @@ def test_database_error_keeps_personal_data_out_of_the_log(
 
 
 def test_engine_errors_carry_no_values(
-    database_url: str,  # noqa: F811
+    database_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Unique key, check constraint and bad-input errors of the real engine, logged with their tracebacks."""

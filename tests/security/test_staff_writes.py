@@ -30,8 +30,6 @@ from tests.backoffice.conftest import PASSWORD, TICKET, make_user
 from tests.conftest import ROOT
 
 # The back-office suite's fixtures: a copied migrated database, fast argon2 for the accounts made here.
-database_url = backoffice.database_url
-migrated_templates = backoffice.migrated_templates
 fast_argon2 = backoffice.fast_argon2
 
 NOTES = 40
