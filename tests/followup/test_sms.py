@@ -4,21 +4,14 @@ other keywords keep working."""
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
-from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 
 from api import vocabulary
@@ -28,88 +21,20 @@ from api.models.ticket import FollowUp, Ticket, TicketEvent, TicketStatus
 from api.services import follow_up
 from api.services.audit import Principal
 from api.settings import get_settings
-from tests.followup.twilio_peer import send_outbox
+from tests.followup.twilio_peer import OUR_NUMBER, SID, TOKEN, TwilioPeer, send_outbox
 
-SID = "AC" + "1" * 32
-TOKEN = "twilio-test-token"
-OUR_NUMBER = "+8610012345"
 BASE = "https://hotline.example.cn"
 PHONE = "+8613800138000"
 SUPERVISOR = Principal(username="supervisor-0", role="supervisor")
 
 
-class TwilioPeer:
-    """A local stand-in for Twilio's Messages API: checks the account's basic auth, records each message."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, str]] = []
-        self.fail = False
-        self.delay = 0.0
-        peer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
-                expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
-                if peer.delay:
-                    time.sleep(peer.delay)
-                if self.headers.get("Authorization") != expected or not self.path.endswith(f"/{SID}/Messages.json"):
-                    return self._send(401, {"code": 20003, "message": "Authenticate", "status": 401})
-                if peer.fail:
-                    return self._send(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
-                form = {k: v[0] for k, v in parse_qs(body).items()}
-                peer.messages.append(form)
-                self._send(201, {"sid": "SM" + "2" * 32, "account_sid": SID, "to": form.get("To"),
-                                 "from": form.get("From"), "body": form.get("Body"), "status": "queued"})  # fmt: skip
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (the deadline test)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def client(self, timeout: float) -> TwilioHttpClient:
-        peer_url = self.url
-
-        class LocalTwilio(TwilioHttpClient):
-            """The library's own HTTP client, sent to the peer instead of api.twilio.com."""
-
-            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-                return super().request(method, url.replace("https://api.twilio.com", peer_url), *args, **kwargs)
-
-        return LocalTwilio(timeout=timeout)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def peer() -> Iterator[TwilioPeer]:
-    p = TwilioPeer()
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def sms_client(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def sms_client(settings_env: Path, peer: TwilioPeer, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", SID)
     monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", TOKEN)
     monkeypatch.setenv("HOTLINE_TWILIO_PHONE_NUMBER", OUR_NUMBER)
     monkeypatch.setenv("HOTLINE_TWILIO_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("HOTLINE_TWILIO_API_BASE_URL", peer.url)
     monkeypatch.setenv("HOTLINE_PUBLIC_BASE_URL", BASE)
     monkeypatch.setenv("HOTLINE_OUTBOX_MAX_ATTEMPTS", "1")  # a refused SMS fails at once here
     get_settings.cache_clear()
@@ -135,11 +60,10 @@ def _ticket(number: str) -> Ticket:
 
 
 def _ask(number: str, peer: TwilioPeer) -> follow_up.FollowUpRequested:
-    """Ask for the rating, then send the outbox to the peer (this peer plays only the Messages API:
-    the keypad-rating call that is also written fails there, and says so on the order)."""
+    """Ask for the rating, then send the outbox (the SMS, and the keypad-rating call written with it) to the peer."""
     with new_session() as s:
         asked = follow_up.request_follow_up(s, number=number, actor=SUPERVISOR, settings=get_settings())
-    send_outbox(peer.client(1.0))
+    send_outbox()
     return asked
 
 
@@ -225,7 +149,7 @@ def test_digits_without_a_follow_up_and_other_keywords_still_work(
 def test_twilio_failure_or_no_mobile_leaves_the_link_for_a_call_back(
     sms_client: TestClient, resolved: Callable[..., str], peer: TwilioPeer
 ) -> None:
-    peer.fail = True
+    peer.fail_sms = True
     number = resolved(contact_phone="13800138000")
     asked = _ask(number, peer)
     assert asked.sms_queued and asked.channel == "sms"
@@ -234,7 +158,7 @@ def test_twilio_failure_or_no_mobile_leaves_the_link_for_a_call_back(
     with new_session() as s:
         assert s.exec(select(FollowUp).where(FollowUp.token == asked.token)).one().channel == "voice"
 
-    peer.fail, peer.delay = False, 3.0  # slower than the 1 s deadline
+    peer.fail_sms, peer.delay = False, 3.0  # slower than the 1 s deadline
     slow = resolved(contact_phone="13800138000")
     started = time.monotonic()
     _ask(slow, peer)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,7 @@ class TwilioPeer:
         self.calls: list[dict[str, str]] = []
         self.posts: list[tuple[str, str]] = []  # (Messages|Calls, To) of every create request, refused ones too
         self.fail_sms = False
+        self.delay = 0.0  # seconds before each create request is answered (a slow Twilio)
         self.refuse: dict[str, tuple[int, str]] = {}  # To → (Twilio error code, message), answered with HTTP 400
         self.fail_once: set[str] = set()  # To numbers answered HTTP 500 on their first request
         self.hold: set[str] = set()  # To numbers whose accepted message is answered only after `release`
@@ -75,6 +77,8 @@ class TwilioPeer:
                 if not self.path.endswith(f"/Accounts/{SID}/{name}.json"):
                     return self._send(404, {"code": 20404, "message": "Not found", "status": 404})
                 to = form.get("To", "")
+                if peer.delay:
+                    time.sleep(peer.delay)
                 with peer._lock:
                     peer.posts.append((name, to))
                     first_failure = to in peer.fail_once
