@@ -28,6 +28,7 @@ from api import vocabulary, wording
 from api.deps import SessionDep
 from api.integrations import twilio
 from api.services import callers, follow_up, gateway, grievance_log, text_input
+from api.services.admission import log_rejected
 from api.services.callers import normalize_phone
 from api.settings import Settings, get_settings
 
@@ -179,12 +180,16 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
 
     if keyword in START_WORDS:
         await run_in_threadpool(callers.set_unsubscribed, wishes_key, False)
-        _log_local(db, sid=sid, caller=caller, text=body, reply=TEXTS["resubscribed"], intent="sms_subscribe")
+        await run_in_threadpool(
+            _log_local, db, sid=sid, caller=caller, text=body, reply=TEXTS["resubscribed"], intent="sms_subscribe"
+        )
         return twiml(TEXTS["resubscribed"])
     if keyword in STOP_WORDS:
         await run_in_threadpool(callers.set_unsubscribed, wishes_key, True)
         more.pop(caller, None)
-        _log_local(db, sid=sid, caller=caller, text=body, reply=TEXTS["unsubscribed"], intent="sms_unsubscribe")
+        await run_in_threadpool(
+            _log_local, db, sid=sid, caller=caller, text=body, reply=TEXTS["unsubscribed"], intent="sms_unsubscribe"
+        )
         return twiml(TEXTS["unsubscribed"])
     wishes = await run_in_threadpool(callers.preferences, wishes_key)
     unsubscribed = wishes.unsubscribed
@@ -196,8 +201,9 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     if not body.strip():
         return send(TEXTS["welcome"])
     if len(body) > settings.max_message_chars:
-        grievance_log.append(db, channel="sms", session_id=sid, caller=caller, text=body, status="rejected",
-                             error_code="text_too_long")  # fmt: skip
+        await run_in_threadpool(
+            log_rejected, db, channel="sms", session_id=sid, caller=caller, text=body, code="text_too_long"
+        )
         return send(TEXTS["too_long"].format(n=len(body), limit=settings.max_message_chars))
 
     flood: security.FloodGuard | None = getattr(request.app.state, "hotline_guard_sms", None)
@@ -213,16 +219,24 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     repeatable = keyword in MORE_WORDS or bool(STATUS_RE.match(keyword)) or bool(rating)
     why = flood.check(sid, "" if repeatable else body.strip())
     if why:
-        grievance_log.append(db, channel="sms", session_id=sid, caller=caller, text=body, status="rejected",
-                             error_code="rate_limited")  # fmt: skip
+        await run_in_threadpool(
+            log_rejected, db, channel="sms", session_id=sid, caller=caller, text=body, code="rate_limited"
+        )
         return send(wording.text("sms", f"admission.{why}"))
 
     if rating:
         rated = await run_in_threadpool(_rate, db, phone, int(rating.group(1)))
         if rated is not None:
             thanks, rated_number = rated
-            _log_local(
-                db, sid=sid, caller=caller, text=body, reply=thanks, intent="follow_up_rating", ticket=rated_number
+            await run_in_threadpool(
+                _log_local,
+                db,
+                sid=sid,
+                caller=caller,
+                text=body,
+                reply=thanks,
+                intent="follow_up_rating",
+                ticket=rated_number,
             )
             return send(thanks)
 
@@ -233,13 +247,15 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         now, later = fit(rest, settings.sms_max_segments)
         if later:
             more[caller] = later
-        _log_local(db, sid=sid, caller=caller, text=body, reply=now, intent="sms_more")
+        await run_in_threadpool(_log_local, db, sid=sid, caller=caller, text=body, reply=now, intent="sms_more")
         return send(now)
 
     status = STATUS_RE.match(keyword)
     if status:
-        reply, number = _status_reply(db, status.group(1), phone)
-        _log_local(db, sid=sid, caller=caller, text=body, reply=reply, intent="check_ticket_status", ticket=number)
+        reply, number = await run_in_threadpool(_status_reply, db, status.group(1), phone)
+        await run_in_threadpool(
+            _log_local, db, sid=sid, caller=caller, text=body, reply=reply, intent="check_ticket_status", ticket=number
+        )
         return send(reply)
 
     if keyword in EASY_WORDS:

@@ -24,8 +24,9 @@ from accessibility.ui import STATIC_DIR, templates
 from api import vocabulary, wording
 from api.db import new_session
 from api.deps import SessionDep
-from api.models.ticket import ContactPreference, TicketCategory, TicketKind
+from api.models.ticket import ContactPreference, TicketCategory, TicketCreate, TicketKind
 from api.services import gateway, grievance_log
+from api.services.admission import field_limit, log_rejected
 from api.settings import Settings, get_settings
 
 __all__ = ["STATIC_DIR", "router", "templates"]
@@ -99,7 +100,7 @@ def _validate_text(text: str, settings: Settings) -> tuple[str | None, str | Non
 
 
 def _log_rejected(db: Session, sid: str, text: str, code: str) -> None:
-    grievance_log.append(db, channel="web", session_id=sid, text=text[:20000], status="rejected", error_code=code)
+    log_rejected(db, channel="web", session_id=sid, text=text, code=code)
 
 
 async def _chat_turn(
@@ -108,7 +109,7 @@ async def _chat_turn(
     """Validate, rate-limit and pass one web turn to the gateway: (answer, code, message, status)."""
     code, message = _validate_text(text, settings)
     if code:
-        _log_rejected(db, sid, text, code)
+        await run_in_threadpool(_log_rejected, db, sid, text, code)
         return None, code, message, 422
     why = chat_guard(request, settings).check("sid:" + sid, text.strip())
     if why is None:
@@ -120,7 +121,7 @@ async def _chat_turn(
             repeat=0,
         ).check("ip:" + _client_ip(request), "")
     if why:
-        _log_rejected(db, sid, text, "rate_limited")
+        await run_in_threadpool(_log_rejected, db, sid, text, "rate_limited")
         return None, "rate_limited", security.FLOOD_MESSAGES[why], 429
     answer = await gateway.handle_turn(
         db,
@@ -207,7 +208,8 @@ async def chat_form(request: Request, db: SessionDep) -> Response:
         text = conversation.HUMAN_TEXT
     _answer, code, message, status = await _chat_turn(request, db, sid, text, settings)
     if code:
-        return _chat_page(request, db, errors={"text": message or ""}, value=text, status_code=status)
+        errors = {"text": message or ""}
+        return await run_in_threadpool(_chat_page, request, db, errors=errors, value=text, status_code=status)
     return _redirect(request, "/#latest")
 
 
@@ -229,9 +231,8 @@ async def chat_send(request: Request, db: SessionDep) -> Response:
     if code or answer is None:
         resp: Response = JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
     else:
-        resp = JSONResponse(
-            _json_conversation(request, db, sid, after, {"log_id": answer.log_id, "handoff": answer.handoff})
-        )
+        extra = {"log_id": answer.log_id, "handoff": answer.handoff}
+        resp = JSONResponse(await run_in_threadpool(_json_conversation, request, db, sid, after, extra))
     return ui.finish(request, resp)
 
 
@@ -362,6 +363,13 @@ def _status_page(request: Request, **ctx: Any) -> Response:
     return ui.render(request, "status.html", {**base, **ctx}, status_code=status_code)
 
 
+def _lookup(db: Session, number: str, last4: str) -> Any:
+    """The work order for the status page (worker thread: database work), loaded before the session ends."""
+    ticket = workorders.lookup(db, number=number, phone_last4=last4)
+    db.rollback()
+    return ticket
+
+
 @router.get("/status")
 async def status_form(request: Request) -> Response:
     return _status_page(request)
@@ -392,8 +400,7 @@ async def status_lookup(request: Request, db: SessionDep) -> Response:
     if guard.check("sid:" + sid, "") or guard.check("ip:" + _client_ip(request), ""):
         errors["form"] = "查询次数太多了，请过几分钟再试。如果着急，请在线咨询并按“转人工”。"
         return _status_page(request, errors=errors, status_code=429, **ctx)
-    ticket = workorders.lookup(db, number=number, phone_last4=last4)
-    db.rollback()
+    ticket = await run_in_threadpool(_lookup, db, number, last4)
     if ticket is None:
         errors["form"] = "没有找到这个工单。请核对工单号和电话后四位；如果还是查不到，请在线咨询并按“转人工”。"
         return _status_page(request, errors=errors, status_code=404, **ctx)
@@ -414,19 +421,25 @@ async def status_lookup(request: Request, db: SessionDep) -> Response:
 
 # --- complaint form --------------------------------------------------------------------
 
+# Limits of the fields that become a work order are the model's own (TicketCreate), never copies.
 FORM_FIELDS = {
     "kind": 8,
     "category": 16,
-    "description": 20000,
-    "district": 32,
-    "street": 64,
-    "community": 64,
-    "occurred_at_text": 64,
-    "wish": 500,
-    "contact_name": 32,
-    "contact_phone": 40,
+    "description": field_limit(TicketCreate, "description"),
+    "district": field_limit(TicketCreate, "district"),
+    "street": field_limit(TicketCreate, "street"),
+    "community": field_limit(TicketCreate, "community"),
+    "occurred_at_text": field_limit(TicketCreate, "occurred_at_text"),
+    "wish": field_limit(TicketCreate, "wish"),
+    "contact_name": field_limit(TicketCreate, "contact_name"),
+    "contact_phone": field_limit(TicketCreate, "contact_phone"),
     "contact_preference": 8,
 }
+
+
+def _form_text(form: dict[str, Any]) -> str:
+    """A refused form as one text for the log, so that nothing the citizen wrote is lost."""
+    return "\n".join(f"{name}: {form[name]}" for name in FORM_FIELDS if form.get(name))
 
 
 def _complaint_page(
@@ -498,35 +511,8 @@ def normalize_phone(value: str) -> str | None:
     return None
 
 
-@router.get("/complaint")
-async def complaint_form(request: Request) -> Response:
-    empty = dict.fromkeys(FORM_FIELDS, "") | {"category": "其他", "confidential": False}
-    return _complaint_page(request, form=empty, errors={})
-
-
-@router.post("/complaint")
-async def complaint_submit(request: Request, db: SessionDep) -> Response:
-    raw = await request.form()
-    if not ui.check_csrf(request, str(raw.get("csrf") or "")):
-        return _forbidden(request)
-    settings = get_settings()
-    form: dict[str, Any] = {name: str(raw.get(name) or "").strip() for name in FORM_FIELDS}
-    form["confidential"] = raw.get("confidential") == "1"
-    if form["category"] not in CATEGORIES:
-        form["category"] = "其他"
-    errors = validate_complaint(form, settings)
-    if errors:
-        return _complaint_page(request, form=form, errors=errors, status_code=422)
-    sid = ui.session_id(request)
-    guard = _guard(request, "complaint", limit=5, window=600.0, repeat=600.0)
-    why = guard.check("sid:" + sid, form["description"]) or guard.check("ip:" + _client_ip(request), "")
-    if why:
-        message = (
-            "这份内容刚才已经提交过了，不用重复提交。"
-            if why == security.FloodGuard.REPEAT
-            else "提交太频繁了，请过几分钟再试。"
-        )
-        return _complaint_page(request, form=form, errors={"form": message}, status_code=429)
+def _file_complaint(db: Session, sid: str, form: dict[str, Any], settings: Settings) -> str:
+    """Log the form and open its work order (in a worker thread: database work); its number."""
     form_session = f"{sid}-form"
     summary = f"[网上表单] {form['kind']}：{form['description']}"
     record = grievance_log.append(
@@ -554,7 +540,46 @@ async def complaint_submit(request: Request, db: SessionDep) -> Response:
         handoff=True,
         ticket_number=ticket.number,
     )
-    return _redirect(request, f"/complaint/done?number={ticket.number}")
+    return ticket.number
+
+
+@router.get("/complaint")
+async def complaint_form(request: Request) -> Response:
+    empty = dict.fromkeys(FORM_FIELDS, "") | {"category": "其他", "confidential": False}
+    return _complaint_page(request, form=empty, errors={})
+
+
+@router.post("/complaint")
+async def complaint_submit(request: Request, db: SessionDep) -> Response:
+    raw = await request.form()
+    if not ui.check_csrf(request, str(raw.get("csrf") or "")):
+        return _forbidden(request)
+    settings = get_settings()
+    form: dict[str, Any] = {name: str(raw.get(name) or "").strip() for name in FORM_FIELDS}
+    form["confidential"] = raw.get("confidential") == "1"
+    if form["category"] not in CATEGORIES:
+        form["category"] = "其他"
+    errors = validate_complaint(form, settings)
+    sid = ui.session_id(request)
+    if errors:
+        await run_in_threadpool(
+            log_rejected, db, channel="web", session_id=f"{sid}-form", text=_form_text(form), code="invalid_form"
+        )
+        return _complaint_page(request, form=form, errors=errors, status_code=422)
+    guard = _guard(request, "complaint", limit=5, window=600.0, repeat=600.0)
+    why = guard.check("sid:" + sid, form["description"]) or guard.check("ip:" + _client_ip(request), "")
+    if why:
+        message = (
+            "这份内容刚才已经提交过了，不用重复提交。"
+            if why == security.FloodGuard.REPEAT
+            else "提交太频繁了，请过几分钟再试。"
+        )
+        await run_in_threadpool(
+            log_rejected, db, channel="web", session_id=f"{sid}-form", text=_form_text(form), code="rate_limited"
+        )
+        return _complaint_page(request, form=form, errors={"form": message}, status_code=429)
+    number = await run_in_threadpool(_file_complaint, db, sid, form, settings)
+    return _redirect(request, f"/complaint/done?number={number}")
 
 
 @router.get("/complaint/done")

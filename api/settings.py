@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     # Web chat and SMS flood guard (accessibility/): per session, a burst limit and a repeat window.
     chat_rate_limit: int = Field(default=15, ge=1, le=1000, description="Messages allowed per window and session.")
     chat_rate_window_seconds: float = Field(default=30.0, gt=0, le=3600)
+    redis_url: str = Field(
+        default="", description="Redis for the rate limits shared by several app instances; empty: per process."
+    )
     chat_repeat_seconds: float = Field(
         default=10.0, ge=0, le=3600, description="Same text again within this is refused."
     )

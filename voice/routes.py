@@ -15,13 +15,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.db import get_engine
 from api.errors import ApiError
 from api.integrations import twilio
 from api.models.ticket import ContactPreference, TicketKind
 from api.services import callers, gateway, grievance_log
-from api.services.ratelimit import client_address, limiter_for
+from api.services.admission import limiter_for
+from api.services.ratelimit import client_address
 from api.settings import Settings, get_settings
 from voice import asr, model_fetch, stream_access, transfer
 from voice import twilio_protocol as tp
@@ -343,7 +345,7 @@ async def phone_token(request: Request) -> JSONResponse:
     settings = get_settings()
     address, internal = client_address(request, settings.trusted_proxy_set)
     limiter = limiter_for(request, "phone_token", settings.voice_browser_calls_per_minute, 60.0)
-    if not internal and limiter.hit(address):
+    if not internal and await run_in_threadpool(limiter.hit, address) > 0:
         body = {
             "error": {"code": "rate_limited", "message": "拨打太频繁了，请稍后再试。/ Too many calls, try again later."}
         }

@@ -13,13 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import RasaDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.models.grievance import Receipt
-from api.services import gateway, grievance_log, text_input
-from api.services.ratelimit import client_address, limiter_for
+from api.services import gateway, text_input
+from api.services.admission import limiter_for, log_rejected
+from api.services.ratelimit import client_address
 from api.settings import Settings
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
-
-MAX_RAW_LOG_CHARS = 20000
 
 
 class Button(BaseModel):
@@ -60,13 +59,12 @@ async def _reject(
 ) -> ApiError:
     """Record the refused input in the grievance log, then build the error to raise."""
     await run_in_threadpool(
-        grievance_log.append,
+        log_rejected,
         session,
         channel=channel if channel in gateway.CHANNELS else "unknown",
         session_id=session_id,
-        text=text[:MAX_RAW_LOG_CHARS],
-        status="rejected",
-        error_code=code,
+        text=text,
+        code=code,
     )
     return ApiError(status, code, **fmt)
 
@@ -145,7 +143,7 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
             limit=settings.max_message_chars,
         )
 
-    wait = _flood_wait(request, settings, session_id)
+    wait = await run_in_threadpool(_flood_wait, request, settings, session_id)
     if wait:
         raise await _reject(
             db, code="rate_limited", status=429, channel=channel, session_id=session_id, text=text, wait=wait

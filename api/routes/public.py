@@ -17,8 +17,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from api.deps import SessionDep, SettingsDep
 from api.models.ticket import TicketCitizenView
+from api.services.admission import limiter_for
 from api.services.problems import problem
-from api.services.ratelimit import client_address, limiter_for
+from api.services.ratelimit import client_address
 from api.settings import Settings
 from api.workorders import queries
 

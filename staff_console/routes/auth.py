@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from accessibility import security
 from api.deps import SessionDep, SettingsDep, client_ip
@@ -11,6 +13,7 @@ from api.errors import ApiError
 from api.services import access
 from api.services import staff as staff_service
 from api.services.grievance_log import utcnow
+from api.settings import Settings
 from staff_console import sessions
 from staff_console.deps import ConsoleLoginDep, FormDep, form_text
 from staff_console.ui import PAGES, render
@@ -54,6 +57,12 @@ def login_form(request: Request, settings: SettingsDep, next: str = "/staff/home
     return _login_page(request, settings, next=_safe_next(next))
 
 
+def _sign_in(session: Session, username: str, password: str, settings: Settings, ip: str) -> str:
+    """Check the password and start the login (a worker thread: password hashing and database work)."""
+    user = staff_service.authenticate(session, username=username, password=password, settings=settings, client_ip=ip)
+    return sessions.start(session, user=user, settings=settings)
+
+
 @router.post("/login")
 async def login(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     form = await request.form()
@@ -71,13 +80,10 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
             request, settings, next=next_url, username=username, errors={"login": "请填写用户名和密码。"}
         )
     try:
-        user = staff_service.authenticate(
-            session, username=username, password=password, settings=settings, client_ip=client_ip(request)
-        )
+        token = await run_in_threadpool(_sign_in, session, username, password, settings, client_ip(request))
     except ApiError as exc:
         message = exc.message.split(" / ")[0]
         return _login_page(request, settings, next=next_url, username=username, errors={"login": message})
-    token = sessions.start(session, user=user, settings=settings)
     response = RedirectResponse(next_url, status_code=303)
     sessions.set_cookie(response, request, token)
     return security.apply_security_headers(response)

@@ -80,12 +80,18 @@ def show(request: Request, session_id: str, db: SessionDep, login: ConvLogin) ->
     return _page(request, db, login, session_id[:128])
 
 
+def _take(db: Session, session_id: str, login: sessions.ConsoleLogin) -> str:
+    """Hold the conversation for this member of staff (worker thread: database work); its channel."""
+    records = handoff.transcript(db, session_id=session_id, limit=1)
+    channel = records[0].channel if records else "web"
+    handoff.take(db, session_id=session_id, channel=channel, actor=login.principal)
+    return channel
+
+
 @router.post("/{session_id}/take")
 async def take(request: Request, session_id: str, db: SessionDep, login: ConvLogin, form: FormDep) -> Response:
-    records = handoff.transcript(db, session_id=session_id[:128], limit=1)
-    channel = records[0].channel if records else "web"
     try:
-        handoff.take(db, session_id=session_id[:128], channel=channel, actor=login.principal)
+        channel = await run_in_threadpool(_take, db, session_id[:128], login)
     except ApiError as exc:
         return _back(session_id, exc.message.split(" / ")[0])
     if channel == "web":
@@ -111,33 +117,45 @@ def _ticket_for(db: SessionDep, session_id: str) -> Ticket | None:
     return db.exec(select(Ticket).where(Ticket.session_id == session_id).order_by(Ticket.id.desc())).first()  # type: ignore[union-attr]
 
 
+def _holder_and_channel(db: Session, session_id: str) -> tuple[str | None, str] | None:
+    """(who holds the conversation, its channel), or None when nobody does (worker thread)."""
+    hold = handoff.get_hold(db, session_id=session_id)
+    db.rollback()
+    return None if hold is None else (hold.holder, hold.channel)
+
+
+def _record_call_back(
+    db: Session, session_id: str, text: str, name: str, channel: str, login: sessions.ConsoleLogin
+) -> None:
+    """A phone conversation gets no text: the reply is kept as a call-back note (worker thread)."""
+    conversation.post_staff_message(
+        db, session_id=session_id, text="（回电记录）" + text, staff_name=name, channel=channel
+    )
+    ticket = _ticket_for(db, session_id)
+    if ticket is not None:
+        workflow.add_note(
+            db, number=ticket.number, data=TicketNoteCreate(text="回电记录：" + text), actor=login.principal
+        )
+
+
 @router.post("/{session_id}/reply")
 async def reply(
     request: Request, session_id: str, db: SessionDep, settings: SettingsDep, login: ConvLogin, form: FormDep
 ) -> Response:
     session_id = session_id[:128]
     text = form_text(form, "text", limit=MAX_REPLY + 1)
-    hold = handoff.get_hold(db, session_id=session_id)
-    db.rollback()
-    if hold is None or hold.holder != login.username:
+    holder = await run_in_threadpool(_holder_and_channel, db, session_id)
+    if holder is None or holder[0] != login.username:
         return _back(session_id, "请先接手这段对话，再回复。")
     if not text:
-        return _page(request, db, login, session_id, errors={"text": "请填写回复内容。"})
+        return await run_in_threadpool(_page, request, db, login, session_id, errors={"text": "请填写回复内容。"})
     if len(text) > MAX_REPLY:
-        return _page(
-            request, db, login, session_id, errors={"text": f"回复太长，请不超过{MAX_REPLY}个字。"}, reply_text=text
-        )
-    channel = hold.channel
+        too_long = {"text": f"回复太长，请不超过{MAX_REPLY}个字。"}
+        return await run_in_threadpool(_page, request, db, login, session_id, errors=too_long, reply_text=text)
+    channel = holder[1]
     name = login.full_name or login.username
     if channel in ("voice", "phone"):
-        conversation.post_staff_message(
-            db, session_id=session_id, text="（回电记录）" + text, staff_name=name, channel=channel
-        )
-        ticket = _ticket_for(db, session_id)
-        if ticket is not None:
-            workflow.add_note(
-                db, number=ticket.number, data=TicketNoteCreate(text="回电记录：" + text), actor=login.principal
-            )
+        await run_in_threadpool(_record_call_back, db, session_id, text, name, channel, login)
         return _back(session_id, "已记录回电内容。电话渠道不能发文字，请按记录回电。")
     return _back(session_id, await run_in_threadpool(_reply_in_writing, db, settings, session_id, channel, text, name))
 
@@ -168,13 +186,9 @@ def _reply_in_writing(db: Session, settings: Settings, session_id: str, channel:
     return "回复已显示在市民的网页上。市民要求短信联系，但短信没有发出（未配置短信通道或没有号码），请记下并另行联系。"
 
 
-@router.post("/{session_id}/release")
-async def release(request: Request, session_id: str, db: SessionDep, login: ConvLogin, form: FormDep) -> Response:
-    session_id = session_id[:128]
-    try:
-        hold = handoff.release(db, session_id=session_id, actor=login.principal)
-    except ApiError as exc:
-        return _back(session_id, exc.message.split(" / ")[0])
+def _release(db: Session, session_id: str, login: sessions.ConsoleLogin) -> None:
+    """Hand the conversation back and tell the citizen, in the log (worker thread: database work)."""
+    hold = handoff.release(db, session_id=session_id, actor=login.principal)
     rec = grievance_log.append(db, channel=hold.channel, session_id=session_id, text="")
     grievance_log.complete(
         db,
@@ -188,6 +202,15 @@ async def release(request: Request, session_id: str, db: SessionDep, login: Conv
         ],
         handoff=False,
     )
+
+
+@router.post("/{session_id}/release")
+async def release(request: Request, session_id: str, db: SessionDep, login: ConvLogin, form: FormDep) -> Response:
+    session_id = session_id[:128]
+    try:
+        await run_in_threadpool(_release, db, session_id, login)
+    except ApiError as exc:
+        return _back(session_id, exc.message.split(" / ")[0])
     told = await assistant(request).set_handoff(session_id=session_id, held=False)
     note = (
         "已交还智能助手。" if told else "已交还，但暂时联系不上智能助手：市民的新消息会按“助手暂时不可用”处理并转人工。"

@@ -15,14 +15,15 @@ def test_a_flood_spread_over_instances_is_seen_by_the_database_count(
     from api.db import get_engine
     from api.models.staff import AuditEvent
     from api.models.ticket import TicketCreate, TicketKind
-    from api.services import flood_watch, tickets
+    from api.services import flood_watch
+    from api.workorders import creation
 
     monkeypatch.setattr(flood_watch, "CHECK_SECONDS", 0.0)
     engine = get_engine()
     instances = [flood_watch.FloodWatch(), flood_watch.FloodWatch()]
     raised = []
     for i in range(12):
-        ticket = tickets.create_ticket(
+        ticket = creation.create_ticket(
             db, data=TicketCreate(kind=TicketKind.complaint, description=f"批量诉求 {i}", contact_phone="13800138000")
         )
         event = instances[i % 2].opened(engine, threshold=6, last_sequence=int(ticket.number[8:]))
@@ -37,7 +38,8 @@ def test_the_database_is_asked_at_most_every_check_interval(settings_env: Path, 
     """Counting every process's orders costs a query: once per CHECK_SECONDS; this process's own flood at once."""
     from api.db import get_engine
     from api.models.ticket import TicketCreate, TicketKind
-    from api.services import flood_watch, tickets
+    from api.services import flood_watch
+    from api.workorders import creation
 
     engine = get_engine()
     watch = flood_watch.FloodWatch()
@@ -52,7 +54,7 @@ def test_the_database_is_asked_at_most_every_check_interval(settings_env: Path, 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(flood_watch, "_busy_anywhere", counting)
         for i in range(5):
-            ticket = tickets.create_ticket(
+            ticket = creation.create_ticket(
                 db,
                 data=TicketCreate(kind=TicketKind.help_request, description=f"求助 {i}", contact_phone="13800138000"),
             )
