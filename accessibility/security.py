@@ -1,4 +1,4 @@
-"""Session cookie, CSRF tokens and the flood guard of the public pages.
+"""Session cookie and CSRF tokens of the public pages.
 
 The chat session id lives in a signed, HttpOnly cookie so that a reload (with or
 without JavaScript) finds the same conversation. CSRF tokens are derived from that
@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
-import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -100,56 +96,5 @@ def apply_security_headers(response: Response) -> Response:
     return response
 
 
-@dataclass
-class _Window:
-    times: deque[float] = field(default_factory=deque)
-    last_text: str = ""
-    last_time: float = 0.0
-
-
-class FloodGuard:
-    """Refuses rapid repeats of the same text and bursts of messages, per key (session, number, address).
-
-    In memory: a restart forgets the counts, which only lets a sender through sooner.
-    """
-
-    REPEAT = "repeat"
-    TOO_FAST = "too_fast"
-
-    def __init__(self, *, limit: int, window_seconds: float, repeat_seconds: float, max_keys: int = 50000) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self.repeat = repeat_seconds
-        self.max_keys = max_keys
-        self._keys: dict[str, _Window] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str, text: str, *, now: float | None = None) -> str | None:
-        """None when the message may pass (and count it), else why not."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._keys) > self.max_keys:
-                self._forget_idle(now)
-            win = self._keys.setdefault(key, _Window())
-            while win.times and now - win.times[0] > self.window:
-                win.times.popleft()
-            if text and text == win.last_text and now - win.last_time < self.repeat:
-                return self.REPEAT
-            if len(win.times) >= self.limit:
-                return self.TOO_FAST
-            win.times.append(now)
-            win.last_text, win.last_time = text, now
-            return None
-
-    def _forget_idle(self, now: float) -> None:
-        idle = [k for k, w in self._keys.items() if now - w.last_time > max(self.window, self.repeat)]
-        for k in idle:
-            del self._keys[k]
-
-    def reset(self) -> None:
-        with self._lock:
-            self._keys.clear()
-
-
-# What the web chat says when FloodGuard refuses a message, by its verdict.
+# What the web chat says when the flood guard (`api.services.admission`) refuses a message, by its verdict.
 FLOOD_MESSAGES = wording.texts("web", "admission")

@@ -23,11 +23,11 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
-from accessibility import conversation, easy_read, security, workorders
+from accessibility import conversation, easy_read, workorders
 from api import vocabulary, wording
 from api.deps import SessionDep
 from api.integrations import twilio
-from api.services import callers, follow_up, gateway, grievance_log, text_input
+from api.services import admission, callers, follow_up, gateway, grievance_log, text_input
 from api.services.admission import log_rejected
 from api.services.callers import normalize_phone
 from api.settings import Settings, get_settings
@@ -206,18 +206,17 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         )
         return send(TEXTS["too_long"].format(n=len(body), limit=settings.max_message_chars))
 
-    flood: security.FloodGuard | None = getattr(request.app.state, "hotline_guard_sms", None)
-    if flood is None:
-        flood = security.FloodGuard(
-            limit=settings.chat_rate_limit,
-            window_seconds=settings.chat_rate_window_seconds,
-            repeat_seconds=settings.chat_repeat_seconds,
-        )
-        request.app.state.hotline_guard_sms = flood
+    flood = admission.flood_guard(
+        request,
+        "sms",
+        limit=settings.chat_rate_limit,
+        window=settings.chat_rate_window_seconds,
+        repeat=settings.chat_repeat_seconds,
+    )
     # 更多 and 进度 are meant to be sent again and again: they count for the burst limit only.
     rating = RATING_RE.match(keyword)
     repeatable = keyword in MORE_WORDS or bool(STATUS_RE.match(keyword)) or bool(rating)
-    why = flood.check(sid, "" if repeatable else body.strip())
+    why = await run_in_threadpool(flood.check, sid, "" if repeatable else body.strip())
     if why:
         await run_in_threadpool(
             log_rejected, db, channel="sms", session_id=sid, caller=caller, text=body, code="rate_limited"

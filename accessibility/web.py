@@ -25,7 +25,7 @@ from api import vocabulary, wording
 from api.db import new_session
 from api.deps import SessionDep
 from api.models.ticket import ContactPreference, TicketCategory, TicketCreate, TicketKind
-from api.services import gateway, grievance_log
+from api.services import admission, gateway, grievance_log
 from api.services.admission import field_limit, log_rejected
 from api.settings import Settings, get_settings
 
@@ -66,17 +66,11 @@ CHAT_ERRORS = wording.texts("web", "chat")
 # --- helpers ----------------------------------------------------------------
 
 
-def _guard(request: Request, name: str, *, limit: int, window: float, repeat: float) -> security.FloodGuard:
-    """One flood guard per app and purpose (kept on app.state so each test app starts clean)."""
-    attr = f"hotline_guard_{name}"
-    guard = getattr(request.app.state, attr, None)
-    if guard is None:
-        guard = security.FloodGuard(limit=limit, window_seconds=window, repeat_seconds=repeat)
-        setattr(request.app.state, attr, guard)
-    return guard
+def _guard(request: Request, name: str, *, limit: int, window: float, repeat: float) -> admission.FloodGuard:
+    return admission.flood_guard(request, name, limit=limit, window=window, repeat=repeat)
 
 
-def chat_guard(request: Request, settings: Settings) -> security.FloodGuard:
+def chat_guard(request: Request, settings: Settings) -> admission.FloodGuard:
     return _guard(
         request,
         "chat",
@@ -84,6 +78,11 @@ def chat_guard(request: Request, settings: Settings) -> security.FloodGuard:
         window=settings.chat_rate_window_seconds,
         repeat=settings.chat_repeat_seconds,
     )
+
+
+def _refused(guard: admission.FloodGuard, sid: str, ip: str, text: str) -> str | None:
+    """The session's verdict, then the address's (the text counts as a repeat per session only)."""
+    return guard.check("sid:" + sid, text) or guard.check("ip:" + ip, "")
 
 
 def _client_ip(request: Request) -> str:
@@ -111,15 +110,12 @@ async def _chat_turn(
     if code:
         await run_in_threadpool(_log_rejected, db, sid, text, code)
         return None, code, message, 422
-    why = chat_guard(request, settings).check("sid:" + sid, text.strip())
+    why = await run_in_threadpool(chat_guard(request, settings).check, "sid:" + sid, text.strip())
     if why is None:
-        why = _guard(
-            request,
-            "chat_ip",
-            limit=settings.chat_rate_limit * 3,
-            window=settings.chat_rate_window_seconds,
-            repeat=0,
-        ).check("ip:" + _client_ip(request), "")
+        per_ip = _guard(
+            request, "chat_ip", limit=settings.chat_rate_limit * 3, window=settings.chat_rate_window_seconds, repeat=0
+        )
+        why = await run_in_threadpool(per_ip.check, "ip:" + _client_ip(request), "")
     if why:
         await run_in_threadpool(_log_rejected, db, sid, text, "rate_limited")
         return None, "rate_limited", security.FLOOD_MESSAGES[why], 429
@@ -397,7 +393,7 @@ async def status_lookup(request: Request, db: SessionDep) -> Response:
         return _status_page(request, errors=errors, status_code=422, **ctx)
     sid = ui.session_id(request)
     guard = _guard(request, "status", limit=10, window=300.0, repeat=0)
-    if guard.check("sid:" + sid, "") or guard.check("ip:" + _client_ip(request), ""):
+    if await run_in_threadpool(_refused, guard, sid, _client_ip(request), ""):
         errors["form"] = "查询次数太多了，请过几分钟再试。如果着急，请在线咨询并按“转人工”。"
         return _status_page(request, errors=errors, status_code=429, **ctx)
     ticket = await run_in_threadpool(_lookup, db, number, last4)
@@ -567,12 +563,10 @@ async def complaint_submit(request: Request, db: SessionDep) -> Response:
         )
         return _complaint_page(request, form=form, errors=errors, status_code=422)
     guard = _guard(request, "complaint", limit=5, window=600.0, repeat=600.0)
-    why = guard.check("sid:" + sid, form["description"]) or guard.check("ip:" + _client_ip(request), "")
+    why = await run_in_threadpool(_refused, guard, sid, _client_ip(request), form["description"])
     if why:
         message = (
-            "这份内容刚才已经提交过了，不用重复提交。"
-            if why == security.FloodGuard.REPEAT
-            else "提交太频繁了，请过几分钟再试。"
+            "这份内容刚才已经提交过了，不用重复提交。" if why == admission.REPEAT else "提交太频繁了，请过几分钟再试。"
         )
         await run_in_threadpool(
             log_rejected, db, channel="web", session_id=f"{sid}-form", text=_form_text(form), code="rate_limited"

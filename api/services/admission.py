@@ -6,6 +6,7 @@ live in Redis, so that several app instances share one count per citizen.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict, deque
@@ -136,3 +137,81 @@ def limiter_for(request: Request, name: str, limit: int, window: float) -> Limit
             limiter = MemoryLimiter(limit, window)
         limiters[name] = limiter
     return limiter
+
+
+# Why a flood guard refused a message (the channels' wording is keyed by these).
+REPEAT, TOO_FAST = "repeat", "too_fast"
+
+
+class _LastTextMemory:
+    """Each key's last text (a digest) until it is `repeat` seconds old, in this process."""
+
+    def __init__(self, max_keys: int = 50000) -> None:
+        self._last: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_keys = max_keys
+
+    def same(self, key: str, digest: str) -> bool:
+        with self._lock:
+            found = self._last.get(key)
+            return found is not None and found[0] == digest and found[1] > time.monotonic()
+
+    def remember(self, key: str, digest: str, seconds: float) -> None:
+        with self._lock:
+            self._last[key] = (digest, time.monotonic() + seconds)
+            self._last.move_to_end(key)
+            while len(self._last) > self.max_keys:
+                self._last.popitem(last=False)
+
+
+class _LastTextRedis:
+    """The same in Redis, so that a repeat sent to another instance is seen too."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._client = client
+        self._prefix = f"hotline:last:{name}:"
+
+    def same(self, key: str, digest: str) -> bool:
+        found = self._client.get(self._prefix + key)
+        return found is not None and found.decode() == digest
+
+    def remember(self, key: str, digest: str, seconds: float) -> None:
+        self._client.set(self._prefix + key, digest, px=max(1, int(seconds * 1000)))
+
+
+class FloodGuard:
+    """Refuses a quick repeat of the same text and bursts of messages, per key (session, number, address).
+
+    The burst is counted by the app's one limiter (`limiter_for`); the last text is kept beside it,
+    in memory or in Redis like the counts. Blocking when Redis is used: call it from a thread.
+    """
+
+    def __init__(self, limiter: Limiter, repeat_seconds: float, last: _LastTextMemory | _LastTextRedis) -> None:
+        self.limiter = limiter
+        self.repeat = repeat_seconds
+        self._last = last
+
+    def check(self, key: str, text: str) -> str | None:
+        """None when the message may pass (and count it), else why not (REPEAT or TOO_FAST)."""
+        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+        if text and self.repeat and self._last.same(key, digest):
+            return REPEAT
+        if self.limiter.hit(key):
+            return TOO_FAST
+        if self.repeat:
+            self._last.remember(key, digest, self.repeat)
+        return None
+
+
+def flood_guard(request: Request, name: str, *, limit: int, window: float, repeat: float) -> FloodGuard:
+    """The app's flood guard called `name`: its bursts on the limiter of the same name."""
+    limiter = limiter_for(request, f"flood_{name}", limit, window)
+    guards: dict[str, FloodGuard] | None = getattr(request.app.state, "hotline_guards", None)
+    if guards is None:
+        guards = request.app.state.hotline_guards = {}
+    guard = guards.get(name)
+    if guard is None or guard.limiter is not limiter or guard.repeat != repeat:
+        client = getattr(request.app.state, "hotline_redis", None)
+        last = _LastTextRedis(client, name) if isinstance(limiter, RedisLimiter) else _LastTextMemory()
+        guard = guards[name] = FloodGuard(limiter, repeat, last)
+    return guard

@@ -94,6 +94,41 @@ def test_the_app_uses_redis_when_configured(
     assert codes == [200, 200, 200, 429]
 
 
+def test_the_web_chats_flood_guard_is_shared_by_instances_in_redis(
+    settings_env: Path, monkeypatch: pytest.MonkeyPatch, shared_redis: object
+) -> None:
+    """The same text sent again at once, or a burst, is refused even when each message reaches another
+    instance: the flood guard's counts and last text live in Redis beside the other limits."""
+    monkeypatch.setenv("HOTLINE_REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("HOTLINE_CHAT_RATE_LIMIT", "2")
+    from api.settings import get_settings
+
+    get_settings.cache_clear()
+    from hotline.app import create_app
+
+    def send(client: TestClient, text: str) -> int:
+        token = _csrf(client, "/")
+        resp = client.post("/chat/send", json={"text": text}, headers={"x-csrf-token": token})
+        return resp.status_code
+
+    try:
+        with (
+            TestClient(create_app(), raise_server_exceptions=False) as one,
+            TestClient(create_app(), raise_server_exceptions=False) as two,
+        ):
+            one.get("/")
+            two.cookies = one.cookies  # one citizen, whose messages the balancer spreads
+            codes = [send(one, "你好"), send(two, "你好"), send(two, "我想问补贴"), send(one, "还有盲道的事")]
+            in_redis = list(shared_redis.scan_iter("hotline:last:chat:sid:*"))  # type: ignore[attr-defined]
+    finally:
+        for pattern in ("hotline:limit:flood_chat*", "hotline:last:chat*", "hotline:limit:chat*"):
+            for key in shared_redis.scan_iter(pattern):  # type: ignore[attr-defined]
+                shared_redis.delete(key)  # type: ignore[attr-defined]
+        get_settings.cache_clear()
+    assert in_redis  # the last text was kept in Redis, not in either instance
+    assert codes == [200, 429, 200, 429]  # a repeat on the other instance, then one message over the limit of 2
+
+
 # --- every channel refuses over-long input at the model's limit and logs it ---------------------
 
 
