@@ -28,6 +28,7 @@ from api.models.ticket import ContactPreference, TicketCategory, TicketCreate, T
 from api.services import admission, gateway, grievance_log
 from api.services.admission import field_limit, log_rejected
 from api.settings import Settings, get_settings
+from chinese_numbers.phones import LANDLINE_RE, MOBILE_RE
 
 __all__ = ["STATIC_DIR", "router", "templates"]
 
@@ -47,10 +48,7 @@ TRANSCRIPT_DISPOSITION = (
 # connection is held for ever by a tab left open.
 LIVE_STREAM_SECONDS = 300.0
 LIVE_HEARTBEAT_SECONDS = 15.0
-# A mobile (11 digits, 13x-19x) or a landline with its area code (0 + 2-3 digits, then 7-8 digits):
-# a number without area code cannot be called back from another city's switchboard.
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE_RE = re.compile(r"^0\d{2,3}\d{7,8}$")
+# What people type between a phone number's digits; the patterns are in chinese_numbers.phones.
 PHONE_SEPARATORS = re.compile(r"[\s\-()（）\u3000]")
 # How the complaint form asks to be contacted: value (api.models.ticket.ContactPreference), label, help.
 _PREF = vocabulary.CONTACT_PREFERENCE_LABELS
