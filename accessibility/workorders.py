@@ -9,15 +9,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from api import vocabulary, wording
+from api.clock import CHINA_TZ
 from api.models.ticket import Ticket, TicketCreate
 from api.workorders import creation, queries
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_RE = re.compile(r"^\d{12}$")
 
 _STATUS_BY_LABEL = {label: status for status, label in vocabulary.STATUS_LABELS.items()}
