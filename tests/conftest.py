@@ -42,12 +42,14 @@ def _reset_caches() -> None:
     entries.forget_snapshot()
 
 
-def _postgres_database(template: str) -> Iterator[str]:
-    """A throw-away database on the local PostgreSQL server, copied from the migrated template."""
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL server: a copy of the migrated template, or empty
+    (for a stack, which migrates its database as `make run` does)."""
     admin = _admin_engine()
     name = f"hotline_test_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     base = POSTGRES_URL.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
