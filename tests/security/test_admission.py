@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from twilio.request_validator import RequestValidator
 from api.models.grievance import GrievanceRecord
 from api.models.ticket import TicketCreate
 from api.services.admission import MemoryLimiter, RedisLimiter, field_limit, redis_client
+from tests.web.test_pages import _complaint, _csrf
 
 REDIS_URL = "redis://127.0.0.1:6379/5"
 
@@ -138,24 +138,6 @@ def test_the_web_chats_flood_guard_is_shared_by_instances_in_redis(
 def _rejected(db: Session, code: str) -> list[GrievanceRecord]:
     db.rollback()
     return list(db.exec(select(GrievanceRecord).where(GrievanceRecord.error_code == code)).all())
-
-
-def _csrf(client: TestClient, path: str) -> str:
-    match = re.search(r'name="csrf-token" content="([0-9a-f]+)"', client.get(path).text)
-    assert match
-    return match.group(1)
-
-
-def _complaint(client: TestClient, token: str, **fields: str):
-    data = {
-        "csrf": token,
-        "kind": "投诉",
-        "category": "无障碍",
-        "description": "小区门口的盲道被电动车占了好几个星期。",
-        "contact_phone": "138 0013 8000",
-        **fields,
-    }
-    return client.post("/complaint", data=data, follow_redirects=False)
 
 
 def test_complaint_form_takes_the_work_orders_limits(client: TestClient, db: Session) -> None:
