@@ -177,6 +177,8 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     more = pending_more(request)
     wishes_key = callers.key_for(settings, phone)
     keyword = normalize_keyword(body)
+    # Twilio's id of this message: a webhook Twilio sends again is answered once, not taken as a repeat.
+    message_sid = form.get("MessageSid") if gateway.valid_turn_id(form.get("MessageSid")) else None
 
     if keyword in START_WORDS:
         await run_in_threadpool(callers.set_unsubscribed, wishes_key, False)
@@ -216,7 +218,8 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     # 更多 and 进度 are meant to be sent again and again: they count for the burst limit only.
     rating = RATING_RE.match(keyword)
     repeatable = keyword in MORE_WORDS or bool(STATUS_RE.match(keyword)) or bool(rating)
-    why = await run_in_threadpool(flood.check, sid, "" if repeatable else body.strip())
+    retry = await gateway.known_turn(db, session_id=sid, turn_id=message_sid)
+    why = None if retry else await run_in_threadpool(flood.check, sid, "" if repeatable else body.strip())
     if why:
         await run_in_threadpool(
             log_rejected, db, channel="sms", session_id=sid, caller=caller, text=body, code="rate_limited"
@@ -268,7 +271,9 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     answer = await gateway.handle_turn(
         db,
         request.app.state.rasa,
-        gateway.ChatTurn(session_id=sid, text=text, channel="sms", caller=phone, contact_phone=phone),
+        gateway.ChatTurn(
+            session_id=sid, text=text, channel="sms", caller=phone, contact_phone=phone, turn_id=message_sid
+        ),
         caller_salt=settings.effective_caller_salt,
     )
     reply = _reply_text(answer.replies, easy=wishes.easy_read or keyword in EASY_WORDS)

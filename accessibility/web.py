@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,9 +102,23 @@ def _log_rejected(db: Session, sid: str, text: str, code: str) -> None:
 
 
 async def _chat_turn(
-    request: Request, db: Session, sid: str, text: str, settings: Settings
+    request: Request, db: Session, sid: str, text: str, settings: Settings, turn_id: object = None
 ) -> tuple[gateway.ChatAnswer | None, str | None, str | None, int]:
-    """Validate, rate-limit and pass one web turn to the gateway: (answer, code, message, status)."""
+    """Validate, rate-limit and pass one web turn to the gateway: (answer, code, message, status).
+
+    A turn sent again under its id (the page retried after a lost connection, a form posted twice) was
+    admitted the first time: it goes straight to the gateway, which answers it once.
+    """
+    turn = gateway.ChatTurn(
+        session_id=sid,
+        text=text.strip(),
+        channel="web",
+        caller=sid,
+        turn_id=turn_id if gateway.valid_turn_id(turn_id) else None,
+    )
+    if await gateway.known_turn(db, session_id=sid, turn_id=turn.turn_id):
+        answer = await gateway.handle_turn(db, request.app.state.rasa, turn, caller_salt=settings.effective_caller_salt)
+        return answer, None, None, 200
     code, message = _validate_text(text, settings)
     if code:
         await run_in_threadpool(_log_rejected, db, sid, text, code)
@@ -117,12 +132,7 @@ async def _chat_turn(
     if why:
         await run_in_threadpool(_log_rejected, db, sid, text, "rate_limited")
         return None, "rate_limited", security.FLOOD_MESSAGES[why], 429
-    answer = await gateway.handle_turn(
-        db,
-        request.app.state.rasa,
-        gateway.ChatTurn(session_id=sid, text=text.strip(), channel="web", caller=sid),
-        caller_salt=settings.effective_caller_salt,
-    )
+    answer = await gateway.handle_turn(db, request.app.state.rasa, turn, caller_salt=settings.effective_caller_salt)
     return answer, None, None, 200
 
 
@@ -141,6 +151,7 @@ def _chat_page(
             "errors": errors or {},
             "value": value,
             "max_chars": get_settings().max_message_chars,
+            "turn_id": uuid.uuid4().hex,  # a form posted twice is one turn
         },
         status_code=status_code,
     )
@@ -200,7 +211,7 @@ async def chat_form(request: Request, db: SessionDep) -> Response:
     text = "" if form.get("action") == "human" else str(form.get("text") or "")
     if form.get("action") == "human":
         text = conversation.HUMAN_TEXT
-    _answer, code, message, status = await _chat_turn(request, db, sid, text, settings)
+    _answer, code, message, status = await _chat_turn(request, db, sid, text, settings, form.get("turn_id"))
     if code:
         errors = {"text": message or ""}
         return await run_in_threadpool(_chat_page, request, db, errors=errors, value=text, status_code=status)
@@ -221,7 +232,9 @@ async def chat_send(request: Request, db: SessionDep) -> Response:
     sid = ui.session_id(request)
     after_raw = body.get("after")
     after = after_raw if isinstance(after_raw, int) and not isinstance(after_raw, bool) else 0
-    answer, code, message, status = await _chat_turn(request, db, sid, body.get("text", ""), get_settings())
+    answer, code, message, status = await _chat_turn(
+        request, db, sid, body.get("text", ""), get_settings(), body.get("turn_id")
+    )
     if code or answer is None:
         resp: Response = JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
     else:

@@ -21,6 +21,9 @@ MESSAGES: dict[str, str] = {
         "消息太长了，请分几次发送，每次不超过{limit}个字。 / The message is longer than {limit} characters."
     ),
     "unknown_channel": "不支持的渠道，只能是 web、sms 或 voice。 / Unknown channel; use web, sms or voice.",
+    "invalid_turn_id": (
+        "消息编号格式不对（1到64个字母、数字或 _ . : -）。 / turn_id must be 1-64 letters, digits, _ . : or -."
+    ),
     "bad_request": "请求格式不正确，无法读取。 / The request could not be read.",
     "not_found": "没有找到您要的内容。 / Not found.",
     "method_not_allowed": "不支持这种请求方式。 / Method not allowed.",

@@ -105,6 +105,13 @@
     setAnswering(data.answering, data.answering_text);
   }
 
+  var unsent = null;
+
+  function newTurnId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") { return window.crypto.randomUUID(); }
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+  }
+
   function send(text, shown) {
     if (busy) { return; }
     busy = true;
@@ -125,11 +132,20 @@
     if (note) { note.parentNode.removeChild(note); }
     log.appendChild(mine);
     input.focus();
-    fetch("/chat/send", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
-      body: JSON.stringify({ text: text, after: lastId })
+    // One id per turn: sent again after a lost connection, the turn is answered once, not twice.
+    if (!unsent || unsent.text !== text) { unsent = { text: text, id: newTurnId() }; }
+    var turnId = unsent.id;
+    function post() {
+      return fetch("/chat/send", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
+        body: JSON.stringify({ text: text, after: lastId, turn_id: turnId })
+      });
+    }
+    post().catch(function () {
+      // One quiet retry: the message may have arrived and only the answer been lost.
+      return new Promise(function (resolve) { setTimeout(resolve, 2000); }).then(post);
     }).then(function (resp) {
       return resp.json().then(function (data) { return { ok: resp.ok, data: data }; },
                              function () { return { ok: false, data: {} }; });
@@ -140,6 +156,7 @@
         showError(r.data.error && r.data.error.message ? r.data.error.message : "发送没有成功，请再试一次。");
         return;
       }
+      unsent = null;
       mine.setAttribute("data-key", r.data.log_id + "-u");
       seen[r.data.log_id + "-u"] = true;
       // Old quick replies go once the turn succeeded (kept on failure so they can be pressed again).
@@ -148,7 +165,7 @@
     }).catch(function () {
       mine.parentNode.removeChild(mine);
       if (!input.value) { input.value = shown ? "" : text; }
-      showError("网络连接失败，消息没有发出。请检查网络后再按“发送”。");
+      showError("网络连接失败，没有收到回复。请检查网络后再按“发送”：同一条消息不会重复登记。");
     }).then(function () {
       clearTimeout(waitTimer);
       status.textContent = "";

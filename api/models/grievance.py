@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -27,10 +27,14 @@ class GrievanceRecordBase(SQLModel):
     asr_confidence: float | None = None
     status: str = Field(default="received", max_length=16, description="received | rejected")
     error_code: str | None = Field(default=None, max_length=64)
+    turn_id: str | None = Field(
+        default=None, max_length=64, description="The client's id for this turn: a turn sent again is answered once"
+    )
 
 
 class GrievanceRecord(GrievanceRecordBase, table=True):
     __tablename__ = "grievance_log"
+    __table_args__ = (Index("uq_grievance_log_turn", "session_id", "turn_id", unique=True),)
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     created_at: datetime = Field(index=True)

@@ -40,6 +40,13 @@ class ChatIn(BaseModel):
     session_id: str = Field(default="", max_length=128, examples=["web-3f2a9c"])
     text: str = Field(examples=["残疾人证怎么办理"])
     channel: str = Field(default="web", examples=["web"])
+    turn_id: str | None = Field(
+        default=None,
+        pattern=gateway.TURN_ID.pattern,
+        examples=["3f2a9c1e-7b4d-4c1a-9e2f-5d6c7b8a9f01"],
+        description="The client's id for this turn (1-64 letters, digits, _ . : -). Sent again with the same "
+        "session_id, the turn is answered once: the retry gets the answer already given, from its record.",
+    )
 
 
 class ChatOut(BaseModel):
@@ -94,7 +101,7 @@ def _flood_wait(request: Request, settings: Settings, session_id: str) -> float:
     },
     responses={
         400: {"description": "Invalid JSON"},
-        422: {"description": "Empty, too long or unknown channel"},
+        422: {"description": "Empty, too long, unknown channel or malformed turn_id"},
         429: {"description": "Too many messages from this conversation or address"},
     },
 )
@@ -128,6 +135,11 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
             db, code="unknown_channel", status=422, channel="unknown", session_id=session_id, text=str(text or "")
         )
     session_id = session_id or f"{channel}-{uuid.uuid4().hex[:16]}"
+    turn_id = payload.get("turn_id")
+    if turn_id is not None and not gateway.valid_turn_id(turn_id):
+        raise await _reject(
+            db, code="invalid_turn_id", status=422, channel=channel, session_id=session_id, text=str(text or "")
+        )
     if not isinstance(text, str) or not text.strip():
         raise await _reject(
             db, code="empty_text", status=422, channel=channel, session_id=session_id, text=str(text or "")
@@ -143,7 +155,8 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
             limit=settings.max_message_chars,
         )
 
-    wait = await run_in_threadpool(_flood_wait, request, settings, session_id)
+    retry = await gateway.known_turn(db, session_id=session_id, turn_id=turn_id)
+    wait = 0.0 if retry else await run_in_threadpool(_flood_wait, request, settings, session_id)
     if wait:
         raise await _reject(
             db, code="rate_limited", status=429, channel=channel, session_id=session_id, text=text, wait=wait
@@ -152,7 +165,7 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
     answer = await gateway.handle_turn(
         db,
         rasa,
-        gateway.ChatTurn(session_id=session_id, text=text.strip(), channel=channel),
+        gateway.ChatTurn(session_id=session_id, text=text.strip(), channel=channel, turn_id=turn_id),
         caller_salt=settings.effective_caller_salt,
     )
     return ChatOut.model_validate(answer, from_attributes=True)

@@ -7,11 +7,14 @@ same record is completed with the outcome, so nothing a citizen said is lost.
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +30,11 @@ CHANNELS = ("web", "sms", "voice")
 
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
 
+# A client's id for one turn (a UUID, Twilio's MessageSid): sent again with the turn, it is answered once.
+TURN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# How long a copy of a turn waits for the first copy, still being answered elsewhere, before answering itself.
+FIRST_COPY_WAIT_SECONDS = 5.0
+
 
 @dataclass
 class ChatTurn:
@@ -36,6 +44,7 @@ class ChatTurn:
     caller: str = ""
     asr_confidence: float | None = None
     contact_phone: str | None = None
+    turn_id: str | None = None
 
 
 @dataclass
@@ -50,22 +59,100 @@ class ChatAnswer:
     receipt: Receipt | None = None
 
 
+def valid_turn_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and TURN_ID.fullmatch(value) is not None
+
+
+async def known_turn(session: Session, *, session_id: str, turn_id: str | None) -> bool:
+    """Whether this turn was received before: a copy sent again skips admission (its first copy passed it)."""
+    if not turn_id:
+        return False
+    found = await run_in_threadpool(grievance_log.find_turn, session, session_id=session_id, turn_id=turn_id)
+    return found is not None
+
+
 async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, caller_salt: str) -> ChatAnswer:
+    """One turn, answered once: a turn sent again under its turn id gets the answer already given."""
     started = time.perf_counter()
-    # Database work runs in the thread pool: a blocked event loop would stall every call and chat.
-    record = await run_in_threadpool(
-        grievance_log.append,
-        session,
-        channel=turn.channel,
-        session_id=turn.session_id,
-        caller=grievance_log.caller_key(turn.caller or turn.session_id, salt=caller_salt),
-        text=turn.text,
-        asr_confidence=turn.asr_confidence,
-    )
+    record, resumed = await _record_for(session, turn, caller_salt)
+    if record.completed_at is not None:
+        return answer_from_record(record)
+    try:
+        return await _answer(session, rasa, turn, record, started, resumed=resumed)
+    except grievance_log.AlreadyComplete:
+        sealed = await run_in_threadpool(_reread, session, record.id)
+        return answer_from_record(sealed)
+
+
+async def _record_for(session: Session, turn: ChatTurn, caller_salt: str) -> tuple[GrievanceRecord, bool]:
+    """The turn's record: the one written by an earlier copy of the turn (True), or a new one (False).
+
+    An earlier copy still being answered (a double submit, a client that gave up waiting) is given a
+    few seconds to finish; a copy whose instance died mid-turn is left incomplete and answered here.
+    """
+    if turn.turn_id:
+        earlier = await _earlier_copy(session, turn)
+        if earlier is not None:
+            return earlier, True
+    try:
+        # Database work runs in the thread pool: a blocked event loop would stall every call and chat.
+        record = await run_in_threadpool(
+            grievance_log.append,
+            session,
+            channel=turn.channel,
+            session_id=turn.session_id,
+            caller=grievance_log.caller_key(turn.caller or turn.session_id, salt=caller_salt),
+            text=turn.text,
+            asr_confidence=turn.asr_confidence,
+            turn_id=turn.turn_id,
+        )
+    except IntegrityError:
+        earlier = await _earlier_copy(session, turn) if turn.turn_id else None
+        if earlier is None:
+            raise
+        return earlier, True
+    return record, False
+
+
+async def _earlier_copy(session: Session, turn: ChatTurn) -> GrievanceRecord | None:
+    assert turn.turn_id
+    waited = 0.0
+    while True:
+        found = await run_in_threadpool(
+            grievance_log.find_turn, session, session_id=turn.session_id, turn_id=turn.turn_id
+        )
+        if found is None or found.completed_at is not None or waited >= FIRST_COPY_WAIT_SECONDS:
+            return found
+        await asyncio.sleep(0.25)
+        waited += 0.25
+
+
+def _reread(session: Session, record_id: int) -> GrievanceRecord:
+    session.rollback()
+    rec = session.get(GrievanceRecord, record_id, populate_existing=True)
+    assert rec is not None
+    session.expunge(rec)
+    session.rollback()
+    return rec
+
+
+def answer_from_record(rec: GrievanceRecord) -> ChatAnswer:
+    """The answer sealed in a record, given again to a client that did not receive it."""
+    intent = {"name": rec.intent, "confidence": rec.intent_confidence} if rec.intent else None
+    receipt = grievance_log.receipt(rec) if rec.ticket_number else None
+    replies = [dict(r) for r in rec.replies or []]
+    return ChatAnswer(rec.session_id, replies, intent, bool(rec.handoff), rec.ticket_number, rec.id, {}, receipt)
+
+
+async def _answer(
+    session: Session, rasa: RasaClient, turn: ChatTurn, record: GrievanceRecord, started: float, *, resumed: bool
+) -> ChatAnswer:
     # A person may hold the conversation: the assistant is still asked, so that an emergency is
     # answered at once and the citizen can take the request back; otherwise it stays silent.
     held = await run_in_threadpool(_held_by_a_person, session, turn.session_id)
     metadata: dict[str, Any] = {"channel": turn.channel, "log_id": record.id, "held": held}
+    if resumed:
+        metadata["resumed"] = True  # the assistant may have answered it already: see hotline_nlu.channel
     if turn.asr_confidence is not None:
         metadata["asr_confidence"] = turn.asr_confidence
     if turn.contact_phone:

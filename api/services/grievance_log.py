@@ -91,6 +91,8 @@ def request_hash(rec: GrievanceRecord, key: LogKey) -> str:
     }
     if rec.key_id:
         payload["key_id"] = rec.key_id
+    if rec.turn_id is not None:  # only then: records written before turn ids keep their hashes
+        payload["turn_id"] = rec.turn_id
     return _digest(payload, _key_for(rec, key))
 
 
@@ -169,6 +171,7 @@ class _Append:
     asr_confidence: float | None
     status: str
     error_code: str | None
+    turn_id: str | None = None
 
 
 def _chain(head: LogHead, req: _Append, key: LogKey) -> GrievanceRecord:
@@ -183,6 +186,7 @@ def _chain(head: LogHead, req: _Append, key: LogKey) -> GrievanceRecord:
         asr_confidence=_round(req.asr_confidence),
         status=req.status,
         error_code=req.error_code,
+        turn_id=req.turn_id,
         prev_hash=head.last_hash,
         record_hash="",
         key_id=key.key_id,
@@ -271,6 +275,7 @@ def append(
     asr_confidence: float | None = None,
     status: str = "received",
     error_code: str | None = None,
+    turn_id: str | None = None,
 ) -> GrievanceRecord:
     """Write the request part of a record and commit it before anything else happens.
 
@@ -280,7 +285,7 @@ def append(
     transaction, which is committed with it (waiting for the writer while holding a
     transaction could deadlock on SQLite, whose write lock covers the whole file).
     """
-    req = _Append(channel, session_id, caller, text, asr_confidence, status, error_code)
+    req = _Append(channel, session_id, caller, text, asr_confidence, status, error_code, turn_id)
     bind = session.get_bind()
     if session.in_transaction() or not isinstance(bind, Engine):
         try:
@@ -292,6 +297,21 @@ def append(
             raise result
         return result
     return _committer(bind).submit(req)
+
+
+class AlreadyComplete(ValueError):
+    """The record's outcome is sealed already: another copy of the same turn answered it."""
+
+
+def find_turn(session: Session, *, session_id: str, turn_id: str) -> GrievanceRecord | None:
+    """The record of a turn the client sent before under the same id, if any."""
+    rec = session.exec(
+        select(GrievanceRecord).where(GrievanceRecord.session_id == session_id, GrievanceRecord.turn_id == turn_id)
+    ).first()
+    if rec is not None:
+        session.expunge(rec)  # keep its loaded values through the rollback
+    session.rollback()  # end the read: on SQLite an open read would block the writers that follow
+    return rec
 
 
 def complete(
@@ -310,7 +330,7 @@ def complete(
     begin_write(session)
     rec = session.exec(select(GrievanceRecord).where(GrievanceRecord.id == record_id).with_for_update()).one()
     if rec.completed_at is not None:
-        raise ValueError(f"grievance record {record_id} is already complete")
+        raise AlreadyComplete(f"grievance record {record_id} is already complete")
     rec.outcome = outcome
     rec.replies = replies
     rec.intent = intent

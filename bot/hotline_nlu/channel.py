@@ -19,7 +19,7 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.shared.core.events import UserUttered
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -64,6 +64,42 @@ def turn_summary(tracker: DialogueStateTracker | None) -> dict[str, Any]:
                 intent = {"name": name, "confidence": event.intent.get("confidence")}
             break
     return {"intent": intent, "slots": tracker.current_slot_values()}
+
+
+def answered_before(tracker: DialogueStateTracker | None, log_id: Any, slots: tuple[str, ...]) -> dict[str, Any] | None:
+    """The answer already given to the message logged as `log_id`, or None if the assistant never saw it.
+
+    The gateway asks (metadata `resumed`) when it answers a turn whose first copy died with its app
+    instance: the assistant may have answered that copy already, and must not take the message twice.
+    """
+    if tracker is None or log_id is None:
+        return None
+    events = list(tracker.events)
+    starts = [
+        at
+        for at, event in enumerate(events)
+        if isinstance(event, UserUttered) and (event.metadata or {}).get("log_id") == log_id
+    ]
+    if not starts:
+        return None
+    user = events[starts[0]]
+    assert isinstance(user, UserUttered)
+    messages: list[dict[str, Any]] = []
+    for event in events[starts[0] + 1 :]:
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            reply: dict[str, Any] = {"recipient_id": tracker.sender_id}
+            if event.text:
+                reply["text"] = event.text
+            reply.update({key: value for key, value in (event.data or {}).items() if value})
+            messages.append(reply)
+    understood = user.intent or {}
+    intent = None
+    if understood.get("name"):
+        intent = {"name": understood["name"], "confidence": understood.get("confidence")}
+    values = tracker.current_slot_values()
+    return {"messages": messages, "intent": intent, "slots": {slot: values.get(slot) for slot in slots}}
 
 
 def authorised(request: Request) -> bool:
@@ -112,6 +148,15 @@ class GatewayInput(RestInput):
             sender_id, text = body.get("sender"), body.get("message")
             if not isinstance(sender_id, str) or not sender_id or not isinstance(text, str):
                 return response.json({"error": "sender and message (strings) are required"}, status=400)
+            metadata = self.get_metadata(request) or {}
+            if metadata.get("resumed"):
+                agent = request.app.ctx.agent
+                # Under the conversation's lock: a first copy still being answered finishes before we look.
+                async with agent.lock_store.lock(sender_id):
+                    tracker = await agent.tracker_store.retrieve(sender_id)
+                earlier = answered_before(tracker, metadata.get("log_id"), self.slots)
+                if earlier is not None:
+                    return response.json(earlier)
             collector = CollectingOutputChannel()
             holder: dict[str, dict[str, Any]] = {}
             # the knowledge base's evidence, fetched without blocking Rasa's loop (see hotline_nlu.evidence)
@@ -124,7 +169,7 @@ class GatewayInput(RestInput):
                         collector,
                         sender_id,
                         input_channel=self._extract_input_channel(request),
-                        metadata=self.get_metadata(request),
+                        metadata=metadata,
                     )
                 )
             finally:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from api.services import grievance_log
@@ -91,6 +91,31 @@ def test_verify_and_tampering_detected(client: TestClient, db: Session, headers:
         db.commit()
         gap = client.get("/api/grievance-log/verify", headers=auditor).json()
         assert gap["ok"] is False and gap["first_broken_id"] == ids[0] and "missing" in gap["reason"]
+    db.rollback()
+
+
+def test_a_turn_id_is_part_of_the_sealed_request(
+    client: TestClient, db: Session, headers: Callable[..., dict[str, str]]
+) -> None:
+    """Rewriting which client turn a record answered (to hide or forge a retry) is refused or detected."""
+    open_record = grievance_log.append(db, channel="web", session_id="web-turn", text="你好", turn_id="t-1")
+    db.rollback()
+    if db.get_bind().dialect.name == "postgresql":
+        # Even before its outcome is sealed, the request part (turn id included) cannot be edited.
+        with pytest.raises(DBAPIError, match="immutable"):
+            db.execute(text("UPDATE grievance_log SET turn_id = 't-2' WHERE id = :i"), {"i": open_record.id})
+        db.rollback()
+        db.execute(text("ALTER TABLE grievance_log DISABLE TRIGGER grievance_log_guard"))
+        db.execute(text("UPDATE grievance_log SET turn_id = 't-2' WHERE id = :i"), {"i": open_record.id})
+        db.execute(text("ALTER TABLE grievance_log ENABLE TRIGGER grievance_log_guard"))
+    else:
+        db.execute(text("UPDATE grievance_log SET turn_id = 't-2' WHERE id = :i"), {"i": open_record.id})
+    db.commit()
+    broken = client.get("/api/grievance-log/verify", headers=headers("auditor")).json()
+    assert broken["ok"] is False and broken["first_broken_id"] == open_record.id
+    # A second record for the same turn of the same conversation is refused by the database itself.
+    with pytest.raises(IntegrityError):
+        grievance_log.append(db, channel="web", session_id="web-turn", text="你好", turn_id="t-2")
     db.rollback()
 
 

@@ -5,6 +5,7 @@ other keywords keep working."""
 from __future__ import annotations
 
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,7 +47,7 @@ def sms_client(settings_env: Path, peer: TwilioPeer, monkeypatch: pytest.MonkeyP
 
 
 def _text(client: TestClient, body: str, sender: str = PHONE) -> str | None:
-    params = {"From": sender, "To": OUR_NUMBER, "Body": body, "MessageSid": "SM" + "0" * 32}
+    params = {"From": sender, "To": OUR_NUMBER, "Body": body, "MessageSid": "SM" + uuid.uuid4().hex}
     signature = RequestValidator(TOKEN).compute_signature(BASE + "/sms/incoming", params)
     resp = client.post("/sms/incoming", data=params, headers={"X-Twilio-Signature": signature})
     assert resp.status_code == 200, resp.text

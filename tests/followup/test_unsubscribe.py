@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
@@ -34,7 +35,7 @@ SUPERVISOR = Principal(username="supervisor-0", role="supervisor")
 
 
 def _text(client: TestClient, body: str) -> str | None:
-    params = {"From": SENDER, "To": OUR_NUMBER, "Body": body, "MessageSid": "SM" + "0" * 32}
+    params = {"From": SENDER, "To": OUR_NUMBER, "Body": body, "MessageSid": "SM" + uuid.uuid4().hex}
     signature = RequestValidator(TOKEN).compute_signature(BASE + "/sms/incoming", params)
     resp = client.post("/sms/incoming", data=params, headers={"X-Twilio-Signature": signature})
     assert resp.status_code == 200, resp.text

@@ -170,6 +170,38 @@ def test_each_reply_is_announced_once_and_focus_stays(web_server: AppServer, con
     assert outline != "none", "no visible focus on the message box"
 
 
+def test_an_answer_lost_on_the_way_back_is_fetched_again_not_filed_twice(
+    web_server: AppServer, context_factory: Any, db_of: Session
+) -> None:
+    """The server answers, the connection drops before the page hears it: the page sends the turn again
+    under the same turn id, and the citizen sees one message and one answer, with one work order behind it
+    (the assistant is down here, so every turn files an order: a second copy would file a second)."""
+    ctx = context_factory()
+    page = ctx.new_page()
+    page.goto(web_server.url + "/")
+    page.evaluate(WATCH_LOG)
+    sent: list[dict[str, Any]] = []
+
+    def drop_first_answer(route: Any) -> None:
+        sent.append(route.request.post_data_json)
+        if len(sent) == 1:
+            route.fetch()  # the server receives the turn and answers it...
+            route.abort("connectionreset")  # ...and the answer never reaches the page
+        else:
+            route.continue_()
+
+    page.route("**/chat/send", drop_first_answer)
+    page.focus("#chat-text")
+    _send_by_keyboard(page, "我家楼道的扶手断了")
+    assert len(sent) == 2 and sent[0]["turn_id"] == sent[1]["turn_id"] and sent[0]["turn_id"]
+    assert [a.split("：")[0] for a in page.evaluate("window.__added")] == ["我", "智能助手"]
+    assert page.locator("#chat-error").inner_text().strip() == ""
+    records = grievance_log.search(db_of, session_id=_sid(ctx))
+    db_of.rollback()
+    assert [(r.text, r.turn_id) for r in records] == [("我家楼道的扶手断了", sent[0]["turn_id"])]
+    assert records[0].ticket_number and "工单号" in page.locator(BOT_MESSAGES).last.inner_text()
+
+
 def test_reload_keeps_the_conversation(web_server: AppServer, context_factory: Any) -> None:
     page = context_factory().new_page()
     page.goto(web_server.url + "/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,8 +41,8 @@ def sms_client(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     get_settings.cache_clear()
 
 
-def _post(client: TestClient, body: str, *, sender: str = PHONE, sign: bool = True, token: str = TOKEN):
-    params = {"From": sender, "To": "+8610012345", "Body": body, "MessageSid": "SM" + "0" * 32}
+def _post(client: TestClient, body: str, *, sender: str = PHONE, sign: bool = True, token: str = TOKEN, sid: str = ""):
+    params = {"From": sender, "To": "+8610012345", "Body": body, "MessageSid": sid or "SM" + uuid.uuid4().hex}
     headers = {}
     if sign:
         headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(URL, params)
@@ -78,6 +79,20 @@ def test_unicode_goes_through_the_gateway_as_sms_keyed_by_number(sms_client: Tes
     assert recs[0].caller_key and recs[0].caller_key == recs[1].caller_key
     ticket = db.exec(select(Ticket).where(Ticket.number == recs[0].ticket_number)).one()
     assert ticket.channel == "sms" and ticket.contact_phone == PHONE
+
+
+def test_a_message_twilio_delivers_twice_is_answered_once(sms_client: TestClient, db: Session) -> None:
+    """Twilio sends a webhook again when our answer was lost: same MessageSid, same reply, one order."""
+    message_sid = "SM" + uuid.uuid4().hex
+    first = _message(_post(sms_client, "我家门口的盲道被占了", sid=message_sid))
+    again = _message(_post(sms_client, "我家门口的盲道被占了", sid=message_sid))
+    assert first and "工单号" in first and again == first  # not refused as a repeat, not a second order
+    db.rollback()
+    recs = db.exec(select(GrievanceRecord).where(GrievanceRecord.channel == "sms")).all()
+    assert [(r.text, r.turn_id) for r in recs] == [("我家门口的盲道被占了", message_sid)]
+    assert len(db.exec(select(Ticket).where(Ticket.channel == "sms")).all()) == 1
+    # The same words in a new message (a new MessageSid) straight after are a repeat, refused as before.
+    assert "重复" in (_message(_post(sms_client, "我家门口的盲道被占了")) or "")
 
 
 def test_unknown_or_missing_sender(sms_client: TestClient, db: Session) -> None:
