@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -27,6 +27,7 @@ from accessibility import conversation, easy_read, workorders
 from api import vocabulary, wording
 from api.deps import SessionDep
 from api.integrations import twilio
+from api.models.grievance import GrievanceRecord
 from api.services import admission, callers, follow_up, gateway, grievance_log, text_input
 from api.services.admission import log_rejected
 from api.services.callers import normalize_phone
@@ -92,13 +93,42 @@ def fit(text: str, max_segments: int) -> tuple[str, str]:
 # --- per-number state -----------------------------------------------------------------
 
 
-def pending_more(request: Request) -> dict[str, str]:
-    """The rest of a long answer per caller key, sent on 更多: this process's memory, lost on a restart
-    (the citizen then asks again). 退订 and easy-read are remembered in the database (`callers`)."""
-    more: dict[str, str] | None = getattr(request.app.state, "hotline_sms_more", None)
-    if more is None:
-        more = request.app.state.hotline_sms_more = {}
-    return more
+MORE_INTENT = "sms_more"
+# Answers made here, not by the assistant: 更多 has nothing to continue after them.
+LOCAL_INTENTS = {"sms_subscribe", "sms_unsubscribe", "follow_up_rating", "check_ticket_status"}
+
+
+def next_page(db: Session, sid: str, *, easy: bool, max_segments: int) -> tuple[str, str] | None:
+    """What 更多 sends next: (this page, what is left), or None when nothing is left.
+
+    Read from the grievance log (the last answer, and the 更多 pages sent since), not from one process's
+    memory: any app instance answers 更多, and a restart loses nothing.
+    """
+    found = db.exec(
+        select(GrievanceRecord.intent, GrievanceRecord.replies)
+        .where(
+            GrievanceRecord.session_id == sid,
+            GrievanceRecord.status == "received",
+            col(GrievanceRecord.completed_at).is_not(None),
+        )
+        .order_by(col(GrievanceRecord.id).desc())
+        .limit(50)
+    ).all()
+    db.rollback()  # end the read: on SQLite an open read would block the writers that follow
+    pages_sent = 0
+    for intent, replies in found:
+        if intent == MORE_INTENT:
+            pages_sent += 1
+            continue
+        if intent in LOCAL_INTENTS:
+            return None
+        rest = _reply_text(list(replies or []), easy=easy)
+        for _ in range(pages_sent + 1):
+            rest = fit(rest, max_segments)[1]
+            if not rest:
+                return None
+        return fit(rest, max_segments)
+    return None
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -174,7 +204,6 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     body = text_input.clean(form.get("Body", ""))
     caller = grievance_log.caller_key(phone, salt=settings.effective_caller_salt)
     sid = sms_session_id(phone, settings)
-    more = pending_more(request)
     wishes_key = callers.key_for(settings, phone)
     keyword = normalize_keyword(body)
     # Twilio's id of this message: a webhook Twilio sends again is answered once, not taken as a repeat.
@@ -188,7 +217,6 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         return twiml(TEXTS["resubscribed"])
     if keyword in STOP_WORDS:
         await run_in_threadpool(callers.set_unsubscribed, wishes_key, True)
-        more.pop(caller, None)
         await run_in_threadpool(
             _log_local, db, sid=sid, caller=caller, text=body, reply=TEXTS["unsubscribed"], intent="sms_unsubscribe"
         )
@@ -243,14 +271,13 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
             return send(thanks)
 
     if keyword in MORE_WORDS:
-        rest = more.pop(caller, "")
-        if not rest:
+        page = await run_in_threadpool(
+            next_page, db, sid, easy=wishes.easy_read, max_segments=settings.sms_max_segments
+        )
+        if page is None:
             return send(TEXTS["no_more"])
-        now, later = fit(rest, settings.sms_max_segments)
-        if later:
-            more[caller] = later
-        await run_in_threadpool(_log_local, db, sid=sid, caller=caller, text=body, reply=now, intent="sms_more")
-        return send(now)
+        await run_in_threadpool(_log_local, db, sid=sid, caller=caller, text=body, reply=page[0], intent=MORE_INTENT)
+        return send(page[0])
 
     status = STATUS_RE.match(keyword)
     if status:
@@ -281,12 +308,7 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         reply = TEXTS["easy_on"]
     if not reply and answer.handoff:
         reply = wording.text("sms", "handoff.waiting_note")
-    now, later = fit(reply, settings.sms_max_segments)
-    if later:
-        more[caller] = later
-    else:
-        more.pop(caller, None)
-    return send(now)
+    return send(fit(reply, settings.sms_max_segments)[0])
 
 
 def _status_reply(db: Session, raw_number: str, phone: str) -> tuple[str, str | None]:

@@ -18,7 +18,7 @@ from api import vocabulary
 from api.models.caller import CallerPreference
 from api.models.grievance import GrievanceRecord
 from api.models.ticket import Ticket, TicketCreate, TicketKind
-from api.services import callers
+from api.services import callers, grievance_log
 from api.workorders import creation
 
 TOKEN = "twilio-test-token"
@@ -123,25 +123,31 @@ def test_long_answers_are_shortened_with_an_offer_of_more() -> None:
     assert short == "好的。" and none == ""
 
 
-def test_more_keyword_sends_the_rest(sms_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_more_keyword_sends_the_rest_from_any_instance(sms_client: TestClient, db: Session) -> None:
+    """更多 reads the rest from the grievance log: a second app instance (another process, as behind the
+    balancer) continues where the first stopped, and nothing is lost or sent twice."""
+    from api.settings import get_settings
+    from hotline.app import create_app
+
     long_reply = "".join(f"第{i}条：办理残疾人证需要先到社区登记，再去指定医院评定。" for i in range(1, 15))
-
-    async def fake_turn(session, rasa, turn, *, caller_salt):
-        from api.services.gateway import ChatAnswer
-
-        return ChatAnswer(turn.session_id, [{"text": long_reply}], None, False, None, 1)
-
-    monkeypatch.setattr(sms.gateway, "handle_turn", fake_turn)
-    first = _message(_post(sms_client, "残疾人证怎么办"))
-    assert sms.segment_count(first) <= 3 and "更多" in first
+    sid = sms.sms_session_id(PHONE, get_settings())
+    # The assistant's long answer, as the gateway seals it.
+    rec = grievance_log.append(db, channel="sms", session_id=sid, text="残疾人证怎么办")
+    grievance_log.complete(db, record_id=rec.id, outcome="answered", replies=[{"text": long_reply}], intent="ask_card")
+    first, _ = sms.fit(long_reply, get_settings().sms_max_segments)
     parts = [first.removesuffix(sms.TEXTS["more_suffix"])]
-    for _ in range(10):
-        nxt = _message(_post(sms_client, "更多"))
-        if nxt == sms.TEXTS["no_more"]:
-            break
-        assert sms.segment_count(nxt) <= 3
-        parts.append(nxt.removesuffix(sms.TEXTS["more_suffix"]))
+    with TestClient(create_app(), raise_server_exceptions=False) as other:
+        for n in range(10):
+            nxt = _message(_post(other if n % 2 == 0 else sms_client, "更多"))
+            if nxt == sms.TEXTS["no_more"]:
+                break
+            assert nxt and sms.segment_count(nxt) <= 3
+            parts.append(nxt.removesuffix(sms.TEXTS["more_suffix"]))
     assert "".join(parts) == long_reply
+    assert len(parts) >= 3  # the rest took more than one 更多, served by both instances
+    # After a keyword answered here (a status check), 更多 has nothing to continue.
+    _post(sms_client, "进度 123")
+    assert _message(_post(sms_client, "更多")) == sms.TEXTS["no_more"]
 
 
 def test_stop_is_remembered_and_start_undoes_it(sms_client: TestClient, settings_env: Path, db: Session) -> None:
