@@ -228,9 +228,10 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
         # After 退订 the message is still logged and handled, but nothing is sent back.
         return twiml(None if unsubscribed else text)
 
-    if not body.strip():
+    problem = admission.text_problem(body, limit=settings.max_message_chars)
+    if problem == "empty_text":
         return send(TEXTS["welcome"])
-    if len(body) > settings.max_message_chars:
+    if problem:
         await run_in_threadpool(
             log_rejected, db, channel="sms", session_id=sid, caller=caller, text=body, code="text_too_long"
         )

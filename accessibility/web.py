@@ -90,11 +90,10 @@ def _client_ip(request: Request) -> str:
 
 def _validate_text(text: str, settings: Settings) -> tuple[str | None, str | None]:
     """(error code, Chinese message) or (None, None)."""
-    if not text.strip():
-        return "empty_text", CHAT_ERRORS["empty_text"]
-    if len(text) > settings.max_message_chars:
-        return "text_too_long", CHAT_ERRORS["text_too_long"].format(n=len(text), limit=settings.max_message_chars)
-    return None, None
+    problem = admission.text_problem(text, limit=settings.max_message_chars)
+    if problem is None:
+        return None, None
+    return problem, CHAT_ERRORS[problem].format(n=len(text), limit=settings.max_message_chars)
 
 
 def _log_rejected(db: Session, sid: str, text: str, code: str) -> None:

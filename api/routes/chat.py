@@ -14,7 +14,7 @@ from api.deps import RasaDep, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.models.grievance import Receipt
 from api.services import gateway, text_input
-from api.services.admission import limiter_for, log_rejected
+from api.services.admission import limiter_for, log_rejected, text_problem
 from api.services.ratelimit import client_address
 from api.settings import Settings
 
@@ -140,18 +140,15 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
         raise await _reject(
             db, code="invalid_turn_id", status=422, channel=channel, session_id=session_id, text=str(text or "")
         )
-    if not isinstance(text, str) or not text.strip():
-        raise await _reject(
-            db, code="empty_text", status=422, channel=channel, session_id=session_id, text=str(text or "")
-        )
-    if len(text) > settings.max_message_chars:
+    problem = text_problem(text, limit=settings.max_message_chars) if isinstance(text, str) else "empty_text"
+    if problem:
         raise await _reject(
             db,
-            code="text_too_long",
+            code=problem,
             status=422,
             channel=channel,
             session_id=session_id,
-            text=text,
+            text=str(text or ""),
             limit=settings.max_message_chars,
         )
 

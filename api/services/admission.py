@@ -30,6 +30,16 @@ def field_limit(model: type[BaseModel], name: str) -> int:
     raise LookupError(f"{model.__name__}.{name} declares no max_length")
 
 
+def text_problem(text: str, *, limit: int) -> str | None:
+    """Why a citizen's turn cannot be taken, by the one rule every channel applies: "empty_text" (nothing
+    but spaces), "text_too_long" (over `HOTLINE_MAX_MESSAGE_CHARS`), or None. Each channel says it its way."""
+    if not text.strip():
+        return "empty_text"
+    if len(text) > limit:
+        return "text_too_long"
+    return None
+
+
 def log_rejected(
     db: Session, *, channel: str, session_id: str, text: str, code: str, caller: str | None = None
 ) -> None:
