@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
 from pydantic import ValidationError
@@ -77,6 +77,8 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
     record, resumed = await _record_for(session, turn, caller_salt)
     if record.completed_at is not None:
         return answer_from_record(record)
+    if resumed:
+        turn = replace(turn, text=record.text)  # the words on record are the turn, whatever a copy says
     try:
         return await _answer(session, rasa, turn, record, started, resumed=resumed)
     except grievance_log.AlreadyComplete:

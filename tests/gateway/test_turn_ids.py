@@ -87,7 +87,8 @@ def test_a_turn_sent_twice_is_answered_once(stack: Any) -> None:
 def test_a_first_copy_that_died_unanswered_is_completed_not_duplicated(stack: Any) -> None:
     turn_id = uuid.uuid4().hex
     record_id = _first_copy_received(stack, "web-turn-died", "你好", turn_id)
-    resp = _turn(stack, "web-turn-died", "你好", turn_id)
+    # A copy that says something else under the same id is still that turn: the words on record are answered.
+    resp = _turn(stack, "web-turn-died", "我要投诉", turn_id)
     assert resp.status_code == 200, resp.text
     assert resp.json()["log_id"] == record_id and resp.json()["replies"]
     [(rid, text, tid, outcome)] = _records(stack, "web-turn-died")
