@@ -26,37 +26,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from scratch_db import scratch_database  # noqa: E402
 from stack import ScaleOut, Stack, free_port  # noqa: E402
 
 TURNS = ["你好", "残疾人证怎么办理", "谢谢", "护理补贴怎么申请", "你是机器人吗", "好的谢谢", "再见"]
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A throw-away PostgreSQL database named scale_bench_…, dropped afterwards."""
-    admin = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    name = f"scale_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def p95(values: list[float]) -> float:
@@ -117,7 +99,10 @@ async def work_orders(stack: Stack, *, clients: int, seconds: float) -> tuple[fl
 
 
 def run(instances: int, args: argparse.Namespace, model: Path) -> dict[str, tuple[float, float, int]]:
-    with fresh_database(args.postgres) as database, tempfile.TemporaryDirectory() as tmp:
+    with (
+        contextmanager(scratch_database)(args.postgres, prefix="scale_bench") as database,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         stack = Stack(
             data_dir=Path(tmp),
             model=model,

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from scratch_db import scratch_database  # noqa: E402
 from stack import ScaleOut, Stack, free_port  # noqa: E402
 
 POSTGRES_URL = os.environ.get("HOTLINE_TEST_POSTGRES_URL", "")
@@ -45,19 +46,7 @@ def _reset_caches() -> None:
 def _postgres_database(template: str | None = None) -> Iterator[str]:
     """A throw-away database on the local PostgreSQL server: a copy of the migrated template, or empty
     (for a stack, which migrates its database as `make run` does)."""
-    admin = _admin_engine()
-    name = f"hotline_test_{uuid.uuid4().hex[:10]}"
-    copy = f' TEMPLATE "{template}"' if template else ""
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
-    base = POSTGRES_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    yield from scratch_database(POSTGRES_URL, prefix="hotline_test", template=template)
 
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

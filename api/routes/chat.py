@@ -140,7 +140,8 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
         raise await _reject(
             db, code="invalid_turn_id", status=422, channel=channel, session_id=session_id, text=str(text or "")
         )
-    problem = text_problem(text, limit=settings.max_message_chars) if isinstance(text, str) else "empty_text"
+    words = text if isinstance(text, str) else ""
+    problem = text_problem(words, limit=settings.max_message_chars)
     if problem:
         raise await _reject(
             db,
@@ -156,13 +157,13 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
     wait = 0.0 if retry else await run_in_threadpool(_flood_wait, request, settings, session_id)
     if wait:
         raise await _reject(
-            db, code="rate_limited", status=429, channel=channel, session_id=session_id, text=text, wait=wait
+            db, code="rate_limited", status=429, channel=channel, session_id=session_id, text=words, wait=wait
         )
 
     answer = await gateway.handle_turn(
         db,
         rasa,
-        gateway.ChatTurn(session_id=session_id, text=text.strip(), channel=channel, turn_id=turn_id),
+        gateway.ChatTurn(session_id=session_id, text=words.strip(), channel=channel, turn_id=turn_id),
         caller_salt=settings.effective_caller_salt,
     )
     return ChatOut.model_validate(answer, from_attributes=True)
