@@ -130,8 +130,8 @@ class Settings(BaseSettings):
     twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Deadline of each Twilio API call.")
     queue_url: str = Field(
         default="",
-        description="Task queue of the background worker: a redis:// URL (several machines); empty means SQLite "
-        "under data_dir (one machine).",
+        description="Task queue of the background worker and of the app that feeds it: a redis:// URL; empty means "
+        "HOTLINE_REDIS_URL when that is set (scaled out: one queue for every instance), else SQLite under data_dir.",
     )
     follow_up_after_working_hours: float = Field(
         default=8.0,
@@ -176,7 +176,9 @@ class Settings(BaseSettings):
     chat_rate_limit: int = Field(default=15, ge=1, le=1000, description="Messages allowed per window and session.")
     chat_rate_window_seconds: float = Field(default=30.0, gt=0, le=3600)
     redis_url: str = Field(
-        default="", description="Redis for the rate limits shared by several app instances; empty: per process."
+        default="",
+        description="Redis for the rate limits shared by several app instances (empty: per process), and the task "
+        "queue's too unless HOTLINE_QUEUE_URL names another.",
     )
     chat_repeat_seconds: float = Field(
         default=10.0, ge=0, le=3600, description="Same text again within this is refused."
@@ -287,6 +289,12 @@ class Settings(BaseSettings):
     def twilio_webhooks_open(self) -> bool:
         """Whether /sms and /voice webhooks answer: signed by Twilio, or explicitly opened in development."""
         return bool(self.twilio_auth_token) or (self.environment == "development" and self.twilio_webhooks)
+
+    @property
+    def effective_queue_url(self) -> str:
+        """The task queue's Redis, or empty for SQLite: with only HOTLINE_REDIS_URL set (the scaled-out mode), the
+        app instances and the worker share that Redis, or each would keep a queue of its own that nobody else reads."""
+        return self.queue_url or self.redis_url
 
     @property
     def twilio_enabled(self) -> bool:

@@ -1,7 +1,8 @@
 """The background worker: Huey tasks that send the outbox, and the queue the app tells about new messages.
 
 Huey keeps its queue in SQLite under data_dir on one machine and in Redis when
-`HOTLINE_QUEUE_URL` names one (several app instances and workers). The queue only
+`HOTLINE_QUEUE_URL`, or else `HOTLINE_REDIS_URL`, names one (several app instances and workers:
+`Settings.effective_queue_url`, so that the app and the worker always agree). The queue only
 carries "look at outbox row N"; what must be sent, and whether it was, lives in the
 outbox table, so a task lost with the queue is found again by the sweep (every minute,
 and once when the worker starts) and a task run twice sends nothing twice.
@@ -30,6 +31,10 @@ from api.services import deadline_watch, follow_up, log_nightly, outbox
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("hotline.worker")
+# Huey's locks of the periodic checks; a worker killed inside one leaves its lock behind (no expiry on SQLite,
+# nor on Redis before 7.4), so a starting worker clears them, or the check would never run again. Another worker
+# still running one may then run it alongside: harmless, as each order and warning is written once anyway.
+LOCKS = ("follow_up.request_due", "deadlines.raise_due", "log.nightly")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Queue:
     huey: Huey
     deliver: Any
     sweep: Any
+    follow_ups: Any
+    deadlines: Any
 
     def notify(self, ids: list[int]) -> None:
         """Ask the worker to send these outbox rows now (the app calls this after its commit)."""
@@ -50,10 +57,11 @@ class Queue:
 
 
 def _huey(settings: Settings) -> Huey:
-    if settings.queue_url:
+    url = settings.effective_queue_url
+    if url:
         # A Redis that does not answer must not hold up the request that announces a message (the sweep
         # sends it later); reads block for at most a second (Huey's default), well inside the timeout.
-        pool = redis.ConnectionPool.from_url(settings.queue_url, socket_connect_timeout=2, socket_timeout=5)
+        pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         return RedisHuey("hotline", connection_pool=pool, results=False)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("hotline", filename=str(settings.data_dir / "queue.db"), results=False)
@@ -101,7 +109,7 @@ def build_queue(settings: Settings) -> Queue:
                 check.export_records,
             )
 
-    return Queue(huey=huey, deliver=deliver, sweep=sweep)
+    return Queue(huey=huey, deliver=deliver, sweep=sweep, follow_ups=follow_ups, deadlines=deadlines)
 
 
 @lru_cache
@@ -134,5 +142,7 @@ def run(workers: int = 2) -> None:
     except SQLAlchemyError as exc:  # the database is not up or not migrated yet: the minute's sweep catches up
         log.warning("outbox not read at start (%s); the periodic sweep will send what is waiting", type(exc).__name__)
     # An idle worker looks for new tasks at least every second (Huey backs off up to `max_delay`).
-    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True, max_delay=1.0)
+    consumer = queue.huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=True, max_delay=1.0, extra_locks=",".join(LOCKS)
+    )
     consumer.run()

@@ -36,3 +36,22 @@ def test_several_rasa_workers_without_redis_stop_before_starting(tmp_path: Path)
     with pytest.raises(RuntimeError, match="needs Redis"):
         stack.start()
     assert stack.processes == {}
+
+
+def test_the_task_queue_follows_the_redis_url_when_it_has_none_of_its_own(tmp_path: Path) -> None:
+    """Scaled out with only HOTLINE_REDIS_URL, the app instances and the worker must share one Redis queue: a
+    SQLite queue per machine would hold the app's notices where no worker looks."""
+    from huey import RedisHuey, SqliteHuey
+
+    from api.settings import Settings
+    from hotline.worker import build_queue
+
+    redis = "redis://127.0.0.1:6379/3"
+    scaled = Settings(_env_file=None, data_dir=tmp_path, queue_url="", redis_url=redis)  # type: ignore[call-arg]
+    assert scaled.effective_queue_url == redis
+    huey = build_queue(scaled).huey
+    assert isinstance(huey, RedisHuey) and huey.storage.pool.connection_kwargs["db"] == 3
+    own = Settings(_env_file=None, data_dir=tmp_path, queue_url="redis://q:6379/1", redis_url=redis)  # type: ignore[call-arg]
+    assert own.effective_queue_url == "redis://q:6379/1"
+    alone = Settings(_env_file=None, data_dir=tmp_path, queue_url="", redis_url="")  # type: ignore[call-arg]
+    assert alone.effective_queue_url == "" and isinstance(build_queue(alone).huey, SqliteHuey)
