@@ -7,7 +7,10 @@ takes over on one instance while the citizen's live stream is held by the other;
 survive one app instance killed in the middle: every turn is answered or visibly refused by the
 balancer (and then answered when sent again under its turn id), none is answered twice, every turn has
 exactly one grievance record, the chain verifies, and work-order numbers stay unique. Server-sent events
-and the phone line's WebSocket pass through the balancer.
+and the phone line's WebSocket pass through the balancer. The task worker, killed the hard way while Twilio
+(a local peer) holds one of its SMS and others wait on the Redis queue the app instances share, is restarted
+and sends every outbox message exactly once, and the follow-up (回访) and the deadline warnings each fire
+once, however often asked.
 """
 
 from __future__ import annotations
@@ -28,10 +31,16 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import websockets
+from huey.exceptions import TaskLockedException
 from sqlalchemy import create_engine, text
 
+from api.settings import Settings
+from hotline.worker import build_queue
 from tests.conftest import POSTGRES_URL, ROOT, _postgres_database, start_stack
-from tests.staff_support import Console, create_user
+from tests.followup.twilio_peer import OUR_NUMBER, TwilioPeer
+from tests.followup.twilio_peer import SID as TWILIO_SID
+from tests.followup.twilio_peer import TOKEN as TWILIO_TOKEN
+from tests.staff_support import PASSWORD, Console, create_user
 from tests.voice.conftest import Peer
 
 pytestmark = pytest.mark.stack
@@ -67,7 +76,15 @@ def _redis_answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def twilio_api() -> Iterator[TwilioPeer]:
+    """Twilio's REST API as a local peer for the whole stack: every SMS the worker sends lands here."""
+    peer = TwilioPeer()
+    yield peer
+    peer.close()
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory, twilio_api: TwilioPeer) -> Iterator[Any]:
     if not POSTGRES_URL:
         pytest.skip("the scaled-out mode needs PostgreSQL (HOTLINE_TEST_POSTGRES_URL unset)")
     if not _redis_answers(REDIS_URL):
@@ -90,6 +107,13 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             HOTLINE_CHAT_API_PER_ADDRESS_PER_MINUTE="100000",
             HOTLINE_CHAT_RATE_LIMIT="1000",
             HOTLINE_RASA_TIMEOUT_SECONDS="30",
+            # The outbox goes to the local Twilio peer; a message a killed worker held is looked at again soon.
+            HOTLINE_TWILIO_ACCOUNT_SID=TWILIO_SID,
+            HOTLINE_TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+            HOTLINE_TWILIO_PHONE_NUMBER=OUR_NUMBER,
+            HOTLINE_TWILIO_API_BASE_URL=twilio_api.url,
+            HOTLINE_OUTBOX_LEASE_SECONDS="5",
+            HOTLINE_OUTBOX_RETRY_SECONDS="1",
         )
         try:
             yield stack
@@ -321,3 +345,194 @@ def test_200_concurrent_turns_survive_an_instance_killed_mid_run(scaled: Any) ->
     assert scaled.restarts.get("app.1") == 1
     log = scaled.log_file.read_text(errors="replace")
     assert "app/app2" in log and "app/app1" in log, "the balancer's access log names both instances"
+
+
+# The task worker killed mid-send: work orders whose follow-up (回访) SMS and deadline warnings are due, and a
+# staff member's SMS replies through both instances. One follow-up SMS is held by Twilio when the worker dies.
+RESOLVED = ["13900100001", "13900100002", "13900100003"]
+OVERDUE, DUE_SOON, REPLY_TO = "13900100011", "13900100012", "13900100021"
+
+
+def _write(stack: Any, sql: str, **params: Any) -> None:
+    """Change the stack's rows as time would (backdating), in a transaction of its own."""
+    engine = create_engine(stack.env()["HOTLINE_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def _until(check: Any, what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _bearer(client: httpx.Client, username: str) -> dict[str, str]:
+    resp = client.post("/api/auth/token", data={"username": username, "password": PASSWORD})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+
+def _order(client: httpx.Client, service: dict[str, str], phone: str, **extra: Any) -> str:
+    body = {"kind": "投诉", "category": "无障碍", "description": "测试用：盲道被电动车占了", "contact_phone": phone}
+    resp = client.post("/api/tickets", json={**body, "contact_preference": "sms", **extra}, headers=service)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["number"])
+
+
+def _run_now(stack: Any, queue: Any, task: Any, name: str) -> None:
+    """Put one periodic check on the shared queue under a known id and wait until the worker has run it (the
+    worker logs each task). Its own schedule may hold the check's lock at that moment: then ask again."""
+    for attempt in range(3):
+        job = task.s()
+        job.id = f"{name}-{attempt}"
+        ran, refused = f"{job.id} executed in", f"{job.id} not run"
+        queue.huey.enqueue(job)
+        _until(lambda: ran in _log(stack) or refused in _log(stack), job.id)  # noqa: B023 (waited for here)
+        if ran in _log(stack):
+            return
+    raise AssertionError(f"{name} never ran: its lock stayed taken")
+
+
+def _log(stack: Any) -> str:
+    return str(stack.log_file.read_text(errors="replace"))
+
+
+def test_outbox_follow_ups_and_deadline_warnings_survive_the_worker_killed_mid_send(
+    scaled: Any, twilio_api: TwilioPeer
+) -> None:
+    peer = twilio_api
+    env = scaled.env()
+    # The test's own handle on the queue, made as the app's and the worker's are: only HOTLINE_REDIS_URL is set.
+    queue = build_queue(Settings(_env_file=None, queue_url="", redis_url=env["HOTLINE_REDIS_URL"]))  # type: ignore[call-arg]
+    create_user(scaled, "scale.admin", "admin")
+    create_user(scaled, "scale.supervisor", "supervisor")
+    create_user(scaled, "scale.sender", "operator")
+    service = {"Authorization": f"Bearer {env['HOTLINE_SERVICE_TOKEN']}"}
+    with httpx.Client(base_url=scaled.app_url, timeout=60) as client:
+        admin, supervisor = _bearer(client, "scale.admin"), _bearer(client, "scale.supervisor")
+        made = client.post("/api/departments", json={"code": "hp-dpf", "name": "和平区残联"}, headers=admin)
+        assert made.status_code == 201, made.text
+        department = made.json()["id"]
+        resolved = [_order(client, service, phone) for phone in RESOLVED]
+        for number in resolved:
+            steps = [("dispatch", {"department_id": department}), ("accept", {}), ("start", {})]
+            for action, extra in [*steps, ("reply", {"public_reply": "已联系物业清理盲道。"}), ("resolve", {})]:
+                moved = client.post(
+                    f"/api/tickets/{number}/transitions", json={"action": action, **extra}, headers=supervisor
+                )
+                assert moved.status_code == 200, (action, moved.text)
+        overdue, due_soon = _order(client, service, OVERDUE), _order(client, service, DUE_SOON)
+        asked = client.post("/api/chat/messages", json={"session_id": "web-scale-sms", "text": "转人工"})
+        assert asked.status_code == 200, asked.text
+        replied_order = _order(client, service, REPLY_TO, session_id="web-scale-sms")
+    mine = [*resolved, overdue, due_soon, replied_order]
+    # Resolved a month ago (well past 8 staffed hours, whatever the hour and holidays in China); one order past
+    # its deadline, one due within the policy's warning window.
+    for number in resolved:
+        _write(scaled, "UPDATE ticket SET resolved_at = now() - interval '30 days' WHERE number = :n", n=number)
+    _write(scaled, "UPDATE ticket SET deadline = now() - interval '2 hours' WHERE number = :n", n=overdue)
+    _write(scaled, "UPDATE ticket SET deadline = now() + interval '1 hour' WHERE number = :n", n=due_soon)
+
+    # A slow Twilio; the first follow-up SMS is accepted but answered only after the worker is gone.
+    held = "+86" + RESOLVED[0]
+    peer.delay = 2.0
+    peer.hold.add(held)
+    _run_now(scaled, queue, queue.follow_ups, "check-follow-ups-before-kill")
+    _run_now(scaled, queue, queue.deadlines, "check-deadlines-before-kill")
+    queue.sweep()  # the follow-up SMS the worker wrote itself go out at the next sweep; run one now
+    assert peer.held.wait(60), "the worker never sent the held follow-up SMS"
+
+    # The same member of staff signed in on each instance, replying through them in turn.
+    consoles = [Console(_instance_url(scaled, n), "scale.sender") for n in (1, 2)]
+    try:
+        consoles[0].take("web-scale-sms")
+        served: set[str] = set()
+        for i in range(6):
+            staff = consoles[i % 2]
+            resp = staff.client.post(
+                "/staff/conversations/web-scale-sms/reply",
+                data={"csrf": staff.csrf(), "text": f"请带身份证到窗口办理（第{i + 1}条）"},
+            )
+            assert resp.status_code in (200, 303), resp.text[:300]
+            served.add(resp.headers[INSTANCE])
+    finally:
+        for staff in consoles:
+            staff.close()
+    [replies] = _query(scaled, "SELECT count(*) AS n FROM outbox_message WHERE purpose = 'staff_reply'")
+    assert replies.n == 6, "the replies wrote no SMS to the outbox: was the conversation taken?"
+    # A crash inside a periodic check leaves Huey's lock behind; the restarted worker must not be stopped by it.
+    for lock in ("follow_up.request_due", "deadlines.raise_due"):
+        try:
+            queue.huey.lock_task(lock).acquire()
+        except TaskLockedException:
+            pass  # the worker holds it right now, and is about to die with it
+    scaled.kill_part("worker")
+    unfinished = _query(
+        scaled,
+        "SELECT o.id FROM outbox_message o JOIN ticket t ON t.id = o.ticket_id "
+        "WHERE t.number = ANY(:n) AND o.status IN ('pending', 'sending')",
+        n=mine,
+    )
+    peer.release.set()
+    peer.delay = 0.2
+    assert served == {"app1", "app2"}, served
+    # The held follow-up and most of the replies were still to send when the worker died.
+    assert len(unfinished) >= 4, unfinished
+
+    # Asked again after the restart (and by the worker's own schedule): nothing may be raised or sent twice.
+    _run_now(scaled, queue, queue.follow_ups, "check-follow-ups-after-restart")
+    _run_now(scaled, queue, queue.deadlines, "check-deadlines-after-restart")
+    outbox_sql = (
+        "SELECT o.id, o.recipient, o.body, o.status, o.purpose, o.attempts, o.provider_sid, t.number "
+        "FROM outbox_message o JOIN ticket t ON t.id = o.ticket_id WHERE t.number = ANY(:n) ORDER BY o.id"
+    )
+    _until(
+        lambda: all(r.status == "sent" for r in _query(scaled, outbox_sql, n=mine)), "every message to be sent", 120
+    )
+
+    rows = _query(scaled, outbox_sql, n=mine)
+    assert sorted(r.purpose for r in rows) == ["follow_up"] * 3 + ["staff_reply"] * 6, rows
+    assert sorted(r.number for r in rows if r.purpose == "follow_up") == sorted(resolved)
+    delivered: dict[tuple[str, str], int] = {}
+    for message in peer.messages:
+        delivered[(message["To"], message["Body"])] = delivered.get((message["To"], message["Body"]), 0) + 1
+    assert all(count == 1 for count in delivered.values()), delivered  # no SMS reached a citizen twice
+    assert all(delivered.get((r.recipient, r.body)) == 1 for r in rows), (rows, delivered)  # and none was lost
+    [held_row] = [r for r in rows if r.recipient == held]
+    # Twilio had accepted it when the worker died: the restarted worker found it there and did not send it again.
+    assert peer.posts.count(("Messages", held)) == 1 and held_row.attempts == 2, held_row
+    assert held_row.provider_sid == next(m["sid"] for m in peer.messages if m["To"] == held)
+
+    follow_ups = _query(
+        scaled,
+        "SELECT t.number, t.status, count(f.id) AS asked FROM ticket t LEFT JOIN follow_up f ON f.ticket_id = t.id "
+        "WHERE t.number = ANY(:n) GROUP BY t.number, t.status",
+        n=mine,
+    )
+    assert {r.number: r.asked for r in follow_ups} == {n: int(n in resolved) for n in mine}, follow_ups
+    assert all(r.status == "follow_up" for r in follow_ups if r.number in resolved), follow_ups
+    alerts = _query(
+        scaled,
+        "SELECT t.number, a.kind FROM deadline_alert a JOIN ticket t ON t.id = a.ticket_id WHERE t.number = ANY(:n)",
+        n=mine,
+    )
+    assert sorted((r.number, r.kind) for r in alerts) == sorted([(overdue, "escalation"), (due_soon, "reminder")])
+    events = _query(
+        scaled,
+        "SELECT t.number, e.action FROM ticket_event e JOIN ticket t ON t.id = e.ticket_id "
+        "WHERE t.number = ANY(:n) AND e.action IN ('sla_reminder', 'sla_escalation', 'follow_up')",
+        n=mine,
+    )
+    assert sorted((r.number, r.action) for r in events) == sorted(
+        [(overdue, "sla_escalation"), (due_soon, "sla_reminder")] + [(n, "follow_up") for n in resolved]
+    ), events
+
+    assert scaled.restarts.get("worker") == 1
+    # One queue on Redis for every process: nobody fell back to a SQLite queue of its own.
+    assert not (scaled.data_dir / "queue.db").exists()
