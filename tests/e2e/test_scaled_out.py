@@ -16,6 +16,7 @@ once, however often asked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -409,7 +410,8 @@ def test_outbox_follow_ups_and_deadline_warnings_survive_the_worker_killed_mid_s
     peer = twilio_api
     env = scaled.env()
     # The test's own handle on the queue, made as the app's and the worker's are: only HOTLINE_REDIS_URL is set.
-    queue = build_queue(Settings(_env_file=None, queue_url="", redis_url=env["HOTLINE_REDIS_URL"]))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=scaled.data_dir, queue_url="", redis_url=env["HOTLINE_REDIS_URL"])  # type: ignore[call-arg]
+    queue = build_queue(settings)
     create_user(scaled, "scale.admin", "admin")
     create_user(scaled, "scale.supervisor", "supervisor")
     create_user(scaled, "scale.sender", "operator")
@@ -468,10 +470,8 @@ def test_outbox_follow_ups_and_deadline_warnings_survive_the_worker_killed_mid_s
     assert replies.n == 6, "the replies wrote no SMS to the outbox: was the conversation taken?"
     # A crash inside a periodic check leaves Huey's lock behind; the restarted worker must not be stopped by it.
     for lock in ("follow_up.request_due", "deadlines.raise_due"):
-        try:
+        with contextlib.suppress(TaskLockedException):  # the worker holds it right now, and dies with it
             queue.huey.lock_task(lock).acquire()
-        except TaskLockedException:
-            pass  # the worker holds it right now, and is about to die with it
     scaled.kill_part("worker")
     unfinished = _query(
         scaled,
@@ -492,9 +492,7 @@ def test_outbox_follow_ups_and_deadline_warnings_survive_the_worker_killed_mid_s
         "SELECT o.id, o.recipient, o.body, o.status, o.purpose, o.attempts, o.provider_sid, t.number "
         "FROM outbox_message o JOIN ticket t ON t.id = o.ticket_id WHERE t.number = ANY(:n) ORDER BY o.id"
     )
-    _until(
-        lambda: all(r.status == "sent" for r in _query(scaled, outbox_sql, n=mine)), "every message to be sent", 120
-    )
+    _until(lambda: all(r.status == "sent" for r in _query(scaled, outbox_sql, n=mine)), "every message to be sent", 120)
 
     rows = _query(scaled, outbox_sql, n=mine)
     assert sorted(r.purpose for r in rows) == ["follow_up"] * 3 + ["staff_reply"] * 6, rows
