@@ -7,8 +7,9 @@ lease that ran out), commits, sends through Twilio, and records the result in a 
 of its own. A failure waits `outbox_retry_seconds`, doubling each time, for up to
 `outbox_max_attempts` tries; the final outcome (sent or failed, with Twilio's reason) is a
 ticket event and an audit event. A row left in `sending` by a worker that crashed is looked at
-again only after its lease, and then Twilio is asked first whether the message already went
-out, so a crash between Twilio's answer and our commit does not text the citizen twice.
+again only after its lease. Before any try after the first, Twilio is asked whether the message
+already went out, so neither a crash between Twilio's answer and our commit nor a request that
+timed out after Twilio accepted it texts the citizen twice.
 
 `after_commit` tells the worker about new rows at once (the composition root installs it);
 `due` is the sweep that finds every row a lost task left behind.
@@ -172,7 +173,8 @@ class Delivery:
 class _Claim:
     row: OutboxMessage
     claimed_at: datetime
-    stale: datetime | None  # the earlier claim of a crashed worker, if this row was left in `sending`
+    # Set when an earlier try may have reached Twilio (a crashed worker, a timeout): Twilio is asked first.
+    check_since: datetime | None
 
 
 class SendError(Exception):
@@ -196,7 +198,9 @@ def _claim(session: Session, outbox_id: int, settings: Settings) -> _Claim | Non
     ):
         session.rollback()
         return None
-    stale = aware(row.claimed_at) if row.status is OutboxStatus.sending and row.claimed_at is not None else None
+    # Any earlier try may have reached Twilio even though it failed here: a worker that crashed while Twilio
+    # answered, or a request that timed out after Twilio had accepted it. Twilio is asked before sending again.
+    check_since = aware(row.created_at) if row.attempts > 0 else None
     result = session.execute(
         update(OutboxMessage)
         .where(
@@ -218,7 +222,7 @@ def _claim(session: Session, outbox_id: int, settings: Settings) -> _Claim | Non
     session.commit()
     session.refresh(row)
     session.rollback()
-    return _Claim(row=row, claimed_at=now, stale=stale)
+    return _Claim(row=row, claimed_at=now, check_since=check_since)
 
 
 def _twilio_reason(exc: Exception) -> SendError:
@@ -232,7 +236,7 @@ def _twilio_reason(exc: Exception) -> SendError:
 
 
 def _already_sent(client: Any, row: OutboxMessage, settings: Settings, since: datetime) -> str | None:
-    """After a crash mid-send: the sid of the message or call Twilio already made for this row, if any."""
+    """Before another try: the sid of the message or call Twilio already made for this row, if any."""
     margin = since - timedelta(minutes=1)
     if row.kind is OutboxKind.sms:
         for msg in client.messages.list(to=row.recipient, date_sent_after=margin, limit=50):
@@ -348,7 +352,7 @@ def deliver(outbox_id: int, settings: Settings, *, http_client: Any = None) -> D
             return Delivery("skipped")
         row = claim.row
         try:
-            sid = _send(row, settings, claim.stale, http_client)
+            sid = _send(row, settings, claim.check_since, http_client)
         except SendError as exc:
             if exc.final or row.attempts >= settings.outbox_max_attempts:
                 _finish(

@@ -30,7 +30,7 @@ from tests.followup.twilio_peer import TwilioPeer
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPERVISOR = Principal(username="supervisor-0", role="supervisor")
-REFUSED, FLAKY, HELD = "13900000001", "13900000002", "13900000003"
+REFUSED, FLAKY, HELD, SLOW = "13900000001", "13900000002", "13900000003", "13900000004"
 
 
 def e164(phone: str) -> str:
@@ -164,6 +164,25 @@ def test_a_worker_killed_while_twilio_answers_does_not_send_twice_after_restart(
     row = _row(HELD)
     assert row.attempts == 2  # looked at again only after the lease ran out
     assert peer.posts.count(("Messages", e164(HELD))) == 1 and len(peer.messages) == 1  # never sent twice
+    assert row.provider_sid == peer.messages[0]["sid"]
+    assert _last_event(number)[2] == "回访短信已发出。"
+
+
+def test_a_request_that_timed_out_after_twilio_accepted_it_is_not_sent_again(
+    outbox_env: TwilioPeer, resolved: Callable[..., str], worker: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    """Twilio took the message but its answer came after our 2 s timeout: the try counts as failed, and the
+    next one asks Twilio first, finds the message, and records it as sent, without texting the citizen again."""
+    peer = outbox_env
+    peer.hold.add(e164(SLOW))  # accepted, then answered only after `release`, long after the timeout
+    number = resolved(contact_phone=SLOW, contact_preference="sms")
+    worker()
+    _ask(number)
+    _wait_for(lambda: _row(SLOW).status == "sent", "the timed-out message to be found and recorded")
+    peer.release.set()
+    row = _row(SLOW)
+    assert row.attempts == 2 and "Timeout" in row.last_error  # the first try timed out
+    assert peer.posts.count(("Messages", e164(SLOW))) == 1 and len(peer.messages) == 1  # texted once
     assert row.provider_sid == peer.messages[0]["sid"]
     assert _last_event(number)[2] == "回访短信已发出。"
 
