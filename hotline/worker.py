@@ -141,6 +141,8 @@ def run(workers: int = 2) -> None:
         schedule_unfinished(later_too=True)
     except SQLAlchemyError as exc:  # the database is not up or not migrated yet: the minute's sweep catches up
         log.warning("outbox not read at start (%s); the periodic sweep will send what is waiting", type(exc).__name__)
+    # The follow-ups this worker asks for are queued as they are committed, as the app's are, not at the next sweep.
+    install_notifier(queue)
     # An idle worker looks for new tasks at least every second (Huey backs off up to `max_delay`).
     consumer = queue.huey.create_consumer(
         workers=workers, worker_type="thread", periodic=True, max_delay=1.0, extra_locks=",".join(LOCKS)
