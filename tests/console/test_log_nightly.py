@@ -8,7 +8,7 @@ import hashlib
 import json
 import stat
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -47,8 +47,11 @@ def test_nightly_export_and_check_kept_once_and_shown_to_auditors(
     settings_env: object, staff_as: Callable[..., Staff]
 ) -> None:
     ids = [_record("我想问残疾人证怎么办"), _record("补贴什么时候发")]
-    tomorrow = utcnow() + timedelta(days=1)
-    today = china_date(utcnow()).isoformat()
+    day = china_date(utcnow())
+    today = day.isoformat()
+    # Noon of the next China day: the runs below stay inside one day whatever the hour the test runs at (a run
+    # at "now + 1 day" 5 minutes before China midnight had crossed into the day after).
+    tomorrow = datetime.combine(day + timedelta(days=1), time(12, 0), tzinfo=CHINA_TZ)
     with Session(get_engine()) as s:
         check = log_nightly.run(s, get_settings(), now=tomorrow)
         assert check is not None and check.ok and check.day == today and check.records >= 2

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session
 
+from api.clock import china_date, utcnow
 from api.db import new_session
 from api.knowledge.unanswered import _path as unanswered_path
 from api.knowledge.unanswered import record_unanswered
@@ -229,8 +230,11 @@ def test_api_roles_formats_and_bad_dates(
         body = resp.json()
         assert body["answer_rate"] == {"numerator": 2, "denominator": 7, "rate": 0.2857}
         assert body["satisfaction"]["mean_score"] == 3.0 and body["overdue_total"] == 2
+    before = china_date(utcnow())
     default = client.get("/api/reports/overview", headers=headers("supervisor")).json()
-    assert default["date_to"] == str(seeded.today) and default["date_from"] == str(seeded.today - timedelta(days=29))
+    # The last 30 China days up to today (the request may fall either side of China midnight).
+    to = date.fromisoformat(default["date_to"])
+    assert to in {before, china_date(utcnow())} and default["date_from"] == str(to - timedelta(days=29))
 
     download = client.get("/api/reports/overview.csv", params=week, headers=headers("admin"))
     assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
