@@ -235,20 +235,37 @@ def _twilio_reason(exc: Exception) -> SendError:
     return SendError(f"{type(exc).__name__}: {masking.mask_text(str(exc)[:160])}"[:300])
 
 
-def _already_sent(client: Any, row: OutboxMessage, settings: Settings, since: datetime) -> str | None:
-    """Before another try: the sid of the message or call Twilio already made for this row, if any."""
+def _already_sent(client: Any, row: OutboxMessage, settings: Settings, since: datetime, taken: set[str]) -> str | None:
+    """Before another try: the sid of the message or call Twilio already made for this row, if any.
+
+    `taken` are the sids other rows to this number were recorded with: the same words sent twice on
+    purpose (two identical staff replies) are two messages, and one cannot stand for the other.
+    """
     margin = since - timedelta(minutes=1)
     if row.kind is OutboxKind.sms:
         for msg in client.messages.list(to=row.recipient, date_sent_after=margin, limit=50):
+            if str(msg.sid) in taken:
+                continue
             if (msg.body or "") == row.body and str(msg.from_ or "") == settings.twilio_phone_number:
                 return str(msg.sid)
         return None
     for call in client.calls.list(to=row.recipient, start_time_after=margin, limit=50):
-        return str(call.sid)
+        if str(call.sid) not in taken:
+            return str(call.sid)
     return None
 
 
-def _send(row: OutboxMessage, settings: Settings, since: datetime | None, http_client: Any) -> str:
+def _sids_of_other_rows(session: Session, row: OutboxMessage) -> set[str]:
+    sids = session.exec(
+        select(OutboxMessage.provider_sid).where(
+            OutboxMessage.recipient == row.recipient, OutboxMessage.id != row.id, OutboxMessage.provider_sid != ""
+        )
+    ).all()
+    session.rollback()
+    return set(sids)
+
+
+def _send(row: OutboxMessage, settings: Settings, since: datetime | None, http_client: Any, taken: set[str]) -> str:
     """Send through Twilio; the provider's sid. Raises SendError."""
     if not (settings.twilio_enabled and settings.twilio_phone_number):
         raise SendError("短信和电话服务未配置 / Twilio is not configured", final=True)
@@ -257,7 +274,7 @@ def _send(row: OutboxMessage, settings: Settings, since: datetime | None, http_c
     client = twilio.rest_client(settings, http_client=http_client)
     try:
         if since is not None:
-            sid = _already_sent(client, row, settings, since)
+            sid = _already_sent(client, row, settings, since, taken)
             if sid is not None:
                 return sid
         if row.kind is OutboxKind.sms:
@@ -352,7 +369,8 @@ def deliver(outbox_id: int, settings: Settings, *, http_client: Any = None) -> D
             return Delivery("skipped")
         row = claim.row
         try:
-            sid = _send(row, settings, claim.check_since, http_client)
+            taken = _sids_of_other_rows(session, row) if claim.check_since else set()
+            sid = _send(row, settings, claim.check_since, http_client, taken)
         except SendError as exc:
             if exc.final or row.attempts >= settings.outbox_max_attempts:
                 _finish(

@@ -26,11 +26,11 @@ from api.models.ticket import FollowUp, Ticket, TicketEvent
 from api.services import follow_up
 from api.services.audit import Principal
 from api.settings import get_settings
-from tests.followup.twilio_peer import TwilioPeer
+from tests.followup.twilio_peer import TwilioPeer, send_outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPERVISOR = Principal(username="supervisor-0", role="supervisor")
-REFUSED, FLAKY, HELD, SLOW = "13900000001", "13900000002", "13900000003", "13900000004"
+REFUSED, FLAKY, HELD, SLOW, TWICE = "13900000001", "13900000002", "13900000003", "13900000004", "13900000005"
 
 
 def e164(phone: str) -> str:
@@ -185,6 +185,30 @@ def test_a_request_that_timed_out_after_twilio_accepted_it_is_not_sent_again(
     assert peer.posts.count(("Messages", e164(SLOW))) == 1 and len(peer.messages) == 1  # texted once
     assert row.provider_sid == peer.messages[0]["sid"]
     assert _last_event(number)[2] == "回访短信已发出。"
+
+
+def test_the_same_words_sent_twice_on_purpose_are_two_messages(outbox_env: TwilioPeer) -> None:
+    """Staff send the same reply twice; the second fails once (HTTP 500). Asking Twilio before its retry
+    finds the first message with the same words, which belongs to the other row: the second is still sent."""
+    from api.models.outbox import OutboxKind
+    from api.services import outbox
+
+    peer = outbox_env
+    with new_session() as s:
+        outbox.add(s, kind=OutboxKind.sms, recipient=e164(TWICE), body="请明天上午来窗口办理。", key="reply-1")
+        s.commit()
+    assert send_outbox() == ["sent"]
+    peer.fail_once.add(e164(TWICE))
+    with new_session() as s:
+        outbox.add(s, kind=OutboxKind.sms, recipient=e164(TWICE), body="请明天上午来窗口办理。", key="reply-2")
+        s.commit()
+    assert send_outbox() == ["retry"]
+    time.sleep(0.5)  # the retry is due after 0.3 s
+    assert send_outbox() == ["sent"]
+    assert [m["Body"] for m in peer.messages] == ["请明天上午来窗口办理。"] * 2  # the citizen got both
+    with new_session() as s:
+        sids = [r.provider_sid for r in s.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()]
+    assert sids == [m["sid"] for m in peer.messages]
 
 
 def test_a_committed_message_is_queued_for_the_worker_at_once(
