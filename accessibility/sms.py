@@ -247,8 +247,8 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
     # 更多 and 进度 are meant to be sent again and again: they count for the burst limit only.
     rating = RATING_RE.match(keyword)
     repeatable = keyword in MORE_WORDS or bool(STATUS_RE.match(keyword)) or bool(rating)
-    retry = await gateway.known_turn(db, session_id=sid, turn_id=message_sid)
-    why = None if retry else await run_in_threadpool(flood.check, sid, "" if repeatable else body.strip())
+    earlier = await gateway.earlier_copy(db, session_id=sid, turn_id=message_sid)
+    why = None if earlier is not None else await run_in_threadpool(flood.check, sid, "" if repeatable else body.strip())
     if why:
         await run_in_threadpool(
             log_rejected, db, channel="sms", session_id=sid, caller=caller, text=body, code="rate_limited"
@@ -303,6 +303,7 @@ async def sms_incoming(request: Request, db: SessionDep) -> Response:
             session_id=sid, text=text, channel="sms", caller=phone, contact_phone=phone, turn_id=message_sid
         ),
         caller_salt=settings.effective_caller_salt,
+        earlier=earlier,
     )
     reply = _reply_text(answer.replies, easy=wishes.easy_read or keyword in EASY_WORDS)
     if keyword in EASY_WORDS and not reply:

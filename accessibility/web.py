@@ -115,8 +115,11 @@ async def _chat_turn(
         caller=sid,
         turn_id=turn_id if gateway.valid_turn_id(turn_id) else None,
     )
-    if await gateway.known_turn(db, session_id=sid, turn_id=turn.turn_id):
-        answer = await gateway.handle_turn(db, request.app.state.rasa, turn, caller_salt=settings.effective_caller_salt)
+    earlier = await gateway.earlier_copy(db, session_id=sid, turn_id=turn.turn_id)
+    if earlier is not None:
+        answer = await gateway.handle_turn(
+            db, request.app.state.rasa, turn, caller_salt=settings.effective_caller_salt, earlier=earlier
+        )
         return answer, None, None, 200
     code, message = _validate_text(text, settings)
     if code:

@@ -153,8 +153,8 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
             limit=settings.max_message_chars,
         )
 
-    retry = await gateway.known_turn(db, session_id=session_id, turn_id=turn_id)
-    wait = 0.0 if retry else await run_in_threadpool(_flood_wait, request, settings, session_id)
+    earlier = await gateway.earlier_copy(db, session_id=session_id, turn_id=turn_id)
+    wait = 0.0 if earlier is not None else await run_in_threadpool(_flood_wait, request, settings, session_id)
     if wait:
         raise await _reject(
             db, code="rate_limited", status=429, channel=channel, session_id=session_id, text=words, wait=wait
@@ -165,5 +165,6 @@ async def post_message(request: Request, db: SessionDep, rasa: RasaDep, settings
         rasa,
         gateway.ChatTurn(session_id=session_id, text=words.strip(), channel=channel, turn_id=turn_id),
         caller_salt=settings.effective_caller_salt,
+        earlier=earlier,
     )
     return ChatOut.model_validate(answer, from_attributes=True)

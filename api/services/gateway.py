@@ -63,18 +63,39 @@ def valid_turn_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and TURN_ID.fullmatch(value) is not None
 
 
-async def known_turn(session: Session, *, session_id: str, turn_id: str | None) -> bool:
-    """Whether this turn was received before: a copy sent again skips admission (its first copy passed it)."""
+async def earlier_copy(session: Session, *, session_id: str, turn_id: str | None) -> GrievanceRecord | None:
+    """The record of this turn if it was received before (None without a turn id).
+
+    A channel asks before admission (a copy sent again passed it the first time) and hands the record to
+    `handle_turn`. An earlier copy still being answered (a double submit, a client that gave up waiting)
+    is given a few seconds to finish; one whose instance died mid-turn is returned incomplete.
+    """
     if not turn_id:
-        return False
-    found = await run_in_threadpool(grievance_log.find_turn, session, session_id=session_id, turn_id=turn_id)
-    return found is not None
+        return None
+    waited = 0.0
+    while True:
+        found = await run_in_threadpool(grievance_log.find_turn, session, session_id=session_id, turn_id=turn_id)
+        if found is None or found.completed_at is not None or waited >= FIRST_COPY_WAIT_SECONDS:
+            return found
+        await asyncio.sleep(0.25)
+        waited += 0.25
 
 
-async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, caller_salt: str) -> ChatAnswer:
-    """One turn, answered once: a turn sent again under its turn id gets the answer already given."""
+async def handle_turn(
+    session: Session,
+    rasa: RasaClient,
+    turn: ChatTurn,
+    *,
+    caller_salt: str,
+    earlier: GrievanceRecord | None = None,
+) -> ChatAnswer:
+    """One turn, answered once: a turn sent again under its turn id gets the answer already given.
+
+    `earlier` is the record `earlier_copy` found. A copy that arrives unannounced is still answered
+    once: the log's unique index refuses its second record, and the first is looked up then.
+    """
     started = time.perf_counter()
-    record, resumed = await _record_for(session, turn, caller_salt)
+    record, resumed = (earlier, True) if earlier is not None else await _record_for(session, turn, caller_salt)
     if record.completed_at is not None:
         return answer_from_record(record)
     if resumed:
@@ -87,15 +108,7 @@ async def handle_turn(session: Session, rasa: RasaClient, turn: ChatTurn, *, cal
 
 
 async def _record_for(session: Session, turn: ChatTurn, caller_salt: str) -> tuple[GrievanceRecord, bool]:
-    """The turn's record: the one written by an earlier copy of the turn (True), or a new one (False).
-
-    An earlier copy still being answered (a double submit, a client that gave up waiting) is given a
-    few seconds to finish; a copy whose instance died mid-turn is left incomplete and answered here.
-    """
-    if turn.turn_id:
-        earlier = await _earlier_copy(session, turn)
-        if earlier is not None:
-            return earlier, True
+    """A new record for the turn (False), or the one a copy of it arriving at the same moment wrote (True)."""
     try:
         # Database work runs in the thread pool: a blocked event loop would stall every call and chat.
         record = await run_in_threadpool(
@@ -109,24 +122,11 @@ async def _record_for(session: Session, turn: ChatTurn, caller_salt: str) -> tup
             turn_id=turn.turn_id,
         )
     except IntegrityError:
-        earlier = await _earlier_copy(session, turn) if turn.turn_id else None
+        earlier = await earlier_copy(session, session_id=turn.session_id, turn_id=turn.turn_id)
         if earlier is None:
             raise
         return earlier, True
     return record, False
-
-
-async def _earlier_copy(session: Session, turn: ChatTurn) -> GrievanceRecord | None:
-    assert turn.turn_id
-    waited = 0.0
-    while True:
-        found = await run_in_threadpool(
-            grievance_log.find_turn, session, session_id=turn.session_id, turn_id=turn.turn_id
-        )
-        if found is None or found.completed_at is not None or waited >= FIRST_COPY_WAIT_SECONDS:
-            return found
-        await asyncio.sleep(0.25)
-        waited += 0.25
 
 
 def _reread(session: Session, record_id: int) -> GrievanceRecord:
